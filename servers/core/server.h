@@ -1,0 +1,80 @@
+/*
+ * server.h: what every model shares outside the protocol: the command line, the listening
+ * socket, signals, the start-up line, and a few socket helpers.
+ *
+ * A model is a `struct model` and a run() function; its main() is one line:
+ *
+ *     int main(int argc, char **argv) { return server_main(argc, argv, &epoll_model); }
+ *
+ * server_main() parses the options (a bad one: a one-line error, the usage, exit 2), opens
+ * the listening socket, installs the signal handlers, prints "listening on ADDR:PORT" and
+ * calls run(). run() serves until srv->stop_fd becomes readable (SIGINT or SIGTERM), then
+ * releases what it holds and returns; server_main() returns run()'s exit code.
+ */
+#ifndef C10K_SERVER_H
+#define C10K_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "session.h"
+
+#define C10K_VERSION "0.1.0"
+
+struct server_opts {
+	const char *host;            /* default 127.0.0.1: never all interfaces unless asked */
+	uint16_t port;               /* default 8080; 0 takes a free port */
+	enum proto proto;            /* default http */
+	unsigned workers;            /* OS threads that run connections (models that have several) */
+	unsigned max_conns;          /* past it, new connections are refused cleanly */
+	unsigned idle_timeout_s;     /* a silent connection is closed after this; 0: never */
+};
+
+struct server {
+	struct server_opts opts;
+	int listen_fd;               /* bound, listening, non-blocking */
+	int stop_fd;                 /* becomes readable, and stays so, on SIGINT or SIGTERM */
+	const struct model *model;
+};
+
+struct model {
+	const char *name;            /* "epoll": the binary's name and the log prefix */
+	const char *idea;            /* one line for --help: how this model waits */
+	unsigned default_max_conns;
+	unsigned default_workers;    /* 0: the number of CPUs available to the process */
+	unsigned max_workers;        /* 1 for single-threaded models */
+	const char *help_notes;      /* extra --help lines (e.g. the thread stack size), or NULL */
+	int (*run)(struct server *srv);
+};
+
+int server_main(int argc, char **argv, const struct model *m);
+
+/* True once SIGINT or SIGTERM has arrived (a non-blocking look at stop_fd). */
+bool server_stopping(const struct server *srv);
+
+/* For a forked child that serves one connection: default signal dispositions, the listening
+ * and stop fds closed, and death when the parent dies, so no child outlives the server. */
+void server_child_init(struct server *srv);
+
+/*
+ * Accepts one connection from srv->listen_fd: TCP_NODELAY set, non-blocking if asked.
+ * Returns the fd, or -1 when there is nothing to accept now (EAGAIN, EINTR, or an aborted
+ * connection). Out of file descriptors, it accepts and closes the oldest pending connection,
+ * so the listen queue cannot spin the caller, and says so once on stderr.
+ */
+int server_accept(struct server *srv, bool nonblocking);
+
+/* Turns away a connection the model has no room for: a 503 answer for HTTP, then close. */
+void server_refuse(struct server *srv, int fd, const char *why);
+
+/* Closes a connection without losing the answer just written: shut down our side first and
+ * drain what the peer already sent, so the kernel does not answer it with a reset. */
+void server_close(int fd);
+
+/* Sets O_NONBLOCK. Returns 0, or -1 with errno. */
+int set_nonblocking(int fd);
+
+/* Monotonic milliseconds, for deadlines. */
+uint64_t now_ms(void);
+
+#endif

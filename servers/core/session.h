@@ -1,0 +1,72 @@
+/*
+ * session.h: one client connection's protocol, HTTP or echo, as a state machine with no I/O.
+ *
+ * A model owns the socket and decides how to wait; the session owns the protocol. The model
+ * asks session_next() what the connection needs now, does it the model's own way, and
+ * reports back. A blocking model's whole connection loop is:
+ *
+ *     for (;;) {
+ *         switch (session_next(s)) {
+ *         case WANT_READ:  n = read(fd, session_rbuf(s, &room), room);
+ *                          if (n < 0) goto out; session_read(s, n); break;  // 0 is EOF
+ *         case WANT_WRITE: n = write(fd, session_wbuf(s, &len), len);
+ *                          if (n < 0) goto out; session_wrote(s, n); break;
+ *         case WANT_SLEEP: sleep session_wait_ms(s), the model's own way; session_woke(s); break;
+ *         case WANT_BLOCK: block_for_ms(session_wait_ms(s)) right here; session_woke(s); break;
+ *         case WANT_CLOSE: goto out;
+ *         }
+ *     }
+ *
+ * Invariants a model may rely on:
+ * - WANT_READ is only asked for when no output is pending (a client that does not read its
+ *   answers is not read from: back-pressure), and session_rbuf() then has room > 0.
+ * - WANT_WRITE means session_wbuf() has len > 0.
+ * - When a connection is idle (no request in progress, nothing buffered), session_next()
+ *   returns its I/O buffers to the pool, so an idle keep-alive connection holds none.
+ * - Pipelined requests are answered in order, several per WANT_WRITE when they fit.
+ */
+#ifndef C10K_SESSION_H
+#define C10K_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bufpool.h"
+
+enum proto { PROTO_HTTP, PROTO_ECHO };
+
+enum session_want {
+	WANT_READ,      /* read into session_rbuf(), then session_read() */
+	WANT_WRITE,     /* write session_wbuf(), then session_wrote() */
+	WANT_SLEEP,     /* /sleep: wait session_wait_ms() without holding a CPU, then session_woke() */
+	WANT_BLOCK,     /* /block: call block_for_ms(session_wait_ms()) on the serving thread */
+	WANT_CLOSE,     /* done: close the socket, session_free() */
+};
+
+struct session;
+
+/* pool: where the session borrows its I/O buffers; used only from the calling thread. */
+struct session *session_new(enum proto proto, struct bufpool *pool);
+void session_free(struct session *s);
+
+enum session_want session_next(struct session *s);
+
+char *session_rbuf(struct session *s, size_t *room);
+void session_read(struct session *s, size_t n);          /* n == 0: the peer closed its side */
+
+const char *session_wbuf(struct session *s, size_t *len);
+void session_wrote(struct session *s, size_t n);
+
+unsigned session_wait_ms(const struct session *s);
+void session_woke(struct session *s);
+
+/* No request in progress and nothing buffered: the connection is between requests. */
+bool session_idle(const struct session *s);
+
+/* A session moving to another thread (a migrating green thread) borrows from that thread's pool. */
+void session_set_pool(struct session *s, struct bufpool *pool);
+
+/* A genuinely blocking system call of `ms` milliseconds on the calling thread (for /block). */
+void block_for_ms(unsigned ms);
+
+#endif
