@@ -1,0 +1,26 @@
+# `make fuzz`: libFuzzer targets, built with clang, each run for FUZZ_SECONDS.
+# A target is tests/fuzz/fuzz_NAME.c (defining LLVMFuzzerTestOneInput); FUZZ_SRC_NAME lists
+# the sources it tests. An area adds its target to FUZZ_TARGETS in its own fragment.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_FLAGS   := -std=gnu11 -O1 -g -D_GNU_SOURCE -Iservers/core -Iharness \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+FUZZ_TARGETS += parser chunked
+FUZZ_SRC_parser  := servers/core/http_parser.c
+FUZZ_SRC_chunked := servers/core/chunked.c
+
+.PHONY: fuzz
+fuzz: $$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus-$$t tests/fuzz/seeds-$$t; \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus-$$t tests/fuzz/seeds-$$t \
+			2>&1 | tail -n 3 || exit 1; \
+	done
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
