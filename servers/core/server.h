@@ -35,6 +35,8 @@ struct server {
 	int listen_fd;               /* bound, listening, non-blocking */
 	int stop_fd;                 /* becomes readable, and stays so, on SIGINT or SIGTERM */
 	const struct model *model;
+	int spare_fd;                /* held in reserve, given up to shed a connection at EMFILE */
+	const char *last_warning;    /* so that a repeated refusal is said once, not per connection */
 };
 
 struct model {
