@@ -1,0 +1,51 @@
+# The green-thread runtime (servers/green/, a static library of its own), its tests and
+# micro-benchmarks, and the aarch64 cross build.
+#
+#   make bench-micro           switch, spawn and ping-pong costs, side by side (figures, not tests)
+#   make cross-aarch64         the runtime tests for aarch64, in build/aarch64 (run by qemu-aarch64)
+#   make GREEN_SWITCH=ucontext BUILD=build/ucontext   the portable swapcontext fallback
+
+GREEN_SWITCH ?= asm
+GREEN_SRC := $(wildcard servers/green/*.c) servers/green/switch_x86_64.S servers/green/switch_aarch64.S
+GREEN_OBJ := $(patsubst %,$(OBJ)/%.o,$(basename $(GREEN_SRC)))
+GREEN_LIB := $(BUILD)/lib/libgreen.a
+MODEL_LIBS_green := $(GREEN_LIB)
+
+# -fstack-clash-protection probes every page of a large stack frame, so a frame bigger than the
+# guard page cannot jump over it into the neighbouring mapping.
+GREEN_CFLAGS := -Iservers/green -fstack-clash-protection
+ifeq ($(GREEN_SWITCH),ucontext)
+GREEN_CFLAGS += -DGREEN_UCONTEXT
+endif
+$(OBJ)/servers/green/%.o: CFLAGS += $(GREEN_CFLAGS)
+$(OBJ)/servers/green.o: CFLAGS += $(GREEN_CFLAGS)
+$(OBJ)/tests/green/%.o: CFLAGS += $(GREEN_CFLAGS)
+
+$(GREEN_LIB): $(GREEN_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# Tests: tests/green/test_NAME.c -> $(BIN)/green-test-NAME, with the register checker.
+GREEN_TESTS := $(patsubst tests/green/test_%.c,%,$(wildcard tests/green/test_*.c))
+GREEN_TEST_BINS := $(GREEN_TESTS:%=$(BIN)/green-test-%)
+GREEN_REGCHECK := $(OBJ)/tests/green/regcheck_x86_64.o $(OBJ)/tests/green/regcheck_aarch64.o
+ALL_BINS += $(GREEN_TEST_BINS) $(BIN)/green-bench-micro
+
+$(BIN)/green-test-%: $(OBJ)/tests/green/test_%.o $(GREEN_REGCHECK) $(GREEN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/green-bench-micro: $(OBJ)/tests/green/bench_micro.o $(GREEN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-micro cross-aarch64
+bench-micro: $(BIN)/green-bench-micro
+	$(BIN)/green-bench-micro
+
+# The same runtime and tests for aarch64, with the cross compiler; tests/suites/42-green-aarch64.sh
+# runs them under qemu-aarch64.
+CROSS_CC ?= aarch64-linux-gnu-gcc
+cross-aarch64:
+	$(MAKE) --no-print-directory CC=$(CROSS_CC) AR=aarch64-linux-gnu-ar SAN= \
+		BUILD=build/aarch64 MODELS= $(GREEN_TESTS:%=build/aarch64/bin/green-test-%)
