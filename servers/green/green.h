@@ -37,11 +37,17 @@
 
 struct green;                                /* a green thread */
 
+/* Default stack, guard page not included. The server's deepest path (parse a request head
+ * with its table of header pointers, format an answer) uses a few KiB; 64 leaves room for
+ * user code and libc. Only the pages a green thread touches become resident. Sanitizers
+ * make frames several times bigger, so their builds get more. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GREEN_STACK_DEFAULT_KIB 256
+#else
+#define GREEN_STACK_DEFAULT_KIB 64
+#endif
 enum {
-	/* Default stack: the server's deepest path (parse a request, format an answer through
-	 * snprintf) needs well under half of it, also under AddressSanitizer. Only the pages a
-	 * green thread touches become resident, so an idle one costs one or two pages. */
-	GREEN_STACK_DEFAULT = 64 * 1024,
+	GREEN_STACK_DEFAULT = GREEN_STACK_DEFAULT_KIB * 1024,
 	GREEN_STACK_MIN = 16 * 1024,
 };
 

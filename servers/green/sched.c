@@ -196,30 +196,31 @@ static void put_local(struct worker *w, struct green *g)
 	}
 }
 
-/* Takes a fair share of the global queue: one to run, the rest into w's queue. */
+/* Takes a fair share of the global queue: one to run, and as many more as w's queue has room
+ * for (at the fairness tick it may not be empty). */
 static struct green *global_get(struct worker *w)
 {
 	if (atomic_load(&sched.gq_len) == 0)
 		return NULL;
 	pthread_mutex_lock(&sched.lock);
 	size_t len = atomic_load(&sched.gq_len);
-	size_t n = len / sched.nworkers + 1;
-	if (n > len)
-		n = len;
-	if (n > RUNQ_SIZE / 2)
-		n = RUNQ_SIZE / 2;
-	struct green *first = sched.gq_head, *g = first;
-	for (size_t i = 0; i < n; i++) {
-		sched.gq_head = g->next;
-		if (i > 0)
-			runq_put(&w->runq, g);   /* w's queue is empty when we get here: room */
-		g = sched.gq_head;
+	size_t want = len / sched.nworkers + 1, n = 0;
+	if (want > RUNQ_SIZE / 2)
+		want = RUNQ_SIZE / 2;
+	struct green *first = sched.gq_head;
+	if (first) {
+		sched.gq_head = first->next;
+		n = 1;
+	}
+	while (n < want && sched.gq_head && runq_put(&w->runq, sched.gq_head)) {
+		sched.gq_head = sched.gq_head->next;
+		n++;
 	}
 	if (!sched.gq_head)
 		sched.gq_tail = NULL;
 	atomic_fetch_sub(&sched.gq_len, n);
 	pthread_mutex_unlock(&sched.lock);
-	return n ? first : NULL;
+	return first;
 }
 
 static struct green *steal(struct worker *w)
@@ -236,7 +237,7 @@ static struct green *steal(struct worker *w)
 			if (n == 0)
 				continue;
 			for (unsigned k = 1; k < n; k++)
-				runq_put(&w->runq, batch[k]);   /* ours is empty: room */
+				put_local(w, batch[k]);
 			return batch[0];
 		}
 	}
@@ -439,7 +440,7 @@ static struct green *green_alloc(struct worker *w)
 	if (g)
 		return g;
 	struct stack s;
-	if (stack_map(&s, sched.stack_size + sizeof(struct green) + 64) < 0)
+	if (stack_map(&s, sched.stack_size) < 0)
 		return NULL;
 	uintptr_t top = (uintptr_t)(s.base + s.len);
 	g = (struct green *)((top - sizeof(struct green)) & ~(uintptr_t)63);
