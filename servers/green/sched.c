@@ -350,6 +350,9 @@ static struct green *idle(struct worker *w)
 		return NULL;
 	}
 	futex_wait(&w->wake);
+	/* Usually wakep() took us off the list; but the wake-up may be a stale one, from a wakep()
+	 * that popped us while we were leaving on our own. Then we are still on it. */
+	leave_idle_list(w);
 	return NULL;
 }
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -38,7 +39,8 @@
 
 enum { ALTSTACK_SIZE = 64 * 1024 };
 
-static _Atomic int guard_madvise = 1;     /* 1: try MADV_GUARD_INSTALL; 0: the kernel lacks it */
+/* 1: try MADV_GUARD_INSTALL, 2: it works here, 0: it does not (old kernel, emulator) */
+static _Atomic int guard_madvise = 1;
 
 size_t page_size(void)
 {
@@ -51,11 +53,23 @@ size_t page_size(void)
 	return p;
 }
 
+/* True if the guard really faults. An emulator (qemu-user) may accept an madvise() it does not
+ * implement; reading the page through the kernel tells: a guard region gives EFAULT. */
+static bool guard_faults(char *guard)
+{
+	char byte;
+	struct iovec local = { &byte, 1 }, remote = { guard, 1 };
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) < 0 && errno == EFAULT;
+}
+
 static int install_guard(char *guard, size_t len)
 {
-	if (atomic_load_explicit(&guard_madvise, memory_order_relaxed)) {
-		if (madvise(guard, len, MADV_GUARD_INSTALL) == 0)
+	int state = atomic_load_explicit(&guard_madvise, memory_order_relaxed);
+	if (state != 0) {
+		if (madvise(guard, len, MADV_GUARD_INSTALL) == 0 && (state == 2 || guard_faults(guard))) {
+			atomic_store_explicit(&guard_madvise, 2, memory_order_relaxed);
 			return 0;
+		}
 		atomic_store_explicit(&guard_madvise, 0, memory_order_relaxed);
 	}
 	return mprotect(guard, len, PROT_NONE);
