@@ -49,3 +49,6 @@ CROSS_CC ?= aarch64-linux-gnu-gcc
 cross-aarch64:
 	$(MAKE) --no-print-directory CC=$(CROSS_CC) AR=aarch64-linux-gnu-ar SAN= \
 		BUILD=build/aarch64 MODELS= $(GREEN_TESTS:%=build/aarch64/bin/green-test-%)
+
+# Objects named only by the pattern rules above would count as intermediate and be deleted.
+.SECONDARY: $(GREEN_TESTS:%=$(OBJ)/tests/green/test_%.o) $(GREEN_REGCHECK) $(OBJ)/tests/green/bench_micro.o

@@ -168,7 +168,9 @@ struct green *netpoll(int timeout_ms)
 			uint64_t count;
 			ssize_t unused = read(np.breakfd, &count, sizeof count);
 			(void)unused;
-			atomic_store(&np.break_pending, false);
+			/* An exchange, not a store: it reads from the last netpoll_break(), so the
+			 * work that waker published is visible to what this thread does next. */
+			atomic_exchange(&np.break_pending, false);
 			continue;
 		}
 		struct pd *pd = pd_lookup((int)fd, false);

@@ -27,8 +27,12 @@
  *
  * No wake-up is lost: whoever makes work runnable then looks for an idle worker to wake
  * (wakep), and an idle worker, after announcing itself idle, looks for work once more before
- * it sleeps. Sequentially consistent fences on both sides ensure that at least one of the two
- * sees the other (the store-then-load pattern of Dekker's algorithm).
+ * it sleeps (the store-then-load pattern of Dekker's algorithm). At least one of the two sees
+ * the other because both touch the idle count (or the polling flag) with a read-modify-write:
+ * an RMW always reads the latest value, so either the waker's RMW comes later and sees the
+ * idle worker, or the idle worker's RMW reads from the waker's and so also sees the work the
+ * waker published before it. (Fences would say the same, but ThreadSanitizer cannot check
+ * programs that rely on fences.)
  */
 #include <errno.h>
 #include <limits.h>
@@ -88,7 +92,7 @@ static struct {
 	size_t ncache;
 	struct worker *idle;                 /* workers asleep on their futex, under lock */
 	_Atomic unsigned nidle;
-	_Atomic bool polling;                /* a worker is (about to be) blocked in netpoll */
+	_Atomic unsigned polling;            /* 1: a worker is (about to be) blocked in netpoll */
 	struct m *spare;                     /* threads without a worker, under lock */
 	struct m *all;                       /* every thread but the one in green_run */
 	struct worker *workers;
@@ -259,8 +263,7 @@ static bool work_visible(void)
 /* Someone just made work runnable: make sure a worker will look at it. */
 static void wakep(void)
 {
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load(&sched.nidle) > 0) {
+	if (atomic_fetch_add(&sched.nidle, 0) > 0) {        /* an RMW: see the top */
 		pthread_mutex_lock(&sched.lock);
 		struct worker *w = sched.idle;
 		if (w) {
@@ -274,7 +277,7 @@ static void wakep(void)
 			return;
 		}
 	}
-	if (atomic_load(&sched.polling))
+	if (atomic_fetch_or(&sched.polling, 0))
 		netpoll_break();
 }
 
@@ -315,10 +318,9 @@ static struct green *take_ready(struct green *list)
  */
 static struct green *idle(struct worker *w)
 {
-	if (!atomic_exchange(&sched.polling, true)) {
-		atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_exchange(&sched.polling, 1)) {
 		if (work_visible() || atomic_load(&sched.stopping)) {
-			atomic_store(&sched.polling, false);
+			atomic_store(&sched.polling, 0);
 			return NULL;
 		}
 		uint64_t next = timers_next();
@@ -329,10 +331,9 @@ static struct green *idle(struct worker *w)
 			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
 		}
 		struct green *list = netpoll(timeout);
-		atomic_store(&sched.polling, false);
+		atomic_store(&sched.polling, 0);
 		/* This worker is about to run something: let another idle one take over polling. */
-		if (atomic_load(&sched.nidle) > 0)
-			wakep();
+		wakep();
 		return take_ready(list);
 	}
 
@@ -342,7 +343,6 @@ static struct green *idle(struct worker *w)
 	sched.idle = w;
 	atomic_fetch_add(&sched.nidle, 1);
 	pthread_mutex_unlock(&sched.lock);
-	atomic_thread_fence(memory_order_seq_cst);
 	/* Announced; now look once more, or a wakep() that ran before the announcement is lost.
 	 * If nobody polls any more, become the poller instead of sleeping. */
 	if (work_visible() || atomic_load(&sched.stopping) || !atomic_load(&sched.polling)) {
@@ -815,7 +815,7 @@ int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg
 	if (sched.stack_size < GREEN_STACK_MIN)
 		sched.stack_size = GREEN_STACK_MIN;
 	atomic_store(&sched.stopping, false);
-	atomic_store(&sched.polling, false);
+	atomic_store(&sched.polling, 0);
 	atomic_store(&sched.live, 0);
 	timers_init();
 	sched.workers = calloc(sched.nworkers, sizeof *sched.workers);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -42,12 +43,21 @@ static unsigned os_threads(void)
 	return n;
 }
 
-/* Threads of the process before green_run (an emulator such as qemu-user has its own). */
+/* Threads of the process before green_run: qemu-user and ThreadSanitizer have their own. */
 static unsigned threads_before;
+
+static void *nop_thread(void *arg)
+{
+	return arg;
+}
 
 static bool run(unsigned workers, void (*fn)(void *), void *arg)
 {
 	struct green_config cfg = { .workers = workers };
+	pthread_t t;
+	/* TSan starts its background thread with the first pthread_create: have it now. */
+	if (pthread_create(&t, NULL, nop_thread, NULL) == 0)
+		pthread_join(t, NULL);
 	threads_before = os_threads();
 	return green_run(&cfg, fn, arg) == 0;
 }
