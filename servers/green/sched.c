@@ -66,6 +66,7 @@ struct worker {
 	unsigned ncache;
 	unsigned tick;
 	uint32_t rng;
+	uint64_t spawned;            /* green threads spawned here: their numbers, without a shared counter */
 	_Atomic uint32_t wake;       /* futex word: set to 1 to end an idle sleep */
 	struct worker *idle_next;    /* under sched.lock */
 	bool idle;                   /* under sched.lock: on the idle list */
@@ -99,7 +100,6 @@ static struct {
 	unsigned nworkers;
 	size_t stack_size;
 	_Atomic size_t live;                 /* green threads spawned and not yet exited */
-	_Atomic uint64_t last_id;
 	_Atomic bool stopping;
 	_Atomic bool running;
 } sched = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -263,6 +263,10 @@ static bool work_visible(void)
 /* Someone just made work runnable: make sure a worker will look at it. */
 static void wakep(void)
 {
+	/* A lone worker that is running this code is neither idle nor polling. */
+	struct m *m = cur_m();
+	if (sched.nworkers == 1 && m && m->w)
+		return;
 	if (atomic_fetch_add(&sched.nidle, 0) > 0) {        /* an RMW: see the top */
 		pthread_mutex_lock(&sched.lock);
 		struct worker *w = sched.idle;
@@ -487,7 +491,7 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 	g->next = NULL;
 	g->fn = fn;
 	g->arg = arg;
-	g->id = atomic_fetch_add(&sched.last_id, 1) + 1;
+	g->id = w ? w->spawned++ * sched.nworkers + w->id + 1 : 0;
 	g->name = NULL;
 	g->sleep_timer = (struct timer){ .fire = sleep_fire };
 	atomic_store(&g->interrupted, false);
