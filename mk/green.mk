@@ -2,6 +2,7 @@
 # micro-benchmarks, and the aarch64 cross build.
 #
 #   make bench-micro           switch, spawn and ping-pong costs, side by side (figures, not tests)
+#   make bench-green-idle      resident memory per idle connection, 10,000 of them
 #   make cross-aarch64         the runtime tests for aarch64, in build/aarch64 (run by qemu-aarch64)
 #   make GREEN_SWITCH=ucontext BUILD=build/ucontext   the portable swapcontext fallback
 
@@ -39,9 +40,14 @@ $(BIN)/green-bench-micro: $(OBJ)/tests/green/bench_micro.o $(GREEN_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: bench-micro cross-aarch64
+.PHONY: bench-micro bench-green-idle cross-aarch64
 bench-micro: $(BIN)/green-bench-micro
 	$(BIN)/green-bench-micro
+
+GREEN_IDLE_CONNS ?= 10000
+bench-green-idle: $(BIN)/green $(BIN)/epoll
+	python3 tests/green/idle_memory.py --conns $(GREEN_IDLE_CONNS) $(BIN)/green
+	python3 tests/green/idle_memory.py --conns $(GREEN_IDLE_CONNS) $(BIN)/epoll
 
 # The same runtime and tests for aarch64, with the cross compiler; tests/suites/42-green-aarch64.sh
 # runs them under qemu-aarch64.
