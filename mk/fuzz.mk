@@ -12,7 +12,7 @@ FUZZ_SRC_parser  := servers/core/http_parser.c
 FUZZ_SRC_chunked := servers/core/chunked.c
 
 .PHONY: fuzz
-fuzz: $$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+fuzz: $$(patsubst %,$(FUZZ_BUILD)/fuzz_%,$$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus-$$t tests/fuzz/seeds-$$t; \
 		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
