@@ -1,0 +1,13 @@
+# The harness: build/bin/loadgen (the load generator), its unit tests and its fuzz target.
+
+# Unit tests: tests/unit/test_NAME.c linked with the harness sources it names, run by the
+# suites under tests/suites/ (built by `make test`, not by `make`).
+HARNESS_TESTS := $(BUILD)/tests/test_hist
+$(BUILD)/tests/test_hist: $(OBJ)/tests/unit/test_hist.o $(OBJ)/harness/hist.o
+$(HARNESS_TESTS):
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+$(OBJ)/tests/unit/%.o: CFLAGS += -Iharness
+
+test: $(HARNESS_TESTS)
