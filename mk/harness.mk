@@ -2,8 +2,9 @@
 
 # Unit tests: tests/unit/test_NAME.c linked with the harness sources it names, run by the
 # suites under tests/suites/ (built by `make test`, not by `make`).
-HARNESS_TESTS := $(BUILD)/tests/test_hist
+HARNESS_TESTS := $(BUILD)/tests/test_hist $(BUILD)/tests/test_http_resp
 $(BUILD)/tests/test_hist: $(OBJ)/tests/unit/test_hist.o $(OBJ)/harness/hist.o
+$(BUILD)/tests/test_http_resp: $(OBJ)/tests/unit/test_http_resp.o $(OBJ)/harness/http_resp.o
 $(HARNESS_TESTS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
@@ -11,3 +12,6 @@ $(HARNESS_TESTS):
 $(OBJ)/tests/unit/%.o: CFLAGS += -Iharness
 
 test: $(HARNESS_TESTS)
+
+FUZZ_TARGETS += http_resp
+FUZZ_SRC_http_resp := harness/http_resp.c
