@@ -1,5 +1,16 @@
 # The harness: build/bin/loadgen (the load generator), its unit tests and its fuzz target.
 
+HARNESS_SRC := harness/loadgen.c harness/options.c harness/net.c harness/worker.c \
+               harness/http_resp.c harness/hist.c harness/report.c
+LOADGEN     := $(BIN)/loadgen
+ALL_BINS    += $(LOADGEN)
+
+$(LOADGEN): $(HARNESS_SRC:%.c=$(OBJ)/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+$(OBJ)/harness/%.o: CFLAGS += -D_GNU_SOURCE
+
 # Unit tests: tests/unit/test_NAME.c linked with the harness sources it names, run by the
 # suites under tests/suites/ (built by `make test`, not by `make`).
 HARNESS_TESTS := $(BUILD)/tests/test_hist $(BUILD)/tests/test_http_resp
@@ -9,7 +20,7 @@ $(HARNESS_TESTS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-$(OBJ)/tests/unit/%.o: CFLAGS += -Iharness
+$(OBJ)/tests/unit/%.o: CFLAGS += -Iharness -D_GNU_SOURCE
 
 test: $(HARNESS_TESTS)
 
