@@ -43,6 +43,13 @@ static const char *mode_of(const struct options *o)
 	return o->rate > 0 ? "open" : "closed";
 }
 
+static const char *mode_label(const struct options *o)
+{
+	if (o->idle)
+		return "idle connections";
+	return o->rate > 0 ? "open loop" : "closed loop";
+}
+
 static void human_bytes(char *buf, size_t size, double bytes)
 {
 	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -58,9 +65,9 @@ void report_summary(FILE *out, const struct result *r)
 	const struct counters *c = &r->count;
 	char bytes[32], rate[32];
 
-	fprintf(out, "loadgen %s: %s %s:%u%s, %s loop, %u connections, %u thread%s, %.3f s measured after %.3f s warm-up\n",
+	fprintf(out, "loadgen %s: %s %s:%u%s, %s, %u connections, %u thread%s, %.3f s measured after %.3f s warm-up\n",
 	        LOADGEN_VERSION, o->proto == LOAD_HTTP ? o->method : "echo", o->host, o->port,
-	        o->proto == LOAD_HTTP ? o->path : "", mode_of(o), o->conns, o->threads,
+	        o->proto == LOAD_HTTP ? o->path : "", mode_label(o), o->conns, o->threads,
 	        o->threads == 1 ? "" : "s", r->duration_s, o->warmup);
 	fprintf(out, "  connections  %llu of %u established, %llu open at the end, %llu connects (%.1f/s)\n",
 	        (unsigned long long)c->established, o->conns, (unsigned long long)c->open_at_end,
@@ -87,11 +94,14 @@ void report_summary(FILE *out, const struct result *r)
 	for (int i = 0; i < N_SHOWN; i++)
 		fprintf(out, ", %s %.1f", shown[i].name, us(hist_percentile(r->latency, shown[i].percent)));
 	fprintf(out, ", max %.1f\n", us(r->latency->max));
-	if (o->rate > 0)
-		fprintf(out, "  rate         target %.1f/s, achieved %.1f/s, %llu of %llu sends late (> %.0f ms)%s\n",
-		        o->rate, per_s(c->sends, r->duration_s), (unsigned long long)c->late_sends,
-		        (unsigned long long)c->sends, (double)LATE_NS / 1e6,
-		        c->late_sends ? ": the connections could not keep up" : "");
+	if (o->rate > 0) {
+		double achieved = per_s(c->sends, r->duration_s);
+		fprintf(out, "  rate         target %.1f/s, achieved %.1f/s; %llu of %llu sends late (> %.0f ms);"
+		        " %llu came due on a busy connection\n", o->rate, achieved, (unsigned long long)c->late_sends,
+		        (unsigned long long)c->sends, (double)LATE_NS / 1e6, (unsigned long long)c->waited_sends);
+		if (achieved < 0.99 * o->rate)
+			fputs("               the connections could not keep up: try more of them (-c) or --pipeline\n", out);
+	}
 	fprintf(out, "  cpu          user %.2f s, sys %.2f s: %.0f%% of %u core%s\n", r->cpu_user_s, r->cpu_sys_s,
 	        r->elapsed_s > 0 ? 100 * (r->cpu_user_s + r->cpu_sys_s) / (r->elapsed_s * o->threads) : 0,
 	        o->threads, o->threads == 1 ? "" : "s");
@@ -153,11 +163,12 @@ int report_json(FILE *out, const struct result *r)
 	fprintf(out, ", \"max\": %.3f},\n", us(h->max));
 	if (o->rate > 0)
 		fprintf(out, "  \"rate\": {\"target\": %.3f, \"achieved\": %.3f, \"sends\": %llu, \"late_sends\": %llu,"
-		        " \"late_threshold_us\": %.0f},\n",
-		        o->rate, per_s(c->sends, r->duration_s), U(c->sends), U(c->late_sends), (double)LATE_NS / 1000);
+		        " \"waited_sends\": %llu, \"late_threshold_us\": %.0f},\n",
+		        o->rate, per_s(c->sends, r->duration_s), U(c->sends), U(c->late_sends), U(c->waited_sends),
+		        (double)LATE_NS / 1000);
 	else
 		fputs("  \"rate\": {\"target\": null, \"achieved\": null, \"sends\": null, \"late_sends\": null,"
-		      " \"late_threshold_us\": null},\n", out);
+		      " \"waited_sends\": null, \"late_threshold_us\": null},\n", out);
 	fprintf(out, "  \"cpu_s\": {\"user\": %.6f, \"sys\": %.6f, \"busy_ratio\": %.4f}\n}\n", r->cpu_user_s,
 	        r->cpu_sys_s, r->elapsed_s > 0 ? (r->cpu_user_s + r->cpu_sys_s) / (r->elapsed_s * o->threads) : 0);
 	return ferror(out) ? -1 : 0;

@@ -233,7 +233,7 @@ static void pump(struct worker *w, struct conn *c, uint64_t now)
 			start = due_time(w, c->gid, c->k_next);
 			if (counted && c->k_next >= c->k_high) {
 				w->count.sends++;
-				if (now - start > LATE_NS)
+				if (now > start + LATE_NS)
 					w->count.late_sends++;
 			}
 			if (++c->k_next > c->k_high)
@@ -411,6 +411,8 @@ static void advance_schedule(struct worker *w, uint64_t now)
 		struct conn *c = &w->conns[w->sched_j];
 		c->k_due = w->sched_k + 1;
 		conn_kick(w, c, now);
+		if (c->k_next < c->k_due && c->k_high < c->k_due && measuring(w, now))
+			w->count.waited_sends++;     /* the connection could not take it when due */
 		if (++w->sched_j == w->nconns) {
 			w->sched_j = 0;
 			w->sched_k++;

@@ -35,6 +35,7 @@ struct counters {
 	uint64_t bytes_read, bytes_written;
 	uint64_t sends;              /* open loop: requests sent for the first time in the window */
 	uint64_t late_sends;         /* of those, sent more than LATE_NS after their time */
+	uint64_t waited_sends;       /* of those, due while their connection was busy or down */
 	uint64_t connects;           /* connections established in the window */
 	uint64_t established;        /* of the connections asked, those that were ever established */
 	uint64_t open_at_end;        /* connections still open when the run ended */
