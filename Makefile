@@ -29,7 +29,7 @@ OBJ     := $(BUILD)/obj
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wformat=2
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -pthread $(WARN) $(SANFLAGS) -MMD -MP -Iservers/core
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS) -MMD -MP -Iservers/core
 LDFLAGS += -pthread $(SANFLAGS)
 
 ALL_BINS :=

@@ -11,8 +11,10 @@ FUZZ_TARGETS += parser chunked
 FUZZ_SRC_parser  := servers/core/http_parser.c
 FUZZ_SRC_chunked := servers/core/chunked.c
 
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
 .PHONY: fuzz
-fuzz: $$(patsubst %,$(FUZZ_BUILD)/fuzz_%,$$(FUZZ_TARGETS))
+fuzz: $$(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus-$$t tests/fuzz/seeds-$$t; \
 		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \

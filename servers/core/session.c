@@ -1,0 +1,502 @@
+/*
+ * session.c: a connection's protocol, driven by the model through session_next().
+ *
+ * The session holds two buffers, borrowed from the model's pool only while there is something
+ * in them: `in`, bytes read but not yet consumed, and `out`, bytes produced but not yet sent.
+ * A request is parsed in place in `in` (never copied); a response is written straight into
+ * `out`. Every way a client could make the server hold more (a huge body, a response it does
+ * not read, a stream of pipelined requests) is turned into waiting instead: output is produced
+ * only while `out` has room, and input is read only when no output is pending.
+ */
+#include "session.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chunked.h"
+#include "http_parser.h"
+#include "response.h"
+#include "routes.h"
+
+enum phase {
+	PH_HEAD,          /* between requests, or reading a request head */
+	PH_BODY,          /* consuming a request body: echoing it, or discarding it */
+	PH_BYTES,         /* producing a /bytes body as `out` drains */
+	PH_WAIT,          /* the model is sleeping or blocking for us */
+	PH_CLOSING,       /* sending what is left, then closing */
+	PH_ECHO,          /* --proto echo: every byte back */
+};
+
+enum body_framing { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
+
+struct session {
+	enum proto proto;
+	enum phase phase;
+	struct bufpool *pool;
+	char *in;                       /* unconsumed input is in[in_head, in_tail) */
+	size_t in_head, in_tail;
+	struct response out;            /* unsent output */
+	size_t scanned;                 /* http_head_scan() progress on the head at in_head */
+	bool peer_closed;               /* the client will send no more */
+
+	/* The request being answered. */
+	bool keep_alive;                /* the connection goes on after this response */
+	bool http10;                    /* an HTTP/1.0 client keeps the connection only if told so */
+	bool head_only;                 /* HEAD: headers without the body */
+	enum body_framing framing;
+	bool echo_body;                 /* the body goes back out; otherwise it is discarded */
+	uint64_t body_left;             /* BODY_LENGTH: bytes still to come */
+	struct chunked chunks;          /* BODY_CHUNKED: the decoder */
+	uint64_t bytes_left, bytes_sent;        /* /bytes: body still to produce */
+	enum session_want wait_kind;    /* PH_WAIT: WANT_SLEEP or WANT_BLOCK */
+	unsigned wait_ms;
+};
+
+/* The one body limit, for echo and discard alike (413 above it). */
+static const uint64_t MAX_BODY = 16u << 20;
+/* Before dispatching a request, `out` must have room for any head and short body. */
+enum { RESPONSE_ROOM = 1024 };
+
+struct session *session_new(enum proto proto, struct bufpool *pool)
+{
+	struct session *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->proto = proto;
+	s->phase = proto == PROTO_ECHO ? PH_ECHO : PH_HEAD;
+	s->pool = pool;
+	return s;
+}
+
+static void release_buffers(struct session *s)
+{
+	if (s->in) {
+		bufpool_put(s->pool, s->in);
+		s->in = NULL;
+		s->in_head = s->in_tail = 0;
+	}
+	if (s->out.buf) {
+		bufpool_put(s->pool, s->out.buf);
+		response_detach(&s->out);
+	}
+}
+
+void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	release_buffers(s);
+	free(s);
+}
+
+void session_set_pool(struct session *s, struct bufpool *pool)
+{
+	s->pool = pool;
+}
+
+static size_t in_len(const struct session *s)
+{
+	return s->in_tail - s->in_head;
+}
+
+static void consume(struct session *s, size_t n)
+{
+	s->in_head += n;
+	if (s->in_head == s->in_tail)
+		s->in_head = s->in_tail = 0;
+}
+
+bool session_idle(const struct session *s)
+{
+	return (s->phase == PH_HEAD || s->phase == PH_ECHO) && in_len(s) == 0 &&
+	       response_pending(&s->out) == 0;
+}
+
+/* Borrows `out` from the pool when a response is about to be written. */
+static bool have_out(struct session *s)
+{
+	if (s->out.buf)
+		return true;
+	char *buf = bufpool_get(s->pool);
+	if (!buf)
+		return false;
+	response_attach(&s->out, buf, BUFPOOL_BUF_SIZE);
+	return true;
+}
+
+/* ---- Answering a request ---- */
+
+/* The Connection header the answer needs: HTTP/1.1 keeps connections unless told otherwise,
+ * HTTP/1.0 closes them unless told otherwise. */
+static const char *connection_header(const struct session *s)
+{
+	if (!s->keep_alive)
+		return "close";
+	return s->http10 ? "keep-alive" : NULL;
+}
+
+/* After the response is queued: the body (if any) is discarded unless we are closing. */
+static void finish_response(struct session *s)
+{
+	if (!s->keep_alive)
+		s->phase = PH_CLOSING;
+	else if (s->framing != BODY_NONE)
+		s->phase = PH_BODY;
+	else
+		s->phase = PH_HEAD;
+}
+
+static void answer(struct session *s, int status, const char *type, const char *body, size_t len)
+{
+	response_head(&s->out, status, type, len, connection_header(s), NULL);
+	if (!s->head_only)
+		response_put(&s->out, body, len);
+	finish_response(s);
+}
+
+/* An error after a well-framed request (404, 405, a bad parameter): the connection goes on,
+ * and the request's body, if any, is discarded. */
+static void answer_error(struct session *s, int status, const char *why, const char *allow)
+{
+	char body[256];
+	size_t len = response_error_body(body, sizeof body, status, why);
+	response_head(&s->out, status, "text/plain", len, connection_header(s), allow);
+	if (!s->head_only)
+		response_put(&s->out, body, len);
+	finish_response(s);
+}
+
+/* An error that leaves the stream unframed (a malformed or oversized request): nothing after
+ * it can be trusted to be a request, so the connection closes after the answer. */
+static void answer_and_close(struct session *s, int status)
+{
+	s->keep_alive = false;
+	s->framing = BODY_NONE;
+	answer_error(s, status, NULL, NULL);
+}
+
+static void answer_waited(struct session *s)
+{
+	char body[64];
+	size_t len = routes_result_body(body, sizeof body,
+	                                s->wait_kind == WANT_SLEEP ? ROUTE_SLEEP : ROUTE_BLOCK,
+	                                s->wait_ms);
+	answer(s, 200, "text/plain", body, len);
+}
+
+/* Sets up the request's body: its framing, and whether it fits under the limit. */
+static bool accept_body(struct session *s, const struct http_request *req)
+{
+	s->framing = BODY_NONE;
+	if (req->chunked) {
+		s->framing = BODY_CHUNKED;
+		chunked_init(&s->chunks);
+	} else if (req->has_content_length && req->content_length > 0) {
+		if (req->content_length > MAX_BODY)
+			return false;
+		s->framing = BODY_LENGTH;
+		s->body_left = req->content_length;
+	}
+	return true;
+}
+
+static void dispatch(struct session *s, const struct http_request *req)
+{
+	s->keep_alive = req->keep_alive;
+	s->http10 = req->minor_version == 0;
+	s->head_only = req->method_id == HTTP_HEAD;
+	s->echo_body = false;
+	if (!accept_body(s, req)) {
+		answer_and_close(s, 413);
+		return;
+	}
+	struct route_call call;
+	int status = routes_find(req, &call);
+	/* A client that waits for "100 Continue" and gets an answer without it may never send
+	 * the body we would have to discard: close after answering it. */
+	bool echoes_body = status == 0 && call.route == ROUTE_ECHO;
+	if (req->expect_continue && s->framing != BODY_NONE && !echoes_body)
+		s->keep_alive = false;
+	if (status) {
+		answer_error(s, status, call.why, call.allow);
+		return;
+	}
+	switch (call.route) {
+	case ROUTE_PLAINTEXT:
+		answer(s, 200, "text/plain", "Hello, World!", 13);
+		break;
+	case ROUTE_JSON: {
+		char body[64];
+		size_t len = routes_json_body(body, sizeof body);
+		answer(s, 200, "application/json", body, len);
+		break;
+	}
+	case ROUTE_ECHO:
+		if (req->expect_continue)
+			response_continue(&s->out);
+		s->echo_body = true;
+		response_head(&s->out, 200, "application/octet-stream",
+		              s->framing == BODY_CHUNKED ? RESPONSE_CHUNKED : req->content_length,
+		              connection_header(s), NULL);
+		s->phase = s->framing == BODY_NONE ? PH_HEAD : PH_BODY;
+		if (!s->keep_alive && s->framing == BODY_NONE)
+			s->phase = PH_CLOSING;
+		break;
+	case ROUTE_BYTES:
+		response_head(&s->out, 200, "application/octet-stream", call.n, connection_header(s),
+		              NULL);
+		s->bytes_left = s->head_only ? 0 : call.n;
+		s->bytes_sent = 0;
+		if (s->bytes_left)
+			s->phase = PH_BYTES;
+		else
+			finish_response(s);
+		break;
+	case ROUTE_WORK: {
+		routes_burn_cpu_us((unsigned)call.n);
+		char body[64];
+		size_t len = routes_result_body(body, sizeof body, ROUTE_WORK, call.n);
+		answer(s, 200, "text/plain", body, len);
+		break;
+	}
+	case ROUTE_SLEEP:
+	case ROUTE_BLOCK:
+		s->wait_kind = call.route == ROUTE_SLEEP ? WANT_SLEEP : WANT_BLOCK;
+		s->wait_ms = (unsigned)call.n;
+		s->phase = PH_WAIT;
+		break;
+	}
+}
+
+/* ---- The phases ---- */
+
+/* What to do when the current phase needs input that is not there. */
+static enum session_want need_input(struct session *s)
+{
+	if (response_pending(&s->out))
+		return WANT_WRITE;   /* answer what we have before reading more: back-pressure */
+	if (s->peer_closed)
+		return WANT_CLOSE;
+	/* Between requests, the connection lends its buffers back. Not in the middle of a body:
+	 * the answer being streamed keeps its output buffer until it is done. */
+	if (session_idle(s))
+		release_buffers(s);
+	return WANT_READ;
+}
+
+/* Returns the want to hand to the model, or -1 to go on with the next phase. */
+static int step_head(struct session *s)
+{
+	if (in_len(s) == 0)
+		return need_input(s);
+	long head = http_head_scan(s->in + s->in_head, in_len(s), &s->scanned);
+	if (head == 0)
+		return need_input(s);
+	if (response_room(&s->out) < RESPONSE_ROOM && response_pending(&s->out))
+		return WANT_WRITE;
+	if (!have_out(s))
+		return WANT_CLOSE;
+	if (head < 0) {
+		s->head_only = false;
+		answer_and_close(s, (int)-head);
+		return -1;
+	}
+	struct http_request req;
+	int status = http_parse_head(s->in + s->in_head, (size_t)head, &req);
+	if (status) {
+		s->head_only = false;
+		answer_and_close(s, status);
+	} else {
+		dispatch(s, &req);
+	}
+	/* The request points into `in`; it is consumed only now that it has been answered. */
+	consume(s, (size_t)head);
+	s->scanned = 0;
+	return -1;
+}
+
+/* The body ended (or broke): on to the next request, or to closing. */
+static void end_body(struct session *s, bool ok)
+{
+	s->framing = BODY_NONE;
+	s->phase = ok && s->keep_alive ? PH_HEAD : PH_CLOSING;
+}
+
+static int step_body_length(struct session *s)
+{
+	uint64_t n = in_len(s);
+	if (n > s->body_left)
+		n = s->body_left;
+	if (s->echo_body) {
+		size_t room = response_room(&s->out);
+		if (n > room)
+			n = room;
+		if (n == 0)
+			return WANT_WRITE;
+		response_put(&s->out, s->in + s->in_head, (size_t)n);
+	}
+	consume(s, (size_t)n);
+	s->body_left -= n;
+	if (s->body_left == 0)
+		end_body(s, true);
+	return -1;
+}
+
+static int step_body_chunked(struct session *s)
+{
+	size_t max_data = SIZE_MAX;
+	if (s->echo_body) {
+		size_t room = response_room(&s->out);
+		if (room <= RESPONSE_CHUNK_OVERHEAD)
+			return WANT_WRITE;
+		max_data = room - RESPONSE_CHUNK_OVERHEAD;
+	}
+	size_t used, len;
+	const char *data;
+	enum chunked_status st = chunked_decode(&s->chunks, s->in + s->in_head, in_len(s),
+	                                        max_data, &used, &data, &len);
+	if (s->echo_body && len)
+		response_chunk(&s->out, data, len);
+	consume(s, used);
+	if (st == CHUNKED_ERROR || s->chunks.total > MAX_BODY) {
+		/* The answer has begun, so there is no status left to send: stopping short of the
+		 * last chunk tells the client the body was refused. */
+		end_body(s, false);
+	} else if (st == CHUNKED_DONE) {
+		if (s->echo_body)
+			response_chunk(&s->out, NULL, 0);
+		end_body(s, true);
+	} else if (used == 0) {
+		return in_len(s) ? WANT_WRITE : need_input(s);
+	}
+	return -1;
+}
+
+static int step_body(struct session *s)
+{
+	if (in_len(s) == 0)
+		return need_input(s);
+	return s->framing == BODY_LENGTH ? step_body_length(s) : step_body_chunked(s);
+}
+
+static int step_bytes(struct session *s)
+{
+	size_t n = response_room(&s->out);
+	if (n == 0)
+		return WANT_WRITE;
+	if (n > s->bytes_left)
+		n = (size_t)s->bytes_left;
+	response_pattern(&s->out, s->bytes_sent, n);
+	s->bytes_sent += n;
+	s->bytes_left -= n;
+	if (s->bytes_left == 0)
+		finish_response(s);
+	return -1;
+}
+
+/* --proto echo: the input buffer is the output; it is read only when empty. */
+static int step_echo(struct session *s)
+{
+	if (in_len(s))
+		return WANT_WRITE;
+	if (s->peer_closed)
+		return WANT_CLOSE;
+	release_buffers(s);
+	return WANT_READ;
+}
+
+enum session_want session_next(struct session *s)
+{
+	for (;;) {
+		int want;
+		switch (s->phase) {
+		case PH_HEAD:  want = step_head(s); break;
+		case PH_BODY:  want = step_body(s); break;
+		case PH_BYTES: want = step_bytes(s); break;
+		case PH_ECHO:  want = step_echo(s); break;
+		case PH_WAIT:
+			/* Answers already made go out before the wait, not after it. */
+			return response_pending(&s->out) ? WANT_WRITE : s->wait_kind;
+		case PH_CLOSING:
+		default:
+			return response_pending(&s->out) ? WANT_WRITE : WANT_CLOSE;
+		}
+		if (want >= 0)
+			return (enum session_want)want;
+	}
+}
+
+/* ---- The model's side: bytes in, bytes out, waits done ---- */
+
+char *session_rbuf(struct session *s, size_t *room)
+{
+	if (!s->in) {
+		s->in = bufpool_get(s->pool);
+		if (!s->in) {
+			*room = 0;   /* reading 0 bytes reports EOF, and the session closes */
+			return NULL;
+		}
+	}
+	/* Unconsumed bytes are a partial request, far smaller than the buffer; slide them to the
+	 * front when the room behind them runs short. */
+	if (s->in_head > 0 && BUFPOOL_BUF_SIZE - s->in_tail < BUFPOOL_BUF_SIZE / 4) {
+		memmove(s->in, s->in + s->in_head, in_len(s));
+		s->in_tail -= s->in_head;
+		s->in_head = 0;
+	}
+	*room = BUFPOOL_BUF_SIZE - s->in_tail;
+	return s->in + s->in_tail;
+}
+
+void session_read(struct session *s, size_t n)
+{
+	if (n == 0)
+		s->peer_closed = true;
+	s->in_tail += n;
+}
+
+const char *session_wbuf(struct session *s, size_t *len)
+{
+	if (s->proto == PROTO_ECHO) {
+		*len = in_len(s);
+		return s->in + s->in_head;
+	}
+	*len = response_pending(&s->out);
+	return response_data(&s->out);
+}
+
+void session_wrote(struct session *s, size_t n)
+{
+	if (s->proto == PROTO_ECHO)
+		consume(s, n);
+	else
+		response_sent(&s->out, n);
+}
+
+unsigned session_wait_ms(const struct session *s)
+{
+	return s->wait_ms;
+}
+
+void session_woke(struct session *s)
+{
+	if (s->phase != PH_WAIT)
+		return;
+	if (!have_out(s)) {
+		s->keep_alive = false;
+		s->phase = PH_CLOSING;
+		return;
+	}
+	answer_waited(s);
+}
+
+void block_for_ms(unsigned ms)
+{
+	/* nanosleep blocks the calling thread in the kernel, like a slow disk read or a DNS
+	 * lookup would; a signal does not cut it short. */
+	struct timespec left = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&left, &left) != 0)
+		;
+}
