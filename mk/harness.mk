@@ -9,8 +9,6 @@ $(LOADGEN): $(HARNESS_SRC:%.c=$(OBJ)/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-$(OBJ)/harness/%.o: CFLAGS += -D_GNU_SOURCE
-
 # Unit tests: tests/unit/test_NAME.c linked with the harness sources it names, run by the
 # suites under tests/suites/ (built by `make test`, not by `make`).
 HARNESS_TESTS := $(BUILD)/tests/test_hist $(BUILD)/tests/test_http_resp
@@ -20,7 +18,7 @@ $(HARNESS_TESTS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-$(OBJ)/tests/unit/%.o: CFLAGS += -Iharness -D_GNU_SOURCE
+$(OBJ)/tests/unit/%.o: CFLAGS += -Iharness
 
 test: $(HARNESS_TESTS)
 
