@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/bin}
-. tests/suites/lib-green.sh
+. tests/green/suite-lib.sh
 
 run_cases switch "$BIN/green-test-switch"
 run_cases runtime "$BIN/green-test-runtime"

@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/bin}
-. tests/suites/lib-green.sh
+. tests/green/suite-lib.sh
 
 tmp=$(mktemp -d)
 pids=()
@@ -18,15 +18,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server ARGS...: sets $port and $spid.
+# start_server ARGS...: sets $port, $spid and $log.
+nstarted=0
 start_server() {
-	local log=$tmp/server.log i
+	local i
+	log=$tmp/server.$((++nstarted)).log        # a fresh file: never read an old server's port
 	"$BIN/green" --port 0 "$@" >"$log" 2>&1 &
 	spid=$!
 	pids+=("$spid")
 	port=
 	for ((i = 0; i < 100; i++)); do
-		port=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log")
+		port=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log" 2>/dev/null)
 		[[ -n $port ]] && return 0
 		sleep 0.05
 	done
@@ -59,14 +61,16 @@ quick_during_block() {
 	local bg=$! n
 	sleep 0.1               # let the block start (if it has not, the check below fails safe)
 	for n in 1 2 3; do
-		curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" >"$tmp/quick.code" ||
-			{ wait "$bg"; return 1; }
-		[[ $(<"$tmp/quick.code") == 200 ]] || { wait "$bg"; return 1; }
+		curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" >"$tmp/quick.code"
+		[[ $(<"$tmp/quick.code") == 200 ]] ||
+			{ echo "    quick request: $(<"$tmp/quick.code")"; wait "$bg"; return 1; }
 	done
 	local during=1
 	[[ -e $tmp/block.done ]] && during=0
 	wait "$bg"
-	grep -q 'blocked 500 ms' "$tmp/block.out" || return 1
+	grep -q 'blocked 500 ms' "$tmp/block.out" ||
+		{ echo "    /block answered: $(<"$tmp/block.out")"; return 1; }
+	((during)) || echo "    the block ended before the quick requests did"
 	((during))
 }
 
@@ -100,7 +104,7 @@ if start_server --workers 2; then
 		ok "$name"
 	else
 		bad "$name (exit $stop_rc after $ms ms)"
-		indent <"$tmp/server.log"
+		indent <"$log"
 	fi
 else
 	bad "$name"

@@ -5,7 +5,7 @@
 # installs them) or with GREEN_CROSS=1, a missing tool is a failure, not a silent skip.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/suites/lib-green.sh
+. tests/green/suite-lib.sh
 
 expected=0
 [[ -n ${CI:-} || ${GREEN_CROSS:-} == 1 ]] && expected=1

@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/bin}
-. tests/suites/lib-green.sh
+. tests/green/suite-lib.sh
 
 if [[ -n ${SAN:-} ]]; then
 	echo "skip: Valgrind cannot run a sanitizer build (SAN=$SAN)"

@@ -1,4 +1,4 @@
-# Shared by the green suites (sourced, not a suite: run.sh only runs NN-*.sh).
+# Shared by the green suites in tests/suites/4*-green-*.sh (sourced).
 # Counts cases and prints the result line run.sh expects.
 pass=0 fail=0
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
