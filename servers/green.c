@@ -208,11 +208,12 @@ static void acceptor(void *arg)
 	}
 	while (!atomic_load(&gs->stopping)) {
 		int fd = server_accept(srv, true);
+		int err = fd < 0 ? green_errno() : 0;   /* not errno: this loop migrates */
 		if (fd >= 0)
 			start_conn(gs, fd);
-		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+		else if (err == EAGAIN || err == EWOULDBLOCK)
 			green_wait(srv->listen_fd, GREEN_IN);
-		else if (errno != EINTR && errno != ECONNABORTED)
+		else if (err != EINTR && err != ECONNABORTED)
 			green_sleep_ms(10);  /* ENOBUFS and the like: do not spin */
 	}
 	green_fd_release(srv->listen_fd);

@@ -108,6 +108,12 @@ int green_wait_input(int fd);
 /* Each wait on fd from now on gives up after ms milliseconds, with ETIMEDOUT; 0: never. */
 int green_fd_timeout(int fd, unsigned ms);
 
+/* errno of the OS thread running the caller, read anew. glibc declares errno's accessor
+ * const, so a compiler may fetch errno's address once per function and, after the green
+ * thread migrated, read another thread's errno. In a function that parks and also reads
+ * errno, read it through this. */
+int green_errno(void);
+
 /*
  * Runs fn(arg), a call that may block for a long time (a disk read, a lock, a sleep(3)), on the
  * calling green thread, after handing the worker's run queue to another OS thread so that the

@@ -3,7 +3,7 @@
  * fd.c): try the system call on the non-blocking fd; if it says EAGAIN, park until epoll says
  * the fd is ready, and try again.
  *
- * errno is read through last_errno(), never inlined: errno is a thread-local, and glibc
+ * errno is read through green_errno(), never inlined: errno is a thread-local, and glibc
  * declares __errno_location() const, so a compiler may compute its address once before a
  * loop that parks and read the previous OS thread's errno after the green thread migrated.
  *
@@ -20,16 +20,17 @@
 
 #include "netpoll.h"
 
-__attribute__((noinline)) static int last_errno(void)
+__attribute__((noinline)) int green_errno(void)
 {
 	int err = errno;
 	__asm__ volatile("" ::: "memory");
 	return err;
 }
 
+
 static bool would_block(void)
 {
-	int err = last_errno();
+	int err = green_errno();
 	return err == EAGAIN || err == EWOULDBLOCK;
 }
 
@@ -89,7 +90,7 @@ int green_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	if (!pd)
 		return -1;
 	int rc = connect(fd, addr, addrlen);
-	if (rc < 0 && last_errno() == EINPROGRESS) {
+	if (rc < 0 && green_errno() == EINPROGRESS) {
 		/* The handshake goes on in the kernel. Writable means it may have ended, but a fresh
 		 * socket also reports writable before it connects, so ask until it says which. */
 		for (;;) {
