@@ -27,6 +27,12 @@ __attribute__((noinline)) int green_errno(void)
 	return err;
 }
 
+__attribute__((noinline)) void green_set_errno(int err)
+{
+	errno = err;
+	__asm__ volatile("" ::: "memory");
+}
+
 
 static bool would_block(void)
 {
@@ -105,7 +111,7 @@ int green_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 				break;
 			}
 			if (err && err != EINPROGRESS && err != EALREADY && err != EINTR) {
-				errno = err;
+				green_set_errno(err);
 				rc = -1;
 				break;
 			}

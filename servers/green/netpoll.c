@@ -282,11 +282,11 @@ int pd_wait(struct pd *pd, enum green_dir dir)
 	bool timed_out = woke_by != PD_READY && timeout && expired(pd, dir);
 	atomic_store(&pd->deadline[dir], 0);
 	if (atomic_load(&pd->closing)) {
-		errno = EBADF;
+		green_set_errno(EBADF);
 		return -1;
 	}
 	if (timed_out) {
-		errno = ETIMEDOUT;
+		green_set_errno(ETIMEDOUT);
 		return -1;
 	}
 	return 0;                        /* ready, or spurious: the caller retries either way */
@@ -294,7 +294,7 @@ int pd_wait(struct pd *pd, enum green_dir dir)
 consumed:
 	atomic_store(&pd->deadline[dir], 0);
 	if (atomic_load(&pd->closing)) {
-		errno = EBADF;
+		green_set_errno(EBADF);
 		return -1;
 	}
 	return 0;

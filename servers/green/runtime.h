@@ -141,6 +141,11 @@ void sched_reattach_worker(struct worker *w);
 int sched_handoff(struct worker *w);
 void sched_after_blocking(void);
 
+/* ---- io.c ---- */
+
+/* Sets errno of the OS thread running the caller, after a park (see green_errno()). */
+void green_set_errno(int err);
+
 /* ---- netpoll.c ---- */
 
 int netpoll_init(void);

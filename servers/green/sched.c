@@ -629,7 +629,7 @@ int green_sleep_ms(uint64_t ms)
 	 * another worker before g has switched away. */
 	green_park(sleep_commit, NULL);
 	if (atomic_exchange(&g->interrupted, false)) {
-		errno = EINTR;
+		green_set_errno(EINTR);
 		return -1;
 	}
 	return 0;
