@@ -26,7 +26,7 @@ COLUMNS = [
     "server_user_us_per_req", "server_sys_us_per_req",
     "server_vcsw", "server_ivcsw", "server_csw_per_req",
     "server_base_pss_kb", "server_peak_pss_kb", "server_peak_rss_kb", "server_mem_per_conn_kb",
-   , "server_threads", "server_procs",
+    "server_threads", "server_procs",
     # what the load generator spent
     "gen_user_s", "gen_sys_s", "gen_busy",
     # the verdict and the circumstances
