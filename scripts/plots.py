@@ -8,6 +8,7 @@ writes each plot's data under RESULTS_DIR/plots/data/ and has gnuplot draw it, a
 SVG, with the scripts in scripts/plots/. A plot without data (its scenario did not run, or
 every run of it was invalid) is left out. Only valid runs are drawn.
 """
+import math
 import os
 import subprocess
 import sys
@@ -193,13 +194,15 @@ def plan(summary, runs, results_dir, data_dir):
                    (r["model"], r["req_per_s_median"], f"p99 {_ms_text(r['lat_p99_us_median'])}")
                    for r in rows_of(summary, "slowbackend", point)], all_models))
     alone = {r["model"]: r for r in rows_of(summary, "blocking", "alone")}
+    pairs = [(r["model"], ms(alone.get(r["model"], {}).get("lat_p99_us_median")),
+              ms(r["lat_p99_us_median"])) for r in rows_of(summary, "blocking", "with /block")]
+    lowest = min((v for _, a, b in pairs for v in (a, b) if v), default=1.0)
     single(Plot("blocking_p99", "blocking", "/plaintext p99 latency, alone and beside /block",
                 "pairs", "", "p99 latency of /plaintext (ms)",
-                {"first": "alone", "second": "with /block?ms=5", "logy": 1}),
-           write_two_part(d("blocking_p99.dat"), [
-               (r["model"], ms(alone.get(r["model"], {}).get("lat_p99_us_median")),
-                ms(r["lat_p99_us_median"])) for r in rows_of(summary, "blocking", "with /block")],
-               all_models))
+                # On a log scale a bar needs a floor below the lowest one to stand on.
+                {"first": "alone", "second": "with /block?ms=5", "logy": 1,
+                 "ymin": 10 ** math.floor(math.log10(lowest / 2))}),
+           write_two_part(d("blocking_p99.dat"), pairs, all_models))
     return out
 
 
@@ -211,11 +214,15 @@ def _ms_text(us):
     return "-" if us is None else f"{us / 1000:.3g} ms"
 
 
+def plural(n, word):
+    return f"{n:,.0f} {word}" + ("" if n == 1 else "s" if not word.endswith("s") else "es")
+
+
 def _tasks_label(r):
     threads, procs = r["server_threads_median"], r["server_procs_median"]
     if threads is None:
         return ""
-    return f"{threads:.0f} threads, {procs:.0f} proc" + ("s" if procs != 1 else "")
+    return f"{plural(threads, 'thread')}, {plural(procs, 'process')}"
 
 
 # ---- drawing ----------------------------------------------------------------------------
@@ -235,7 +242,7 @@ def draw(plot, models, data_dir, plots_dir, all_models):
     base.update(plot.settings)
     for fmt in ("png", "svg"):
         assigns = dict(base, fmt=fmt, out=os.path.join(plots_dir, f"{plot.name}.{fmt}"))
-        expr = "; ".join(f"{k}={v if isinstance(v, int) else gp_string(v)}"
+        expr = "; ".join(f"{k}={v if isinstance(v, (int, float)) else gp_string(v)}"
                          for k, v in assigns.items())
         p = subprocess.run(["gnuplot", "-e", expr, f"{plot.script}.gp"], cwd=GP_DIR,
                            capture_output=True, text=True, timeout=60)
@@ -249,7 +256,7 @@ def main(argv):
     if len(argv) != 1 or argv[0].startswith("-"):
         sys.stderr.write("usage: scripts/plots.py RESULTS_DIR\n")
         return 2
-    results_dir = argv[0]
+    results_dir = os.path.abspath(argv[0])
     runs_csv = os.path.join(results_dir, "runs.csv")
     if not os.path.exists(runs_csv):
         sys.stderr.write(f"plots: {runs_csv} does not exist (is {results_dir} a results "

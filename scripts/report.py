@@ -42,6 +42,8 @@ def cell_figures(scenario, r):
         mem = r["server_mem_per_conn_kb_median"]
         return ("-" if mem is None else f"{mem:.1f} KiB/conn",
                 f"{count(r['server_threads_median'])} thr, {count(r['server_procs_median'])} proc")
+    if scenario == "openloop" and r["point"] == "capacity":
+        return count(r["req_per_s_median"], " req/s"), p99
     if scenario == "openloop":
         return p99, f"at {count(r['achieved_rate_median'])}/s"
     if scenario == "blocking":

@@ -7,6 +7,8 @@ largest (usually the most connections).
 from bench import cpus
 from bench.progress import latency_text
 
+import plots
+
 CPU_WORK_US = 100       # /work?us=100 in the cpubound scenario
 SLEEP_MS = 10           # /sleep?ms=10 in the slowbackend scenario
 
@@ -51,10 +53,12 @@ def leader(rows, metric, fmt, what, higher_is_better=True, where=""):
     if not order:
         return ""
     best_model, best = order[0]
+    invalid = [r["model"] for r in rows if not r["valid_runs"]]
+    left_out = f" ({' and '.join(invalid)}: invalid)" if invalid else ""
     if len(order) == 1:
-        return f"{where}{best_model}: {fmt(best)}."
+        return f"{where}{best_model}: {fmt(best)}{left_out}."
     others = ", ".join(f"{times(best, v)} {m} ({fmt(v)})" for m, v in order[1:])
-    return f"{where}{best_model} {what} ({fmt(best)}): {others}."
+    return f"{where}{best_model} {what} ({fmt(best)}): {others}{left_out}."
 
 
 def rate(v):
@@ -159,8 +163,8 @@ def idle_memory(summary, env, point):
     out = [leader(rows, "server_mem_per_conn_kb_median", lambda v: f"{v:.1f} KiB",
                   "used the least memory per idle connection", higher_is_better=False,
                   where=f"With {point}, ")]
-    tasks = [f"{r['model']} {r['server_threads_median']:,.0f} threads in "
-             f"{r['server_procs_median']:,.0f} process(es)"
+    tasks = [f"{r['model']} {plots.plural(r['server_threads_median'], 'thread')} in "
+             f"{plots.plural(r['server_procs_median'], 'process')}"
              for r in _valid(rows, "server_threads_median")]
     if tasks:
         out.append("Holding them took " + "; ".join(tasks) + ".")
@@ -242,5 +246,4 @@ def about(plot_name, summary, env):
 
 
 def _ref_point(summary):
-    import plots
     return plots.reference_point(summary)

@@ -57,7 +57,7 @@ class Progress:
         left = sum(self.planned[self.done:]) + overhead * (len(self.planned) - self.done)
         width = len(str(len(self.planned)))
         what = f"{row['scenario']} {row['point']}"
-        line = (f"[{self.done:>{width}}/{len(self.planned)}] {row['model']:<7} {what:<18} "
+        line = (f"[{self.done:>{width}}/{len(self.planned)}] {row['model']:<7} {what:<21} "
                 f"{figures(row)}  ETA {duration_text(left)}")
         if not row.get("valid"):
             line += f"\n{'':>{2 * width + 3}} INVALID: {row.get('invalid_reason')}"

@@ -47,7 +47,8 @@ def judge(row, point, problems=()):
     if target and (achieved or 0) < RATE_KEPT * target:
         who = ("the server was saturated" if (server or 0) >= SERVER_SATURATED else
                "the load generator was saturated" if (gen or 0) >= GEN_SATURATED else
-               "neither side saturated: the connections were too few for the latency")
+               "neither side was CPU-bound: other load on the machine, or too few "
+               "connections for the latency")
         reasons.append(f"open loop missed its rate: {achieved or 0:,.0f} of {target:,.0f} req/s "
                        f"({who})")
 

@@ -1,8 +1,10 @@
 # pairs.gp: two bars per model side by side, the first hatched, the second solid (the same
 # figure in two conditions). Data: DATA.dat, columns: index model first second linetype.
-# Variables besides common.gp's: data, first, second (the conditions' names), logy.
+# Variables besides common.gp's: data, first, second (the conditions' names), logy, ymin
+# (where the bars stand: 0, or on a log scale a value below the lowest bar).
 load 'common.gp'
 if (logy) { set logscale y }
+set yrange [ymin:*]
 set style fill solid 0.85 border -1
 set boxwidth 0.36
 set xrange [0.3:*]
