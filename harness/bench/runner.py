@@ -122,6 +122,9 @@ def run(cfg):
     envinfo.write(os.path.join(out, "env.txt"), env)
     os.sched_setaffinity(0, client_cpus)     # our sampling must not steal the server's CPU
     procs.become_subreaper()
+    # SIGINT stops us even where the shell had it ignored (a background job of a script);
+    # SIGTERM too. Either becomes a KeyboardInterrupt, handled below.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
     ctx = execute.Context(out_dir=out, bin_dir=cfg.bin_dir, wrk=tools["wrk"],
@@ -146,8 +149,9 @@ def run(cfg):
             prog.finished(row, time.monotonic() - started)
             procs.sweep()
     except KeyboardInterrupt:
-        status = f"interrupted after {len(rows)} of {len(runs)} runs"
-        print(f"\nbench: {status}; stopping what runs and keeping the runs so far", flush=True)
+        status = "interrupted"
+        print(f"\nbench: interrupted after {len(rows)} of {len(runs)} runs; stopping what runs "
+              "and keeping the runs so far", flush=True)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the report
         procs.stop_all()
@@ -159,8 +163,11 @@ def run(cfg):
     results.read_summary(out)
     if cfg.report:
         _report(cfg.root, out)
-    print(f"bench: {len(rows)} runs, {invalid} invalid. Report: "
-          f"{os.path.relpath(os.path.join(out, 'report.html'))} (and report.md)", flush=True)
+    report = os.path.join(out, "report.html")
+    if not os.path.relpath(report).startswith(".."):
+        report = os.path.relpath(report)
+    print(f"bench: {len(rows)} of {len(runs)} runs done, {invalid} invalid. Report: {report} "
+          "(and report.md)", flush=True)
     return 0 if status == "complete" else 130
 
 
