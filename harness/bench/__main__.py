@@ -11,4 +11,8 @@ if not __package__:
 
 from bench.cli import main  # noqa: E402
 
-sys.exit(main(sys.argv[1:]))
+try:
+    sys.exit(main(sys.argv[1:]))
+except BrokenPipeError:          # `--dry-run | head`: the reader has seen enough
+    sys.stderr.close()
+    sys.exit(0)

@@ -134,6 +134,14 @@ class Summary(unittest.TestCase):
             self.assertEqual((rows[0]["valid"], rows[0]["req_per_s"]), ("1", "1234.57"))
 
 
+class Documentation(unittest.TestCase):
+    def test_docs_explain_every_column(self):
+        with open(os.path.join(ROOT, "docs", "bench.md")) as f:
+            doc = f.read()
+        missing = [c for c in results.COLUMNS + results.SUMMARISED if f"`{c}`" not in doc]
+        self.assertEqual(missing, [], "docs/bench.md does not explain these columns")
+
+
 class Parsers(unittest.TestCase):
     WRK = ('Running 1s test\nC10K-WRK-SUMMARY {"duration_us":2000000,"requests":5000,'
            '"bytes":650000,"errors":{"connect":0,"read":2,"write":0,"status":0,"timeout":1},'
