@@ -50,6 +50,17 @@ static unsigned char lower(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
 }
 
+/* A byte of a line whose content is only checked (a reason phrase, a chunk extension, a
+ * trailer field): the CR ends it and moves to `next`. */
+static const char *text_byte(struct http_resp *r, unsigned char c, enum state next, const char *bad)
+{
+	if (c == '\r')
+		r->state = (unsigned char)next;
+	else if (!is_text(c))
+		return bad;
+	return NULL;
+}
+
 /* Starts a head afresh: the first, or the final one after an interim 1xx response. */
 static void reset_head(struct http_resp *r)
 {
@@ -247,11 +258,7 @@ static const char *head_byte(struct http_resp *r, unsigned char c)
 			return "bad status code";
 		return NULL;
 	case S_REASON:
-		if (c == '\r')
-			r->state = S_STATUS_LF;
-		else if (!is_text(c))
-			return "control character in the reason phrase";
-		return NULL;
+		return text_byte(r, c, S_STATUS_LF, "control character in the reason phrase");
 	case S_STATUS_LF:
 	case S_FIELD_LF:
 		if (c != '\n')
@@ -326,11 +333,7 @@ static const char *chunk_byte(struct http_resp *r, unsigned char c)
 	case S_CHUNK_EXT:
 		if (++r->line_len > HTTP_RESP_MAX_CHUNK_LINE)
 			return "chunk-size line too long";
-		if (c == '\r')
-			r->state = S_CHUNK_SIZE_LF;
-		else if (!is_text(c))
-			return "control character in a chunk extension";
-		return NULL;
+		return text_byte(r, c, S_CHUNK_SIZE_LF, "control character in a chunk extension");
 	case S_CHUNK_SIZE_LF:
 		if (c != '\n')
 			return "CR not followed by LF";
@@ -365,11 +368,7 @@ static const char *chunk_byte(struct http_resp *r, unsigned char c)
 			return "bad trailer field";
 		return NULL;
 	case S_TRAILER:
-		if (c == '\r')
-			r->state = S_TRAILER_LF;
-		else if (!is_text(c))
-			return "control character in a trailer field";
-		return NULL;
+		return text_byte(r, c, S_TRAILER_LF, "control character in a trailer field");
 	case S_TRAILER_LF:
 	case S_TRAILER_END_LF:
 		if (c != '\n')

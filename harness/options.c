@@ -47,7 +47,9 @@ static const char usage[] =
 "\n"
 "Latencies are exact to 3 significant digits. Closed loop: a connection sends its next\n"
 "request when an answer arrives. Open loop (--rate): no coordinated omission, a server that\n"
-"stalls is charged for every request it delayed. Errors are counted, never dropped.\n";
+"stalls is charged for every request it delayed. Errors are counted, never dropped.\n"
+"Exit status: 0; 1 if no connection could be established or a report not written;\n"
+"2 on a bad command line.\n";
 
 __attribute__((format(printf, 1, 2)))
 static int bad(const char *fmt, ...)

@@ -24,3 +24,8 @@ test: $(HARNESS_TESTS)
 
 FUZZ_TARGETS += http_resp
 FUZZ_SRC_http_resp := harness/http_resp.c
+
+# loadgen against wrk, alternated, one pinned core each (a benchmark: a few seconds per run).
+.PHONY: bench-loadgen
+bench-loadgen: $(LOADGEN)
+	scripts/bench-loadgen.sh

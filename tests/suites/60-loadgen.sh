@@ -58,8 +58,10 @@ PY
 run() {   # run NAME LOADGEN-ARGS...: loadgen with --json $tmp/NAME.json; fails the case if it fails
 	local name=$1
 	shift
-	if ! "$LOADGEN" --json "$tmp/$name.json" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"; then
-		bad "$name" "loadgen exited $?: $(cat "$tmp/$name.err")"
+	"$LOADGEN" --json "$tmp/$name.json" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	local rc=$?
+	if ((rc != 0)); then
+		bad "$name" "loadgen exited $rc: $(cat "$tmp/$name.err" "$tmp/$name.out")"
 		echo '{}' >"$tmp/$name.json"
 		return 1
 	fi
@@ -99,6 +101,25 @@ if "$LOADGEN" --help >"$tmp/help" && for o in --host --port --proto --path --met
 else bad "--help" "exit or missing option: $(cat "$tmp/help")"; fi
 [[ $("$LOADGEN" --version) =~ ^loadgen\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && ok "--version" || bad "--version" "$("$LOADGEN" --version)"
 
+# --- idle, checked against the kernel's socket table (first: before the churn of other cases
+# has filled the ephemeral ports with TIME_WAIT) ---------------------------------------------
+"$LOADGEN" --port "$HTTP" --idle -c 300 -d 2 --warmup 0 --json "$tmp/idle.json" >"$tmp/idle.out" 2>&1 &
+IDLE_PID=$!
+pids+=("$IDLE_PID")
+sleep 1
+server_side=$(ss -Htn state established "( sport = :$HTTP )" | wc -l)
+if wait "$IDLE_PID"; then
+	expect "--idle -c 300: all established, all open at the end, nothing sent" "$tmp/idle.json" \
+		"d['mode'] == 'idle' and d['connections']['established'] == 300 and d['connections']['open_at_end'] == 300
+		 and d['requests'] == 0 and d['bytes_written'] == 0 and $NO_ERRORS"
+	((server_side == 300)) && ok "--idle -c 300: the kernel shows 300 connections at the server's port" ||
+		bad "--idle -c 300: server side" "ss shows $server_side established connections"
+else bad "--idle" "loadgen exited non-zero: $(cat "$tmp/idle.out")"; fi
+if run idle10k --port "$HTTP" --idle -c 10000 -d 1 --warmup 1; then
+	expect "--idle -c 10000: ten thousand connections from one process" "$tmp/idle10k.json" \
+		"d['connections']['established'] == 10000 and d['connections']['open_at_end'] == 10000"
+fi
+
 # --- closed loop, counted by a proxy in between ----------------------------------------------
 start proxy python3 tests/loadgen/count_proxy.py "$HTTP" || exit 1
 PROXY=$PORT PROXY_PID=$PID
@@ -135,6 +156,17 @@ assert lines[-3].startswith("#[Mean") and lines[-1].startswith("#[Buckets"), lin
 PY
 	then ok "--hgrm: the distribution in HdrHistogram's format, agreeing with the JSON"
 	else bad "--hgrm" "$(head -3 "$tmp/closed.hgrm"; tail -4 "$tmp/closed.hgrm")"; fi
+fi
+
+# --- threads: connections split unevenly, results merged -----------------------------------------
+if run threads --port "$HTTP" --path /plaintext -t 2 -c 5 -d 1 --warmup 0.2; then
+	expect "-t 2 -c 5: all 5 connections established and open, merged latency counts every answer" \
+		"$tmp/threads.json" "d['connections']['established'] == 5 and d['connections']['open_at_end'] == 5
+		 and d['requests'] > 0 and d['latency_us']['count'] == d['requests'] and $NO_ERRORS"
+fi
+if run threads_rate --port "$HTTP" --path /plaintext -t 2 -c 5 --rate 300 -d 2 --warmup 0.3; then
+	expect "-t 2 --rate 300 for 2 s: the two threads' sends add up to the schedule's 600, within 10%" \
+		"$tmp/threads_rate.json" "abs(d['rate']['sends'] - 600) <= 60 and $NO_ERRORS"
 fi
 
 # --- pipelining, through the proxy ----------------------------------------------------------------
@@ -189,24 +221,6 @@ fi
 if run echo_big --port "$ECHO" --proto echo --size 300000 -c 2 -d 1 --warmup 0.2; then
 	expect "echo: 300 kB messages (partial writes) come back whole, no errors" "$tmp/echo_big.json" \
 		"d['requests'] > 0 and $NO_ERRORS and abs(d['bytes_read'] - 300000 * d['requests']) <= 2 * 300000"
-fi
-
-# --- idle, checked against the kernel's socket table ---------------------------------------------
-"$LOADGEN" --port "$HTTP" --idle -c 300 -d 2 --warmup 0 --json "$tmp/idle.json" >"$tmp/idle.out" 2>&1 &
-IDLE_PID=$!
-pids+=("$IDLE_PID")
-sleep 1
-server_side=$(ss -Htn state established "( sport = :$HTTP )" | wc -l)
-if wait "$IDLE_PID"; then
-	expect "--idle -c 300: all established, all open at the end, nothing sent" "$tmp/idle.json" \
-		"d['mode'] == 'idle' and d['connections']['established'] == 300 and d['connections']['open_at_end'] == 300
-		 and d['requests'] == 0 and d['bytes_written'] == 0 and $NO_ERRORS"
-	((server_side == 300)) && ok "--idle -c 300: the kernel shows 300 connections at the server's port" ||
-		bad "--idle -c 300: server side" "ss shows $server_side established connections"
-else bad "--idle" "loadgen exited non-zero: $(cat "$tmp/idle.out")"; fi
-if run idle10k --port "$HTTP" --idle -c 10000 -d 1 --warmup 1; then
-	expect "--idle -c 10000: ten thousand connections from one process" "$tmp/idle10k.json" \
-		"d['connections']['established'] == 10000 and d['connections']['open_at_end'] == 10000"
 fi
 
 # --- HTTP details -----------------------------------------------------------------------------------
