@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "harness"))
 
 from bench import results, tools  # noqa: E402
+from bench.progress import plural  # noqa: E402
 
 GP_DIR = os.path.join(ROOT, "scripts", "plots")
 MODEL_ORDER = ["fork", "thread", "select", "epoll", "green"]
@@ -212,10 +213,6 @@ def _count(v):
 
 def _ms_text(us):
     return "-" if us is None else f"{us / 1000:.3g} ms"
-
-
-def plural(n, word):
-    return f"{n:,.0f} {word}" + ("" if n == 1 else "s" if not word.endswith("s") else "es")
 
 
 def _tasks_label(r):

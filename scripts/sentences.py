@@ -5,7 +5,7 @@ others from the data, with the ratio between them, at the points where the diffe
 largest (usually the most connections).
 """
 from bench import cpus
-from bench.progress import latency_text
+from bench.progress import latency_text, plural
 
 import plots
 
@@ -163,8 +163,8 @@ def idle_memory(summary, env, point):
     out = [leader(rows, "server_mem_per_conn_kb_median", lambda v: f"{v:.1f} KiB",
                   "used the least memory per idle connection", higher_is_better=False,
                   where=f"With {point}, ")]
-    tasks = [f"{r['model']} {plots.plural(r['server_threads_median'], 'thread')} in "
-             f"{plots.plural(r['server_procs_median'], 'process')}"
+    tasks = [f"{r['model']} {plural(r['server_threads_median'], 'thread')} in "
+             f"{plural(r['server_procs_median'], 'process')}"
              for r in _valid(rows, "server_threads_median")]
     if tasks:
         out.append("Holding them took " + "; ".join(tasks) + ".")

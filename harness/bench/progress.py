@@ -26,13 +26,19 @@ def latency_text(us):
     return f"{us:.0f} µs" if us < 1000 else f"{us / 1000:.3g} ms" if us < 1e6 else f"{us / 1e6:.3g} s"
 
 
+def plural(n, word):
+    """ "1 thread", "1,001 threads", "2 processes"."""
+    return f"{n:,.0f} {word}" + ("" if n == 1 else "es" if word.endswith("s") else "s")
+
+
 def figures(row):
     """What a run achieved, in a few words fitting its scenario."""
     if row.get("scenario") == "idle":
         mem = row.get("server_mem_per_conn_kb")
         return (f"{row.get('server_conns') or 0:,} held  "
                 f"{'-' if mem is None else f'{mem:.1f}'} KiB/conn  "
-                f"{row.get('server_threads') or 0} threads  {row.get('server_procs') or 0} procs")
+                f"{plural(row.get('server_threads') or 0, 'thread')}  "
+                f"{plural(row.get('server_procs') or 0, 'process')}")
     rate = row.get("req_per_s") or 0
     unit = "conn/s" if row.get("scenario") == "churn" else "req/s"
     return f"{rate:>9,.0f} {unit}  p99 {latency_text(row.get('lat_p99_us'))}"
