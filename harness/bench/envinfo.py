@@ -37,12 +37,18 @@ def _cpu_model():
     return platform.processor() or "unknown"
 
 
-def _read(path):
+def read_text(path, default="n/a"):
+    """A small file's text, stripped, or `default` if it cannot be read."""
     try:
         with open(path) as f:
             return f.read().strip()
     except OSError:
-        return "n/a"
+        return default
+
+
+def sysctl(name, default="n/a"):
+    """A sysctl's value by its dotted name, from /proc/sys."""
+    return read_text("/proc/sys/" + name.replace(".", "/"), default)
 
 
 def _git(root, *args):
@@ -69,7 +75,7 @@ def collect(root, cfg, server_cpus, client_cpus, split_note, tools):
         ("server cpus", to_text(server_cpus)),
         ("client cpus", to_text(client_cpus)),
         ("core split note", split_note or "disjoint"),
-        ("cpu governor", _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")),
+        ("cpu governor", read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")),
         ("memory", _meminfo_total()),
         ("kernel", " ".join(platform.uname()[2:4])),
         ("os", _os_name()),
@@ -83,8 +89,7 @@ def collect(root, cfg, server_cpus, client_cpus, split_note, tools):
         ("commit", commit),
         ("open files", f"{soft} soft, {hard} hard"),
     ]
-    env += [(name, _read("/proc/sys/" + name.replace(".", "/")).replace("\t", " "))
-            for name in SYSCTLS]
+    env += [(name, sysctl(name).replace("\t", " ")) for name in SYSCTLS]
     env += [("profile", cfg.profile), ("models", " ".join(cfg.models)),
             ("scenarios", " ".join(cfg.scenarios)), ("duration s", f"{cfg.duration:g}"),
             ("warmup s", f"{cfg.warmup:g}"), ("repetitions", str(cfg.reps))]
@@ -92,14 +97,14 @@ def collect(root, cfg, server_cpus, client_cpus, split_note, tools):
 
 
 def _meminfo_total():
-    for line in _read("/proc/meminfo").splitlines():
+    for line in read_text("/proc/meminfo").splitlines():
         if line.startswith("MemTotal:"):
             return f"{int(line.split()[1]) / 1048576:.1f} GiB"
     return "unknown"
 
 
 def _os_name():
-    for line in _read("/etc/os-release").splitlines():
+    for line in read_text("/etc/os-release").splitlines():
         if line.startswith("PRETTY_NAME="):
             return line.split("=", 1)[1].strip('"')
     return platform.system()

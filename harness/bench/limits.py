@@ -8,6 +8,8 @@ that would raise it. The findings go to limits.txt and into the report.
 import resource
 from dataclasses import dataclass
 
+from bench.envinfo import read_text, sysctl
+
 FD_SLACK = 64          # descriptors a server or generator needs besides its connections
 
 
@@ -18,18 +20,6 @@ class Finding:
     ok: bool
     note: str              # what it distorts when too low, or what was done
     fix: str = ""          # the command that raises it (not run)
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def _sysctl(name):
-    return _read("/proc/sys/" + name.replace(".", "/"))
 
 
 def raise_open_files(need):
@@ -62,7 +52,7 @@ def check(max_conns, churn, threads_per_conn):
         "connections are refused", f"ulimit -n {need_fds} (as root, or raise the hard limit "
         "in /etc/security/limits.conf)"))
 
-    nr_open = int(_sysctl("fs.nr_open") or 0)
+    nr_open = int(sysctl("fs.nr_open", "") or 0)
     if nr_open and nr_open < need_fds:
         findings.append(Finding("fs.nr_open", str(nr_open), False,
                                 "caps every process's open-files limit",
@@ -70,7 +60,7 @@ def check(max_conns, churn, threads_per_conn):
 
     for name, what in (("net.core.somaxconn", "the listen queue"),
                        ("net.ipv4.tcp_max_syn_backlog", "half-open connections")):
-        value = int(_sysctl(name) or 0)
+        value = int(sysctl(name, "") or 0)
         need = min(max_conns, 65535)
         findings.append(Finding(
             name, str(value), value >= need,
@@ -80,21 +70,21 @@ def check(max_conns, churn, threads_per_conn):
 
     if threads_per_conn:
         for name in ("kernel.pid_max", "kernel.threads-max"):
-            value = int(_sysctl(name) or 0)
+            value = int(sysctl(name, "") or 0)
             need = max_conns + 4096       # room for the rest of the machine
             findings.append(Finding(
                 name, str(value), value >= need,
                 f"a thread or process per connection needs {max_conns} of them",
                 f"sudo sysctl -w {name}={need}"))
-        maps = int(_sysctl("vm.max_map_count") or 0)
+        maps = int(sysctl("vm.max_map_count", "") or 0)
         need = 2 * max_conns + 4096       # a stack and its guard page per thread
         findings.append(Finding("vm.max_map_count", str(maps), maps >= need,
                                 "each thread's stack takes two memory maps",
                                 f"sudo sysctl -w vm.max_map_count={need}"))
 
     if churn:
-        lo, hi = (int(v) for v in (_sysctl("net.ipv4.ip_local_port_range") or "0 0").split())
-        reuse = _sysctl("net.ipv4.tcp_tw_reuse") or "0"
+        lo, hi = (int(v) for v in (sysctl("net.ipv4.ip_local_port_range", "") or "0 0").split())
+        reuse = sysctl("net.ipv4.tcp_tw_reuse", "") or "0"
         tw = _time_wait_count()
         findings.append(Finding(
             "net.ipv4.tcp_tw_reuse", reuse, reuse in ("1", "2"),
@@ -110,7 +100,7 @@ def check(max_conns, churn, threads_per_conn):
 
 
 def _time_wait_count():
-    for line in (_read("/proc/net/sockstat") or "").splitlines():
+    for line in read_text("/proc/net/sockstat", "").splitlines():
         if line.startswith("TCP:"):
             parts = line.split()
             if "tw" in parts:
@@ -128,7 +118,7 @@ def write(findings, path):
 def read(path):
     """The findings back from limits.txt (for the report); [] if there is none."""
     found = []
-    for line in (_read(path) or "").splitlines():
+    for line in read_text(path, "").splitlines():
         parts = line.split("\t")
         if len(parts) == 5:
             found.append(Finding(parts[1], parts[2], parts[0] == "ok", parts[3], parts[4]))

@@ -116,21 +116,26 @@ def stop_all(grace=3.0):
     sweep()
 
 
-def _orphans():
-    """Processes whose parent is the runner but that we did not start: adopted orphans."""
-    me, found = os.getpid(), []
+def parents():
+    """{pid: its parent's pid} for every process, from /proc/N/stat."""
+    found = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in _live:
+        if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 stat = f.read()
         except OSError:
-            continue
+            continue          # it ended while we looked
         # The ppid is the second field after the ")" that closes the command name.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-            found.append(int(entry))
+        found[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
     return found
+
+
+def _orphans():
+    """Processes whose parent is the runner but that we did not start: adopted orphans."""
+    me = os.getpid()
+    return [pid for pid, ppid in parents().items() if ppid == me and pid not in _live]
 
 
 def sweep():

@@ -17,6 +17,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from bench import procs
+
 
 @dataclass
 class Sample:
@@ -29,18 +31,10 @@ class Sample:
 
 
 def descendants(root):
-    """The root pid and every live process below it, from the ppid of each /proc/N/stat."""
+    """The root pid and every live process below it."""
     children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+    for pid, ppid in procs.parents().items():
+        children.setdefault(ppid, []).append(pid)
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
