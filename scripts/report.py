@@ -106,6 +106,31 @@ def cost_table(rows, models):
     return ("table", ["point"] + models, body)
 
 
+# The summary at the top: one sentence per scenario, from its first plot (which sentence:
+# the open-loop plot's first one is about the capacity probe, its second about latency).
+SHORT_NAMES = {"http": "HTTP", "echo": "Echo", "openloop": "Open loop", "idle": "Idle",
+               "churn": "Churn", "cpubound": "CPU-bound", "slowbackend": "Slow backend",
+               "blocking": "Blocking call"}
+HEADLINE_SENTENCE = {"openloop_p99": 1}
+
+
+def in_short(summary, env, index):
+    items, seen = [], set()
+    for name, scenario, _ in index:
+        if scenario in seen:
+            continue
+        seen.add(scenario)
+        said = sentences.about(name, summary, env)
+        if said:
+            pick = min(HEADLINE_SENTENCE.get(name, 0), len(said) - 1)
+            items.append(f"**{SHORT_NAMES.get(scenario, scenario)}**: {said[pick]}")
+    if not items:
+        return []
+    return [("h2", "In short"), ("list", items),
+            ("p", "Figures are medians over the valid repetitions; the sections below have "
+                  "every point, the plots and the runs that were invalid.")]
+
+
 def machine_blocks(env, runs):
     started = min((r["started_utc"] for r in runs if r["started_utc"]), default="?")
     items = [
@@ -116,7 +141,7 @@ def machine_blocks(env, runs):
         f"**System**: {env.get('os', '?')}, Linux {env.get('kernel', '?')}, "
         f"{env.get('memory', '?')}, CPU governor {env.get('cpu governor', '?')}",
         f"**Build**: {env.get('compiler', '?')}; commit {env.get('commit', '?')}",
-        f"**Tools**: {env.get('wrk', '?')}; loadgen {env.get('loadgen', '?')}; "
+        f"**Tools**: {env.get('wrk', '?')}; {env.get('loadgen', '?')}; "
         f"{env.get('gnuplot', '?')}",
         f"**Run**: profile {env.get('profile', '?')}, {env.get('duration s', '?')} s per run "
         f"after {env.get('warmup s', '?')} s of warm-up, {env.get('repetitions', '?')} "
@@ -163,6 +188,7 @@ def build(results_dir):
     titles = {s.name: s for s in scenarios.build(list(scenarios.ALL), "full")}
 
     blocks = [("h1", f"c10k-lab benchmark: {', '.join(models)}")]
+    blocks += in_short(summary, env, index)
     blocks += machine_blocks(env, runs)
     blocks += limits_blocks(findings)
     for name in scenarios.ALL:

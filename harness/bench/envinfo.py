@@ -23,7 +23,8 @@ def _first_line(argv):
     except (OSError, subprocess.TimeoutExpired):
         return "not found"
     lines = (p.stdout + p.stderr).strip().splitlines()
-    return lines[0].strip() if lines else "unknown"
+    # "wrk 4.1.0 [epoll] Copyright (C) 2012 Will Glozer": the version is enough.
+    return lines[0].split(" Copyright")[0].strip() if lines else "unknown"
 
 
 def _cpu_model():

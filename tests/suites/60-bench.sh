@@ -149,10 +149,13 @@ check "invalid-report" "report.md does not list the invalid run" \
 r3=$tmp/r3
 fork_too=${models[*]}
 [[ -x $BIN/fork ]] && fork_too="fork ${models[0]}"   # a fork server's children must go too
-setsid python3 harness/bench --bin "$BIN" --duration 2 --warmup 0 --models "$fork_too" \
+# The runner leads a process group of its own (setpgid, then exec: same pid), as a command
+# typed at a terminal does; Ctrl-C there sends SIGINT to that whole group.
+python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])' \
+	python3 harness/bench --bin "$BIN" --duration 2 --warmup 0 --models "$fork_too" \
 	--scenarios http --conns 1,10,100,1000 --out "$r3" >"$tmp/r3.log" 2>&1 &
 runner=$!
-group=$runner                  # setsid: the runner leads its own process group
+group=$runner
 for _ in $(seq 300); do        # until one run is in runs.csv and the next one is going
 	(($(cat "$r3/runs.csv" 2>/dev/null | wc -l) >= 2)) && break
 	sleep 0.1
