@@ -17,6 +17,8 @@ static const struct percentile shown[] = {
 };
 enum { N_SHOWN = sizeof shown / sizeof shown[0] };
 
+_Static_assert(sizeof(struct counters) % sizeof(uint64_t) == 0, "struct counters: uint64_t fields only");
+
 void counters_add(struct counters *into, const struct counters *from)
 {
 	/* struct counters is nothing but uint64_t fields: add them as an array. */

@@ -46,14 +46,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port below the ephemeral range (32768 up), where no connection's own end can be.
-for _ in 1 2 3; do
-	port=$((20000 + RANDOM % 12000))
-	nginx_start "$port" "$server_cpu" 2>/dev/null && break
-	nginx_stop
-	port=
-done
-[[ -n $port ]] || { echo "bench-loadgen: nginx did not start" >&2; exit 1; }
+nginx_start "$server_cpu" || exit 1
+port=$NGINX_PORT
 
 # Each run appends "req/s cpu-seconds" to $out/TOOL; cpu is user + sys, from /usr/bin/time.
 run_wrk() {

@@ -274,7 +274,12 @@ if wait "$LG"; then
 else bad "SIGINT" "loadgen exited non-zero: $(cat "$tmp/int.out")"; fi
 
 # --- Valgrind (the sanitizer build runs this whole suite instead) --------------------------------------
-if [[ -z ${SAN:-} ]] && command -v valgrind >/dev/null; then
+# Debian 12's Valgrind (3.19) cannot read the DWARF 5 debug info clang 14 writes by default.
+if [[ ${CC:-cc} == *clang* ]]; then
+	echo "# valgrind cases left to the gcc build: Valgrind 3.19 cannot read clang 14's DWARF 5"
+elif [[ -z ${SAN:-} ]] && ! command -v valgrind >/dev/null; then
+	bad "valgrind" "not installed (apt-get install valgrind)"
+elif [[ -z ${SAN:-} ]]; then
 	for mode in "--path /plaintext -c 3 --pipeline 2" "--path /plaintext -c 3 --rate 300" "--proto echo -c 2 --size 5000"; do
 		port=$HTTP
 		[[ $mode == *echo* ]] && port=$ECHO
