@@ -44,7 +44,6 @@ class Generator:
     load: tools.Load
     child: Child
     json_path: str = ""
-    hgrm_path: str = ""
 
 
 def _start_generator(ctx, name, load, port, duration, warmup):
@@ -59,7 +58,7 @@ def _start_generator(ctx, name, load, port, duration, warmup):
     json_path, hgrm_path = ctx.path("raw", f"{name}.json"), ctx.path("hgrm", f"{name}.hgrm")
     argv = tools.loadgen_argv(ctx.loadgen, load, port, threads, duration, warmup,
                               TIMEOUT_S, json_path, hgrm_path)
-    return Generator(load, Child(argv, log, cpus=cpus), json_path, hgrm_path)
+    return Generator(load, Child(argv, log, cpus=cpus), json_path)
 
 
 def _finish(gen, deadline, client_cpus):
@@ -116,7 +115,8 @@ def _describe(ctx, run_id, scenario, point, model, rep, loads):
     """The columns that say what the run is, before it runs."""
     main = loads[0]
     return {"run": run_id, "rep": rep, "model": model, "scenario": scenario.name,
-            "point": point.label, "x": point.x or main.rate or point.conns, "tool": main.tool,
+            "point": point.label, "x": main.rate if point.load_fraction else point.x,
+            "tool": main.tool,
             "proto": point.proto, "path": main.path if point.proto == "http" else "",
             "conns": main.conns, "gen_threads": tools.threads_for(main, ctx.client_cpus),
             "load_fraction": point.load_fraction or None, "target_rate": main.rate or None,

@@ -15,7 +15,8 @@ PROFILES = ("quick", "default", "full")
 @dataclass
 class Point:
     label: str                       # "c=100", "0.5x", "alone": unique within its scenario
-    x: float                         # where it is plotted (connections, offered load, ...)
+    x: float                         # where it is plotted (connections, offered load, ...);
+                                     # a share of capacity is plotted at the rate it became
     proto: str                       # the server's protocol
     loads: list                      # [Load]: the first is the measured one
     expected_errors: tuple = ()      # error kinds that do not make a run invalid
