@@ -65,12 +65,18 @@ def leader(rows, metric, fmt, what, higher_is_better=True, where=""):
         return ""
     best_model, best = order[0]
     invalid = [r["model"] for r in rows if not r["valid_runs"]]
-    left_out = f" ({' and '.join(invalid)}: invalid)" if invalid else ""
+    left_out = f" ({listing(invalid)}: invalid)" if invalid else ""
     if len(order) == 1:
-        return f"{where}{best_model}: {fmt(best)}{left_out}."
+        return f"{where}{'only ' if invalid else ''}{best_model} had a valid run: " \
+            f"{fmt(best)}{left_out}."
     others = ", ".join(against(best, v, m, fmt, higher_is_better) for m, v in order[1:])
     return f"{where}{best_model} {what} ({fmt(best)}){':' if higher_is_better else ';'} " \
         f"{others}{left_out}."
+
+
+def listing(words):
+    """ "a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def rate(v):
