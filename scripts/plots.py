@@ -10,6 +10,7 @@ every run of it was invalid) is left out. Only valid runs are drawn.
 """
 import math
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -259,6 +260,9 @@ def main(argv):
         sys.stderr.write(f"plots: {runs_csv} does not exist (is {results_dir} a results "
                          "directory?)\n")
         return 2
+    if not shutil.which("gnuplot"):
+        sys.stderr.write("plots: gnuplot is not installed (scripts/setup.sh installs it)\n")
+        return 1
     runs = results.read_runs(runs_csv)
     summary = results.read_summary(results_dir)
     plots_dir = os.path.join(results_dir, "plots")
