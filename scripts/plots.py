@@ -86,17 +86,24 @@ def write_lines(path_prefix, summary, scenario, metric, scale=1.0, xmetric="x"):
 
 
 def write_bars(path, bars, all_models):
-    """DATA.dat: index model value linetype "label", one bar per model with a value."""
-    bars = [(m, v, label) for m, v, label in bars if v is not None]
+    """DATA.dat: index model value linetype "label", one bar per model. A model without a
+    valid value keeps its place, with no bar and the label "invalid". Returns the models, or
+    [] when none has a value (nothing to draw)."""
+    if all(v is None for _, v, _ in bars):
+        return []
+    bars = sorted(bars, key=lambda bar: line_type(bar[0], all_models))
     with open(path, "w") as f:
         for i, (model, value, label) in enumerate(bars, 1):
+            if value is None:
+                value, label = 0, "invalid"
             f.write(f'{i} {model} {value:g} {line_type(model, all_models)} "{label}"\n')
     return [m for m, _, _ in bars]
 
 
 def write_two_part(path, parts, all_models):
     """DATA.dat: index model first second linetype."""
-    parts = [(m, a, b) for m, a, b in parts if a is not None and b is not None]
+    parts = sorted(((m, a, b) for m, a, b in parts if a is not None and b is not None),
+                   key=lambda part: line_type(part[0], all_models))
     with open(path, "w") as f:
         for i, (model, a, b) in enumerate(parts, 1):
             f.write(f"{i} {model} {a:g} {b:g} {line_type(model, all_models)}\n")

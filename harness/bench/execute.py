@@ -81,12 +81,12 @@ def _finish(gen, deadline, client_cpus):
     return m, ""
 
 
-def _run_load(ctx, run_id, loads, port, warmup):
+def _run_load(ctx, run_id, loads, port, duration, warmup):
     """Runs the point's generators at once. Returns ([Measured or None], [problem])."""
-    gens = [_start_generator(ctx, f"{run_id}.{i}", load, port, ctx.duration, warmup)
+    gens = [_start_generator(ctx, f"{run_id}.{i}", load, port, duration, warmup)
             for i, load in enumerate(loads)]
     try:
-        deadline = time.monotonic() + warmup + ctx.duration + TIMEOUT_S + FINISH_SLACK_S
+        deadline = time.monotonic() + warmup + duration + TIMEOUT_S + FINISH_SLACK_S
         results = [_finish(g, deadline, ctx.client_cpus) for g in gens]
     finally:
         for g in gens:
@@ -120,7 +120,7 @@ def _describe(ctx, run_id, scenario, point, model, rep, loads):
             "proto": point.proto, "path": main.path if point.proto == "http" else "",
             "conns": main.conns, "gen_threads": tools.threads_for(main, ctx.client_cpus),
             "load_fraction": point.load_fraction or None, "target_rate": main.rate or None,
-            "duration_s": ctx.duration, "warmup_s": ctx.warmup if point.warmup else 0.0,
+            "duration_s": point.duration(ctx.duration), "warmup_s": ctx.warmup if point.warmup else 0.0,
             "server_cpus": to_text(ctx.server_cpus), "client_cpus": to_text(ctx.client_cpus),
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
@@ -145,12 +145,13 @@ def run(ctx, run_id, scenario, point, model, rep, target_rate=0.0):
     try:
         server.start()
         base = sampling.sample(server.pid)
-        sampler = sampling.Sampler(server.pid, max(0.2, min(1.0, ctx.duration / 5))).start()
+        duration = row["duration_s"]
+        sampler = sampling.Sampler(server.pid, max(0.2, min(1.0, duration / 5))).start()
         t0 = time.monotonic()
         if point.warmup:
             warm_requests, warm_problems = _wrk_warmup(ctx, run_id, loads, server.port)
             problems += warm_problems
-        measured, load_problems = _run_load(ctx, run_id, loads, server.port, warmup)
+        measured, load_problems = _run_load(ctx, run_id, loads, server.port, duration, warmup)
         problems += load_problems
         window = time.monotonic() - t0
         samples = sampler.stop()

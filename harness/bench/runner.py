@@ -72,7 +72,7 @@ def plan(cfg, chosen):
 
 
 def planned_seconds(cfg, point):
-    return cfg.duration + (cfg.warmup if point.warmup else 0)
+    return point.duration(cfg.duration) + (cfg.warmup if point.warmup else 0)
 
 
 def _capacity(rows, scenario):

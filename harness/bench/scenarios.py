@@ -23,6 +23,10 @@ class Point:
     load_fraction: float = 0.0       # open loop: the share of the fastest model's capacity
     capacity_probe: bool = False     # open loop: the closed-loop run that finds the capacity
     warmup: bool = True              # idle connections have nothing to warm up
+    min_duration: float = 0.0        # seconds the run lasts at least, whatever the profile
+
+    def duration(self, profile_duration):
+        return max(profile_duration, self.min_duration)
 
     @property
     def conns(self):
@@ -89,8 +93,10 @@ def idle(profile, conns=None):
     return Scenario("idle", "Idle connections",
                     "What an idle connection costs each model: resident memory, threads, "
                     "processes.",
-                    [Point(f"c={c}", c, "http", [Load("loadgen", c, idle=True)], warmup=False)
-                     for c in conns])
+                    # Held 3 s at least: a model that accepts slowly (a fork or a thread per
+                    # connection, on a busy core) must have them all before memory is read.
+                    [Point(f"c={c}", c, "http", [Load("loadgen", c, idle=True)], warmup=False,
+                           min_duration=3) for c in conns])
 
 
 def churn(profile, conns=None):
