@@ -16,3 +16,6 @@ try:
 except BrokenPipeError:          # `--dry-run | head`: the reader has seen enough
     sys.stderr.close()
     sys.exit(0)
+except KeyboardInterrupt:        # a second Ctrl-C, while the report was being written
+    sys.stderr.write("\nbench: interrupted\n")
+    sys.exit(130)
