@@ -19,19 +19,8 @@ from bench import cpus, envinfo, execute, limits, procs, results, scenarios
 from bench.progress import Progress, duration_text
 
 
-class Interrupted(Exception):
-    pass
-
-
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
-
-
-def _out_dir(cfg):
-    if cfg.out:
-        return os.path.abspath(cfg.out), False
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return os.path.join(cfg.results_root, f"{stamp}-{platform.node() or 'host'}"), True
 
 
 def _point_latest(results_root, out):
@@ -105,10 +94,48 @@ def run(cfg):
             print(f"  {s.name:<12} {p.label:<12} rep {rep}  {model}")
         return 0
 
-    out, default_place = _out_dir(cfg)
+    out = _results_dir(cfg)
+    _check_limits(cfg, chosen, out)
+    env = envinfo.collect(cfg.root, cfg, server_cpus, client_cpus, split_note, tools)
+    env += [("skipped", s) for s in skipped]
+    envinfo.write(os.path.join(out, "env.txt"), env)
+    _take_charge(client_cpus)
+    ctx = execute.Context(out_dir=out, bin_dir=cfg.bin_dir, wrk=tools["wrk"],
+                          loadgen=tools["loadgen"],
+                          wrk_script=os.path.join(cfg.root, "harness", "wrk", "summary.lua"),
+                          server_cpus=server_cpus, client_cpus=client_cpus,
+                          duration=cfg.duration, warmup=cfg.warmup, max_conns=cfg.max_conns)
+    rows, status = _run_all(ctx, runs, prog)
+
+    envinfo.write(os.path.join(out, "env.txt"),
+                  env + [("runs", f"{len(rows)} of {len(runs)} ({status})")])
+    results.read_summary(out)
+    if cfg.report:
+        _report(cfg.root, out)
+    report = os.path.join(out, "report.html")
+    if not os.path.relpath(report).startswith(".."):
+        report = os.path.relpath(report)
+    invalid = sum(1 for r in rows if not r.get("valid"))
+    print(f"bench: {len(rows)} of {len(runs)} runs done, {invalid} invalid. Report: {report} "
+          "(and report.md)", flush=True)
+    return 0 if status == "complete" else 130
+
+
+def _results_dir(cfg):
+    """--out, or results/<UTC time>-<host> with results/latest pointing to it."""
+    if cfg.out:
+        out = os.path.abspath(cfg.out)
+        os.makedirs(out, exist_ok=True)
+        return out
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = os.path.join(cfg.results_root, f"{stamp}-{platform.node() or 'host'}")
     os.makedirs(out, exist_ok=True)
-    if default_place:
-        _point_latest(cfg.results_root, out)
+    _point_latest(cfg.results_root, out)
+    return out
+
+
+def _check_limits(cfg, chosen, out):
+    """limits.txt, and a warning for each limit too low for the largest run planned."""
     biggest = max(p.conns for s in chosen for p in s.points)
     findings = limits.check(max(biggest, cfg.max_conns), any(s.name == "churn" for s in chosen),
                             threads_per_conn=bool({"fork", "thread"} & set(cfg.models)))
@@ -117,22 +144,21 @@ def run(cfg):
         if not f.ok:
             print(f"bench: limit: {f.name} = {f.value}: {f.note}. To raise it: {f.fix}",
                   file=sys.stderr)
-    env = envinfo.collect(cfg.root, cfg, server_cpus, client_cpus, split_note, tools)
-    env += [("skipped", s) for s in skipped]
-    envinfo.write(os.path.join(out, "env.txt"), env)
-    os.sched_setaffinity(0, client_cpus)     # our sampling must not steal the server's CPU
+
+
+def _take_charge(client_cpus):
+    """From here on the runner runs on the generator's cores (its sampling must not steal the
+    server's), adopts orphans, and turns SIGINT and SIGTERM into KeyboardInterrupt, even
+    where the shell had SIGINT ignored (a background job of a script)."""
+    os.sched_setaffinity(0, client_cpus)
     procs.become_subreaper()
-    # SIGINT stops us even where the shell had it ignored (a background job of a script);
-    # SIGTERM too. Either becomes a KeyboardInterrupt, handled below.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
-    ctx = execute.Context(out_dir=out, bin_dir=cfg.bin_dir, wrk=tools["wrk"],
-                          loadgen=tools["loadgen"],
-                          wrk_script=os.path.join(cfg.root, "harness", "wrk", "summary.lua"),
-                          server_cpus=server_cpus, client_cpus=client_cpus,
-                          duration=cfg.duration, warmup=cfg.warmup, max_conns=cfg.max_conns)
-    writer = results.RunsWriter(os.path.join(out, "runs.csv"))
+
+def _run_all(ctx, runs, prog):
+    """Runs the plan, a row of runs.csv per run. Returns (rows, "complete" or "interrupted")."""
+    writer = results.RunsWriter(os.path.join(ctx.out_dir, "runs.csv"))
     rows, status = [], "complete"
     try:
         for i, (s, p, rep, model) in enumerate(runs, 1):
@@ -157,18 +183,7 @@ def run(cfg):
         procs.stop_all()
         writer.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    envinfo.write(os.path.join(out, "env.txt"),
-                  env + [("runs", f"{len(rows)} of {len(runs)} ({status})")])
-    invalid = sum(1 for r in rows if not r.get("valid"))
-    results.read_summary(out)
-    if cfg.report:
-        _report(cfg.root, out)
-    report = os.path.join(out, "report.html")
-    if not os.path.relpath(report).startswith(".."):
-        report = os.path.relpath(report)
-    print(f"bench: {len(rows)} of {len(runs)} runs done, {invalid} invalid. Report: {report} "
-          "(and report.md)", flush=True)
-    return 0 if status == "complete" else 130
+    return rows, status
 
 
 def _split(cfg):

@@ -1,7 +1,6 @@
 """Unit tests of the benchmark runner's logic (harness/bench) and report (scripts/): the rules
 that judge a run, the summary, the parsers, the sentences. Run by tests/suites/61-bench-units.sh.
 """
-import csv
 import io
 import os
 import sys
