@@ -9,7 +9,8 @@
  *
  * green_read() also keeps a hint, pd->drained: the last read proved the socket empty (EAGAIN,
  * or a short read on a stream socket, which the kernel returns only once the receive queue is
- * used up). Then the next read parks first instead of spending a system call on an EAGAIN,
+ * used up, unless epoll has reported the peer's FIN: data and end of file can arrive under
+ * one edge, and the end of file must still be read). Then the next read parks first instead of spending a system call on an EAGAIN,
  * and green_wait_input() knows whether parking is safe. Any data arriving after that read
  * raises a new edge, which the wait slot keeps, so the hint can only cost a wake-up, never
  * lose one.
@@ -53,7 +54,10 @@ ssize_t green_read(int fd, void *buf, size_t len)
 		}
 		n = read(fd, buf, len);
 		if (n >= 0) {
-			pd->drained = pd->stream && n > 0 && (size_t)n < len;
+			/* A short read took all the data, but not an end of file that came with it:
+			 * its edge may have been consumed already. Then the next read must not wait. */
+			pd->drained = pd->stream && n > 0 && (size_t)n < len &&
+			              !atomic_load(&pd->peer_closed);
 			break;
 		}
 		if (!would_block())

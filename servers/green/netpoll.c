@@ -81,6 +81,7 @@ static int do_register(struct pd *pd)
 	             type == SOCK_STREAM;
 	pd->drained = false;
 	pd->pollable = true;
+	atomic_store(&pd->peer_closed, false);
 	atomic_store(&pd->slot[GREEN_IN], PD_NIL);
 	atomic_store(&pd->slot[GREEN_OUT], PD_NIL);
 	atomic_store(&pd->deadline[GREEN_IN], 0);
@@ -177,6 +178,9 @@ struct green *netpoll(int timeout_ms)
 		if (!pd || atomic_load(&pd->seq) != seq)
 			continue;            /* the fd was released since: stale */
 		uint32_t e = ev[i].events;
+		/* Before the slot: a reader that consumes this wake-up must also see the flag. */
+		if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			atomic_store(&pd->peer_closed, true);
 		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			push(&list, unblock(pd, GREEN_IN, true));
 		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))

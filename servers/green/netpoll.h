@@ -40,6 +40,7 @@ struct pd {
 	bool pollable;               /* in the epoll set (regular files are not) */
 	bool stream;                 /* a SOCK_STREAM socket: a short read drained it */
 	bool drained;                /* the reader's hint: input known to be used up */
+	_Atomic bool peer_closed;    /* epoll reported EPOLLRDHUP/HUP: an end of file is pending */
 	struct timer timer;          /* fires at the earliest deadline */
 	int fd;
 };

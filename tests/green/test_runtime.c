@@ -319,6 +319,47 @@ static bool io_deadline(void)
 	return true;
 }
 
+/* ---- data and an end of file under one epoll edge: the reader must get both ----
+ * With one worker, the writer's write() and shutdown() both happen before the worker polls
+ * again, so the parked reader is woken once for both. A reader that took its short read as
+ * "the socket is empty" would then wait for an edge that never comes (the watchdog fails it). */
+
+static int eof_pair[2];
+static _Atomic int eof_reads[2] = { -2, -2 };
+
+static void eof_reader(void *arg)
+{
+	(void)arg;
+	char buf[64];
+	atomic_store(&eof_reads[0], (int)green_read(eof_pair[0], buf, sizeof buf));
+	atomic_store(&eof_reads[1], (int)green_read(eof_pair[0], buf, sizeof buf));
+}
+
+static void eof_main(void *arg)
+{
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, eof_pair) < 0)
+		abort();
+	green_fd_timeout(eof_pair[0], 10000);   /* registers it; a hang ends as ETIMEDOUT */
+	green_spawn(eof_reader, NULL);
+	green_yield();                          /* the reader runs and parks */
+	if (write(eof_pair[1], "abc", 3) != 3 || shutdown(eof_pair[1], SHUT_WR) < 0)
+		abort();
+	while (atomic_load(&eof_reads[1]) == -2)
+		green_sleep_ms(1);
+	green_close(eof_pair[0]);
+	close(eof_pair[1]);
+}
+
+static bool eof_after_data(void)
+{
+	EXPECT(run(1, eof_main, NULL), "the runtime to run");
+	EXPECT(atomic_load(&eof_reads[0]) == 3, "the data first, got %d", atomic_load(&eof_reads[0]));
+	EXPECT(atomic_load(&eof_reads[1]) == 0, "then the end of file, got %d",
+	       atomic_load(&eof_reads[1]));
+	return true;
+}
+
 /* ---- green_interrupt ends a sleep ---- */
 
 static _Atomic int interrupted_errno;
@@ -520,6 +561,7 @@ int main(int argc, char **argv)
 		{ "wakeups-from-many-workers", many_wakeups },
 		{ "close-while-waiting", close_while_waiting },
 		{ "io-deadline", io_deadline },
+		{ "eof-after-data-under-one-edge", eof_after_data },
 		{ "interrupt-sleep", interrupt_sleep },
 		{ "blocking-call-workers-1", blocking_call_workers1 },
 		{ "blocking-call-workers-2", blocking_call_workers2 },
