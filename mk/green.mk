@@ -3,7 +3,7 @@
 #
 #   make bench-micro           switch, spawn and ping-pong costs, side by side (figures, not tests)
 #   make bench-green-idle      resident memory per idle connection, 10,000 of them
-#   make cross-aarch64         the runtime tests for aarch64, in build/aarch64 (run by qemu-aarch64)
+#   make cross-aarch64         the server and runtime tests for aarch64, in build/aarch64 (qemu-aarch64 runs them)
 #   make GREEN_SWITCH=ucontext BUILD=build/ucontext   the portable swapcontext fallback
 
 GREEN_SWITCH ?= asm
@@ -54,7 +54,8 @@ bench-green-idle: $(BIN)/green $(BIN)/epoll
 CROSS_CC ?= aarch64-linux-gnu-gcc
 cross-aarch64:
 	$(MAKE) --no-print-directory CC=$(CROSS_CC) AR=aarch64-linux-gnu-ar SAN= \
-		BUILD=build/aarch64 MODELS= $(GREEN_TESTS:%=build/aarch64/bin/green-test-%)
+		BUILD=build/aarch64 MODELS=green build/aarch64/bin/green \
+		$(GREEN_TESTS:%=build/aarch64/bin/green-test-%)
 
 # Objects named only by the pattern rules above would count as intermediate and be deleted.
 .SECONDARY: $(GREEN_TESTS:%=$(OBJ)/tests/green/test_%.o) $(GREEN_REGCHECK) $(OBJ)/tests/green/bench_micro.o

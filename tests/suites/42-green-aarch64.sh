@@ -36,4 +36,34 @@ export GREEN_TEST_SCALE=0.05     # qemu is slow; the counts shrink, the cases st
 run_cases aarch64/switch "${qemu[@]}" "$bin/green-test-switch"
 run_cases aarch64/runtime "${qemu[@]}" "$bin/green-test-runtime"
 check_overflow "${qemu[@]}" "$bin/green-test-overflow"
+
+# The server itself, on aarch64: a request, a sleep, a block, and a clean stop.
+name="aarch64 server: /, /sleep, /block, then SIGTERM ends it with 0"
+log=$(mktemp)
+"${qemu[@]}" "$bin/green" --port 0 --workers 2 >"$log" 2>&1 &
+qpid=$!
+port=
+for ((i = 0; i < 200; i++)); do
+	[[ -n $port ]] && break
+	sleep 0.05
+	port=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log" 2>/dev/null)
+done
+answers=
+if [[ -n $port ]]; then
+	answers=$(curl -s -m 20 "http://127.0.0.1:$port/"; curl -s -m 20 "http://127.0.0.1:$port/sleep?ms=50"
+	          curl -s -m 20 "http://127.0.0.1:$port/block?ms=50")
+fi
+kill -TERM "$qpid" 2>/dev/null
+for ((i = 0; i < 200; i++)); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.05; done
+kill -9 "$qpid" 2>/dev/null
+wait "$qpid"
+rc=$?
+if [[ $answers == *"Hello, World!"*"slept 50 ms"*"blocked 50 ms"* ]] && ((rc == 0)); then
+	ok "$name"
+else
+	bad "$name (exit $rc)"
+	indent <<<"$answers"
+	indent <"$log"
+fi
+rm -f "$log"
 finish
