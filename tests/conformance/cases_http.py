@@ -75,6 +75,37 @@ def date_is_current(ctx):
                f"{r.header('Date')!r} ({secs - before:+.0f} s)")
 
 
+def cpu_used_by(srv, target):
+    """CPU seconds the server spends answering target (on a connection it already serves, so
+    a model's per-connection process or thread exists before and after)."""
+    with Conn.to(srv) as c:
+        c.send(request("GET", "/"))
+        c.read_response()
+        before = srv.cpu_seconds()
+        c.send(request("GET", target))
+        r = c.read_response()
+        used = srv.cpu_seconds() - before
+    expect_eq(r.status, 200, f"GET {target} status")
+    return used
+
+
+@case("http", "work-burns-cpu")
+def work_burns_cpu(ctx):
+    used = cpu_used_by(ctx.server(), "/work?us=300000")
+    ctx.note(f"/work?us=300000 used {used:.2f} s of CPU")
+    expect(used >= 0.25, f"expected /work?us=300000 to use 0.3 s of CPU, the server used "
+                         f"{used:.2f} s")
+
+
+@case("http", "sleep-holds-no-cpu")
+def sleep_holds_no_cpu(ctx):
+    # A sleep that spins would use about its whole length (less only on a crowded machine).
+    used = cpu_used_by(ctx.server(), "/sleep?ms=1000")
+    ctx.note(f"/sleep?ms=1000 used {used:.2f} s of CPU")
+    expect(used < 0.5, f"expected /sleep?ms=1000 to wait without using CPU, the server used "
+                       f"{used:.2f} s")
+
+
 @case("http", "head-matches-get")
 def head_matches_get(ctx):
     srv = ctx.server()

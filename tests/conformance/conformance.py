@@ -60,7 +60,11 @@ def run_case(case, ctx):
                 reason = serves_again(srv)
     finally:
         for srv in ctx.servers:
-            srv.kill()
+            srv.stop()
+    for srv in ctx.servers:
+        report = srv.sanitizer_report()
+        if report:
+            reason = f"{reason}; sanitizer: {report}" if reason else f"sanitizer: {report}"
     return reason, time.monotonic() - started, ctx.notes
 
 

@@ -18,6 +18,9 @@ import time
 
 LISTENING = re.compile(r"^listening on (\S+):(\d+)\b")
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                   "runtime error:")
+
 LIVE = set()
 LIVE_LOCK = threading.Lock()
 
@@ -96,6 +99,20 @@ def descendants(pid):
 def still_alive(procs):
     """Those of the (pid, start time) pairs that still run (a zombie has ended)."""
     return [(p, st) for p, st in procs if start_time(p) == st and state(p) not in ("Z", "X")]
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User and system CPU time the process has used, all its threads together."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def rss_kib(pid):
@@ -241,6 +258,13 @@ class Server:
     def stderr_tail(self):
         return f"; stderr: {self.stderr_lines[-1]!r}" if self.stderr_lines else ""
 
+    def sanitizer_report(self):
+        """The first line of a sanitizer's report on stderr (a forked child's too), or None."""
+        for line in self.stderr_lines:
+            if any(mark in line for mark in SANITIZER_MARKS):
+                return line.strip()
+        return None
+
     def death_note(self):
         """Why the server is gone, when it went away without being asked to."""
         rc = self.proc.poll()
@@ -271,6 +295,10 @@ class Server:
         """Resident memory of the server and every process it forked."""
         return rss_kib(self.pid) + sum(rss_kib(p) for p, _ in self.descendants())
 
+    def cpu_seconds(self):
+        """CPU time used by the server and every process it forked that still runs."""
+        return cpu_seconds(self.pid) + sum(cpu_seconds(p) for p, _ in self.descendants())
+
     def threads(self):
         return count_entries(f"/proc/{self.pid}/task")
 
@@ -287,6 +315,20 @@ class Server:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+
+    def stop(self):
+        """The end of a case: lets the processes serving connections finish (the clients have
+        gone), asks the server to stop with SIGTERM (a sanitizer build then reports leaks),
+        and kills whatever is left. The exit code is not judged here: lifecycle cases do it."""
+        if self.proc is None:
+            return
+        if self.alive():
+            deadline = time.monotonic() + BOUND["exit"] / 5
+            while self.descendants() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.signal(signal.SIGTERM)
+            self.wait_exit(BOUND["exit"])
+        self.kill()
 
     def kill(self):
         """Kills the server and everything below it, whatever state they are in."""
