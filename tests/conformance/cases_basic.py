@@ -41,7 +41,8 @@ def help_text(ctx):
     for opt, default in (("--host", "127.0.0.1"), ("--port", "8080"), ("--idle-timeout", "60"),
                          ("--max-conns", None), ("--workers", None)):
         lines = [ln for ln in out.splitlines() if opt in ln and "usage" not in ln.lower()]
-        shown = [ln for ln in lines if (default in ln if default else any(ch.isdigit() for ch in ln))]
+        shown = [ln for ln in lines if default in ln] if default else \
+            [ln for ln in lines if any(ch.isdigit() for ch in ln)]
         expect(shown, f"--help: expected the default of {opt} ({default or 'a number'}) on its "
                       f"line, got {lines[:1]}")
 
@@ -91,7 +92,8 @@ def bad_option_idle_timeout(ctx):
 
 @case("basic", "bad-option-host", proto=None)
 def bad_option_host(ctx):
-    check_usage_error(ctx, ["--port", "0", "--host", "not an address"], ["--host", "not an address"])
+    check_usage_error(ctx, ["--port", "0", "--host", "not an address"],
+                      ["--host", "not an address"])
 
 
 @case("basic", "bad-option-missing-value", proto=None)

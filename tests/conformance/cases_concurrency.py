@@ -30,7 +30,8 @@ def all_answered(srv, socks, first, what):
     counts, first_bad = tally(results)
     expect(counts["ok"] == len(socks),
            f"{what}: expected all {len(socks)} answered right, got {counts['ok']} right, "
-           f"{counts['refused']} refused, {counts['bad']} wrong{': ' + first_bad if first_bad else ''}")
+           f"{counts['refused']} refused, {counts['bad']} wrong"
+           f"{': ' + first_bad if first_bad else ''}")
 
 
 @case("concurrency", "1000-connections", heavy=True)
@@ -153,7 +154,7 @@ def ab_keep_alive(ctx):
     expect_eq(field("Complete requests"), 2000, "ab -k: complete requests")
     expect_eq(field("Failed requests"), 0, "ab -k: failed requests")
     expect_eq(field("Non-2xx responses"), None, "ab -k: non-2xx responses")
-    expect_eq(field("Keep-Alive requests"), 2000, "ab -k (HTTP/1.0 keep-alive): keep-alive requests")
+    expect_eq(field("Keep-Alive requests"), 2000, "ab -k (HTTP/1.0 keep-alive): kept alive")
 
 
 @case("concurrency", "ab-2000-c50", heavy=True)

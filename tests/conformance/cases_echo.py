@@ -93,8 +93,8 @@ def echo_half_close(ctx):
                     c.fill("EOF")
                 except Fail:
                     if not c.eof:
-                        raise Fail(f"{n} bytes then shutdown(SHUT_WR): expected them back then EOF; "
-                                   f"got {len(c.buf)} bytes and no EOF within the bound")
+                        raise Fail(f"{n} bytes then shutdown(SHUT_WR): expected them back, "
+                                   f"then EOF; got {len(c.buf)} bytes and no EOF within the bound")
             sender.finish(BOUND["io"])
             problem = describe_mismatch(bytes(c.buf), data, f"{n} bytes then shutdown(SHUT_WR)")
             expect(problem is None, problem)

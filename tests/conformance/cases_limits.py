@@ -171,8 +171,8 @@ def max_conns_scenario(ctx, proto):
             with Conn.to(srv) as extra:
                 problem = refused_at_once(extra, proto)
                 expect(problem is None, f"connection {n} with --max-conns 20: {problem}")
-        expect(srv.said_on_stderr(BOUND["io"]), "expected the server to say on stderr that it refused a "
-                                 "connection, it said nothing")
+        expect(srv.said_on_stderr(BOUND["io"]),
+               "expected the server to say on stderr that it refused a connection, it said nothing")
         for i, c in enumerate(held):
             ping(c, proto, f"connection {i + 1} of 20, after the refusals")
         for c in held[:5]:
@@ -270,8 +270,8 @@ def stuck_writer_scenario(ctx, srv, first, flood, what):
         sent = write_until_stuck(hog, flood, BOUND["stall"])
         watch.sample(5)
         ctx.note(f"{what}: the writer got stuck after {sent / MIB:.1f} MiB")
-        expect(sent < 40 * MIB, f"{what}: expected the server to stop reading a client that "
-                                f"does not read; it took {sent / MIB:.0f} MiB of {len(flood) / MIB:.0f}")
+        expect(sent < 40 * MIB, f"{what}: expected the server to stop reading a client that does "
+                                f"not read; it took {sent / MIB:.0f} of {len(flood) / MIB:.0f} MiB")
         watch.check(ctx, what)
         with Conn.to(srv) as other:
             ping(other, srv.proto, f"another client while {what}")
@@ -294,7 +294,8 @@ def bytes_64mib_no_read(ctx):
     srv = ctx.server()
     n = 64 * MIB
     with Conn(srv.connect(small_buffers=True)) as hog:
-        ping(hog, "http", "a first request on the connection")   # its buffers, thread or child exist
+        # A first request, so that the connection's buffers, thread or process exist already.
+        ping(hog, "http", "a first request on the connection")
         watch = RssWatch(srv)
         hog.send(request("GET", f"/bytes?n={n}"))
         # Wait until the server has filled the socket and stopped, then look at its memory.

@@ -241,7 +241,8 @@ class Conn:
         try:
             while True:
                 if self.buf:
-                    return f"expected the connection closed, got more bytes {bytes(self.buf[:60])!r}"
+                    return (f"expected the connection closed, got more bytes "
+                            f"{bytes(self.buf[:60])!r}")
                 if self.eof:
                     return None
                 try:
