@@ -102,7 +102,7 @@ def echo_half_close(ctx):
 
 @case("echo", "echo-no-read-back-pressure", proto="echo")
 def echo_no_read_back_pressure(ctx):
-    stuck_writer_scenario(ctx, ctx.server(), b"", bytes(64 * MIB),
+    stuck_writer_scenario(ctx, ctx.server(), bytes(64 * MIB),
                           "a client writing 64 MiB, reading nothing")
 
 

@@ -260,14 +260,14 @@ def write_until_stuck(sock, data, stall):
     return sent
 
 
-def stuck_writer_scenario(ctx, srv, first, flood, what):
-    """A client sends `first`, then `flood` without reading: the server must stop reading it
-    (the writer gets stuck long before the end), keep its memory bounded, and serve others."""
-    hog = srv.connect(small_buffers=True)
-    try:
+def stuck_writer_scenario(ctx, srv, flood, what):
+    """A client sends flood without reading: the server must stop reading it (the writer gets
+    stuck long before the end), keep its memory bounded, and serve others meanwhile."""
+    with Conn(srv.connect(small_buffers=True)) as hog:
+        # A first exchange, so that the connection's buffers, thread or process exist already.
+        ping(hog, srv.proto, "a first exchange on the connection")
         watch = RssWatch(srv)
-        hog.sendall(first)
-        sent = write_until_stuck(hog, flood, BOUND["stall"])
+        sent = write_until_stuck(hog.sock, flood, BOUND["stall"])
         watch.sample(5)
         ctx.note(f"{what}: the writer got stuck after {sent / MIB:.1f} MiB")
         expect(sent < 40 * MIB, f"{what}: expected the server to stop reading a client that does "
@@ -275,15 +275,13 @@ def stuck_writer_scenario(ctx, srv, first, flood, what):
         watch.check(ctx, what)
         with Conn.to(srv) as other:
             ping(other, srv.proto, f"another client while {what}")
-    finally:
-        hog.close()
 
 
 @case("limits", "pipelined-flood-no-read")
 def pipelined_flood_no_read(ctx):
     srv = ctx.server()
     one = request("GET", "/plaintext")
-    stuck_writer_scenario(ctx, srv, b"", one * (64 * MIB // len(one)),
+    stuck_writer_scenario(ctx, srv, one * (64 * MIB // len(one)),
                           "64 MiB of pipelined requests, no answer read")
 
 
@@ -294,8 +292,8 @@ def bytes_64mib_no_read(ctx):
     srv = ctx.server()
     n = 64 * MIB
     with Conn(srv.connect(small_buffers=True)) as hog:
-        # A first request, so that the connection's buffers, thread or process exist already.
-        ping(hog, "http", "a first request on the connection")
+        # A first exchange, so that the connection's buffers, thread or process exist already.
+        ping(hog, "http", "a first exchange on the connection")
         watch = RssWatch(srv)
         hog.send(request("GET", f"/bytes?n={n}"))
         # Wait until the server has filled the socket and stopped, then look at its memory.
