@@ -8,7 +8,7 @@ from cases_http import HELLO, JSON
 from check import case, expect, expect_eq, Fail
 from fixture import BOUND
 from many import classify_http, close_all, exchange, http_complete, open_many, tally
-from rawhttp import Conn, Sender, pattern, request
+from rawhttp import Conn, Sender, connections, pattern, request
 
 
 def distinct_request(i):
@@ -95,8 +95,7 @@ def mixed_clients(ctx):
 def sleep_does_not_stop_others(ctx):
     # Every model serves others while a /sleep waits: sleeping holds no CPU and no loop.
     srv = ctx.server()
-    sleepers = [Conn.to(srv) for _ in range(5)]
-    try:
+    with connections(srv, 5) as sleepers:
         for c in sleepers:
             c.send(request("GET", "/sleep?ms=20000"))
         with Conn.to(srv) as c:
@@ -105,9 +104,6 @@ def sleep_does_not_stop_others(ctx):
                 expect_eq(c.read_response().body, JSON, f"GET /json {i + 1} beside 5 sleeping")
         expect(all(c.nothing_pending() for c in sleepers),
                "expected the 20 s sleeps still pending when the others were served")
-    finally:
-        for c in sleepers:
-            c.close()
 
 
 @case("concurrency", "many-sleeping")

@@ -9,7 +9,7 @@ from cases_limits import closed_after_idle, keep_busy, max_conns_scenario, Paced
 from check import case, expect, expect_eq, Fail
 from fixture import BOUND
 from many import close_all, exchange, open_many
-from rawhttp import Conn, Sender, describe_mismatch, reset
+from rawhttp import Conn, Sender, connections, describe_mismatch, reset
 
 MIB = 1 << 20
 
@@ -146,12 +146,6 @@ def echo_client_resets(ctx):
 @case("echo", "echo-sigterm-with-connections", proto="echo")
 def echo_sigterm_with_connections(ctx):
     srv = ctx.server()
-    idle = [Conn.to(srv) for _ in range(5)]
-    hog = srv.connect(small_buffers=True)
-    write_until_stuck(hog, bytes(16 * MIB), stall=0.2)   # the server is stuck writing to it
-    try:
+    with connections(srv, 5), Conn(srv.connect(small_buffers=True)) as hog:
+        write_until_stuck(hog.sock, bytes(16 * MIB), stall=0.2)   # the server is stuck writing
         stops_cleanly(ctx, srv, signal.SIGTERM)
-    finally:
-        hog.close()
-        for c in idle:
-            c.close()

@@ -8,6 +8,7 @@ import socket
 import struct
 import threading
 import time
+from contextlib import contextmanager
 
 from check import Fail
 
@@ -278,6 +279,19 @@ class Conn:
             self.eof = True
         self.buf += data
         return False
+
+
+@contextmanager
+def connections(server, n):
+    """n connections (Conn) to server, all closed when the block ends, however it ends."""
+    opened = []
+    try:
+        for _ in range(n):
+            opened.append(Conn.to(server))
+        yield opened
+    finally:
+        for c in opened:
+            c.close()
 
 
 def request(method, target, headers=(), body=b"", version="HTTP/1.1"):
