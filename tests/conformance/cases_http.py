@@ -246,11 +246,11 @@ def pipeline_byte_at_a_time(ctx):
         sender.finish(BOUND["io"])
 
 
-def echo_roundtrip(srv, body, headers, raw_body, pieces=1 << 16, pause=0.0):
+def echo_roundtrip(srv, body, headers, raw_body, pieces=1 << 16):
     """POSTs raw_body (body, framed) to /echo while reading the answer."""
     with Conn.to(srv) as c:
         head = request("POST", "/echo", headers)
-        sender = Sender(c.sock, head + raw_body, pieces=pieces, pause=pause)
+        sender = Sender(c.sock, head + raw_body, pieces=pieces)
         r = c.read_response()
         sender.finish(BOUND["io"])
         expect_eq(r.status, 200, "POST /echo status")
