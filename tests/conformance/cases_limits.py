@@ -131,6 +131,21 @@ def idle_timeout_spares_busy(ctx):
     keep_busy(ctx, busy_http)
 
 
+@case("limits", "idle-timeout-after-a-block")
+def idle_timeout_after_a_block(ctx):
+    """A request that arrives while another client's /block holds the server for longer than
+    the idle time-out is answered, not closed as idle: an event loop must read what came in
+    meanwhile before it judges the connection silent. (Models with a thread of control per
+    connection answer it at once.)"""
+    srv = ctx.server("--idle-timeout", "1")
+    with Conn.to(srv) as blocker, Conn.to(srv) as late:
+        blocker.send(request("GET", "/block?ms=3000"))
+        time.sleep(0.5)   # so that it arrives after the loop went into the block
+        late.send(request("GET", "/plaintext"))
+        expect_eq(late.read_response().body, b"Hello, World!", "the answer to the late request")
+        expect_eq(blocker.read_response().body, b"blocked 3000 ms\n", "the /block answer")
+
+
 # ---- --max-conns ----
 
 def refused_at_once(c, proto):
