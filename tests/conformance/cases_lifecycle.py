@@ -71,6 +71,18 @@ def sigint_mid_sleep(ctx):
         stops_cleanly(ctx, srv, signal.SIGINT)
 
 
+@case("lifecycle", "sigterm-mid-block")
+def sigterm_mid_block(ctx):
+    # A 30 s /block must not hold the exit up either, though it blocks a thread (the only one,
+    # in an event loop) in the kernel.
+    srv = ctx.server()
+    with connections(srv, 2) as conns:
+        for c in conns:
+            c.send(request("GET", "/block?ms=30000"))
+        time.sleep(0.2)
+        stops_cleanly(ctx, srv, signal.SIGTERM)
+
+
 @case("lifecycle", "sigterm-mid-bytes")
 def sigterm_mid_bytes(ctx):
     # Clients that never read a 64 MiB answer: the server is stuck writing, and must still stop.
