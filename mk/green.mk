@@ -12,9 +12,7 @@ GREEN_OBJ := $(patsubst %,$(OBJ)/%.o,$(basename $(GREEN_SRC)))
 GREEN_LIB := $(BUILD)/lib/libgreen.a
 MODEL_LIBS_green := $(GREEN_LIB)
 
-# -fstack-clash-protection probes every page of a large stack frame, so a frame bigger than the
-# guard page cannot jump over it into the neighbouring mapping.
-GREEN_CFLAGS := -Iservers/green -fstack-clash-protection
+GREEN_CFLAGS := -Iservers/green
 ifeq ($(GREEN_SWITCH),ucontext)
 GREEN_CFLAGS += -DGREEN_UCONTEXT
 endif
