@@ -74,11 +74,10 @@ run_wrk() {   # port label
 	printf '  %-8s %12.0f req/s\n' "$2" "$rps"
 }
 
-nginx_port=$((20000 + RANDOM % 20000))
 for r in $(seq "$rounds"); do
 	echo "round $r/$rounds"
-	nginx_start "$nginx_port" "$server_cpu"
-	run_wrk "$nginx_port" nginx
+	nginx_start "$server_cpu" || exit 1
+	run_wrk "$NGINX_PORT" nginx
 	nginx_stop
 	for m in "${models[@]}"; do
 		start_model "$m"

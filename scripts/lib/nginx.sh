@@ -1,8 +1,21 @@
 # scripts/lib/nginx.sh: a throwaway nginx for comparisons: one worker, access log off, on a
 # loopback port, answering every path with "Hello, World!" like our /plaintext.
-# Source it, then:  nginx_start PORT CPU   (sets NGINX_PID, NGINX_DIR);  nginx_stop
+# Source it, then:  nginx_start CPU   (sets NGINX_PORT, NGINX_PID, NGINX_DIR);  nginx_stop
 
+# Starts nginx pinned to CPU on a free port below the ephemeral range (32768 up), where no
+# connection's own end can be; tries a few ports.
 nginx_start() {
+	local cpu=$1 try
+	for try in 1 2 3 4 5; do
+		NGINX_PORT=$((20000 + RANDOM % 12000))
+		nginx_start_on "$NGINX_PORT" "$cpu" 2>/dev/null && return 0
+		nginx_stop
+	done
+	echo "nginx did not start (5 ports tried)" >&2
+	return 1
+}
+
+nginx_start_on() {
 	local port=$1 cpu=$2
 	command -v nginx >/dev/null || { echo "nginx not found (apt-get install nginx-light)" >&2; return 1; }
 	NGINX_DIR=$(mktemp -d)
