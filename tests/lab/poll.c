@@ -1,10 +1,10 @@
 /*
  * poll.c: one thread, a poll() loop over non-blocking sockets. The lab's worked example.
  *
- * This is lab/skeleton.c filled in the event-loop way (TODOs 1, 2, 4 and 5, see docs/lab.md):
- * `diff lab/skeleton.c tests/lab/poll.c` shows what a model adds to the skeleton. It is not
- * one of the benchmarked models; tests/suites/70-lab.sh checks it against the conformance
- * suite as a student's model would be.
+ * This is lab/skeleton.c filled in the event-loop way (docs/lab.md): the comments marked
+ * "TODO n:" are where it answers the skeleton's TODOs. It is not one of the benchmarked
+ * models; tests/suites/70-lab.sh copies it to servers/poll.c and checks it against the
+ * conformance suite, as a student's model would be.
  *
  * poll() sits between select() and epoll:
  * - Like select(), it is level-triggered and stateless in the kernel: every call hands over
@@ -99,9 +99,10 @@ static void wait_for_socket(struct loop *l, struct conn *c, short events)
 }
 
 /*
- * Runs a connection as far as it can go without waiting. `revents` is what poll() said about
- * its socket (0 when its deadline woke it). A write is tried before asking whether the socket
- * can take it: it almost always can, and asking first would cost a turn per response.
+ * TODO 4: runs a connection as far as it can go without waiting. `revents` is what poll()
+ * said about its socket (0 when its deadline woke it). A write is tried before asking whether
+ * the socket can take it: it almost always can, and asking first would cost a turn per
+ * response.
  */
 static void drive(struct loop *l, struct conn *c, short revents)
 {
@@ -142,6 +143,8 @@ static void drive(struct loop *l, struct conn *c, short revents)
 	conn_close(l, c);
 }
 
+/* TODO 4: a new connection gets a session and a place in the array; TODO 5: unless the
+ * server is full. */
 static void on_connection(struct loop *l, int fd)
 {
 	if (l->len - FIRST_CONN_SLOT >= l->srv->opts.max_conns) {
@@ -180,6 +183,8 @@ static int poll_run(struct server *srv)
 	if (!add_slot(&l, srv->listen_fd, NULL) || !add_slot(&l, srv->stop_fd, NULL))
 		return 1;
 	for (;;) {
+		/* TODO 4: one wait for everything: the listener, the stop pipe, every connection in
+		 * the direction it waits for, and the earliest deadline. */
 		l.now = now_ms();
 		int n = poll(l.fds, l.len, deadline_timeout_ms(&l.deadlines, l.now));
 		l.now = now_ms();
@@ -205,6 +210,7 @@ static int poll_run(struct server *srv)
 		while ((due = deadline_pop_due(&l.deadlines, l.now)))
 			on_deadline(&l, conn_of(due));
 	}
+	/* TODO 5: every connection closed, everything freed. */
 	while (l.len > FIRST_CONN_SLOT)
 		conn_close(&l, l.conns[l.len - 1]);
 	deadline_heap_free(&l.deadlines);
@@ -214,6 +220,7 @@ static int poll_run(struct server *srv)
 	return rc;
 }
 
+/* TODO 1 */
 static const struct model poll_model = {
 	.name = "poll",
 	.idea = "one thread, a poll() loop over non-blocking sockets",
