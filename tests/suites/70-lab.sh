@@ -13,9 +13,13 @@
 # Env (from make test): CC, SAN, BIN. Prints one line per case, last "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# The makes below are a student's, in another tree: not sub-makes of `make test` (whose
+# MAKEFLAGS would hand them its variables and its job server). What they share with this
+# make test they are given on their command lines.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 passed=0 failed=0
 pass() { echo "PASS lab/$1"; passed=$((passed + 1)); }
-fail() { echo "FAIL lab/$1: $2"; failed=$((failed + 1)); }
+fail() { local name=$1; shift; echo "FAIL lab/$name: $*"; failed=$((failed + 1)); }
 finish() { echo "$passed passed, $failed failed"; exit $((failed > 0)); }
 oneline() { tr '\n' ' ' | cut -c1-300; }
 
@@ -36,7 +40,8 @@ if [[ ! -f $scratch/lab/skeleton.c || ! -f $scratch/tests/lab/poll.c ]]; then
 	finish
 fi
 bin=${BIN:-build/bin}   # relative to the tree: the same in the scratch copy, whatever SAN is
-mk=(make -s -j"$(nproc)" -C "$scratch" --no-print-directory "CC=${CC:-cc}" "SAN=${SAN:-}")
+build=(--no-print-directory "CC=${CC:-cc}" "SAN=${SAN:-}" "BUILD=${BUILD:-build}")
+mk=(make -s -j"$(nproc)" -C "$scratch" "${build[@]}")
 LIMIT=900                # seconds for one make check or bench: only a hung one reaches it
 
 # make check MODEL=$1 in the scratch tree; stdout in $scratch/check-$1.out (the score line
@@ -68,7 +73,8 @@ if [[ $check_rc == 124 || $check_rc == 137 ]]; then
 elif grep -q "did not finish within" "$out"; then
 	fail skeleton-fails-fast "a case hung: $(grep -m1 'did not finish within' "$out")"
 elif [[ ! $score =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-	fail skeleton-fails-fast "the last line is not a score: '$score' ($(tail -n 2 "$scratch/check-labskel.err" | oneline))"
+	fail skeleton-fails-fast "the last line is not a score: '$score'" \
+		"($(tail -n 2 "$scratch/check-labskel.err" | oneline))"
 elif ((BASH_REMATCH[2] == 0 || check_rc == 0)); then
 	fail skeleton-fails-fast "the unfilled skeleton failed nothing (exit $check_rc, $score)"
 else
@@ -81,19 +87,21 @@ for g in http bad-input concurrency limits echo; do
 	(($(count "$out" "$g" FAIL) > 0)) || why+="$g: no case failed; "
 	(($(count "$out" "$g" PASS) == 0)) || why+="$g: $(results "$out" "$g" PASS | head -n 1) "
 done
-cmdline=$(results "$out" basic PASS | grep -v -E '^PASS basic/(help|version|bad-option-.*|port-in-use)$')
+cmdline=$(results "$out" basic PASS |
+	grep -v -E '^PASS basic/(help|version|bad-option-.*|port-in-use)$')
 (($(count "$out" basic PASS) > 0)) || why+="basic: not even the command-line cases passed; "
 (($(count "$out" basic FAIL) > 0)) || why+="basic: no case failed; "
-[[ -z $cmdline ]] || why+="basic: a case that needs an answer passed: $(head -n 1 <<<"$cmdline"); "
+[[ -z $cmdline ]] || why+="basic: a case needing an answer passed: $(head -n 1 <<<"$cmdline"); "
 stops=$(results "$out" lifecycle PASS | grep -v -E '^PASS lifecycle/sig(term|int)-')
 (($(count "$out" lifecycle PASS) > 0)) || why+="lifecycle: not even the stop cases passed; "
-[[ -z $stops ]] || why+="lifecycle: a case that needs an answer passed: $(head -n 1 <<<"$stops"); "
+[[ -z $stops ]] || why+="lifecycle: a case needing an answer passed: $(head -n 1 <<<"$stops"); "
 [[ -z $why ]] && pass skeleton-fails-the-right-groups || fail skeleton-fails-the-right-groups "$why"
 
 if grep -q '^FAIL basic/get-root: .*closed' "$out"; then
 	pass skeleton-says-why
 else
-	fail skeleton-says-why "basic/get-root does not say the connection was closed: $(grep -m1 '^FAIL basic/get-root' "$out")"
+	fail skeleton-says-why "basic/get-root does not say the connection was closed:" \
+		"$(grep -m1 '^FAIL basic/get-root' "$out")"
 fi
 # The per-group summary a student reads before the score.
 if grep -q -E '^ +concurrency +0 of +[1-9][0-9]* passed$' "$out"; then
@@ -108,7 +116,8 @@ python3 - "$scratch/lab/skeleton.c" "$scratch/servers/labiter.c" <<'EOF'
 import re, sys
 src, dst = sys.argv[1:]
 text = open(src).read()
-body = re.compile(r"(static void on_connection\(struct server \*srv, int fd\)\n\{\n).*?\n\}\n", re.S)
+body = re.compile(r"(static void on_connection\(struct server \*srv, int fd\)\n\{\n)"
+                  r".*?\n\}\n", re.S)
 if not body.search(text) or '.name = "skeleton"' not in text:
     sys.exit("lab/skeleton.c has no on_connection() or no name \"skeleton\" to fill in")
 text = body.sub(lambda m: m.group(1) + "\tstruct bufpool pool = BUFPOOL_INIT(2);\n"
@@ -141,7 +150,8 @@ score=$(score_of "$out")
 if [[ $score =~ ^([0-9]+)\ passed,\ 0\ failed$ ]] && ((check_rc == 0 && BASH_REMATCH[1] > 0)); then
 	pass worked-example-passes
 else
-	fail worked-example-passes "make check MODEL=poll: exit $check_rc, '$score'; $(grep -m1 '^FAIL' "$out")"
+	fail worked-example-passes "make check MODEL=poll: exit $check_rc, '$score';" \
+		"$(grep -m1 '^FAIL' "$out")"
 fi
 # All of it: a group left out would also end "0 failed".
 total=$(cd "$scratch" && python3 tests/conformance/conformance.py --list 2>/dev/null | wc -l)
@@ -157,7 +167,7 @@ sed -i 's/^MODELS := \(.*\)$/MODELS := \1 poll/' "$scratch/Makefile"
 why=""
 grep -q '^MODELS := .* poll$' "$scratch/Makefile" || why+="no 'MODELS := ...' line in Makefile; "
 rm -f "$scratch/$bin/poll"   # built by make check above; make must want to build it again
-dry=(make -n -C "$scratch" --no-print-directory "CC=${CC:-cc}" "SAN=${SAN:-}")
+dry=(make -n -C "$scratch" "${build[@]}")
 plan=$("${dry[@]}" all 2>&1)
 grep -q -- "-o $bin/poll " <<<"$plan" || why+="make does not build $bin/poll; "
 plan=$("${dry[@]}" test 2>&1)
@@ -170,7 +180,7 @@ grep -q -- '--models "[^"]* poll"' <<<"$plan" || why+="make bench does not run p
 
 # Never under a sanitizer (make bench measures build/bin), and in the smallest run there is.
 res=$scratch/bench-results
-timeout -k 10 "$LIMIT" make -s -C "$scratch" --no-print-directory "CC=${CC:-cc}" \
+timeout -k 10 "$LIMIT" make -s -C "$scratch" --no-print-directory "CC=${CC:-cc}" SAN= BUILD=build \
 	bench MODELS="poll epoll" SCENARIOS=idle QUICK=1 \
 	BENCH_ARGS="--idle-conns 20 --out $res" >"$scratch/bench.log" 2>&1
 rc=$?
@@ -188,7 +198,9 @@ sys.exit(0 if any(r["scenario"] == "idle" and r["valid"] == "1" for r in rows) e
 EOF
 	done
 fi
-if [[ -s $res/report.md ]] && ! grep -q poll "$res/report.md"; then why+="report.md never names poll; "; fi
+if [[ -s $res/report.md ]] && ! grep -q poll "$res/report.md"; then
+	why+="report.md never names poll; "
+fi
 [[ -z $why ]] && pass bench-student-model || fail bench-student-model "$why"
 
 # --- The handout, the skeleton and the suite agree ----------------------------------------
