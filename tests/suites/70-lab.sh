@@ -9,6 +9,7 @@
 #     score line is the last line a teacher collects;
 #   - one name added to MODELS is all make, make test and make bench need;
 #   - make bench runs the student's model beside a reference one and reports both;
+#   - a model built on the green runtime (part 5) needs nothing but its file;
 #   - the handout, the skeleton and the suite agree on the groups and the TODOs.
 # Env (from make test): CC, SAN, BIN. Prints one line per case, last "N passed, N failed".
 set -uo pipefail
@@ -202,6 +203,24 @@ if [[ -s $res/report.md ]] && ! grep -q poll "$res/report.md"; then
 	why+="report.md never names poll; "
 fi
 [[ -z $why ]] && pass bench-student-model || fail bench-student-model "$why"
+
+# --- Part 5: a model on the green runtime is one file too --------------------------------
+
+# Where the runtime is in the tree (mk/lab.mk links it to any model that includes green.h).
+if [[ -f $scratch/servers/green/green.h && -f $scratch/servers/green.c ]]; then
+	sed 's/\.name = "green"/.name = "labgreen"/' "$scratch/servers/green.c" \
+		>"$scratch/servers/labgreen.c"
+	if ! "${mk[@]}" "$bin/labgreen" >"$scratch/build.log" 2>&1; then
+		fail green-model-one-file "make $bin/labgreen: $(tail -n 3 "$scratch/build.log" | oneline)"
+	elif ! "$scratch/$bin/labgreen" --version | grep -q '^labgreen '; then
+		fail green-model-one-file "$bin/labgreen --version:" \
+			"$("$scratch/$bin/labgreen" --version 2>&1 | oneline)"
+	else
+		pass green-model-one-file
+	fi
+else
+	echo "SKIP lab/green-model-one-file: the green runtime is not in this tree"
+fi
 
 # --- The handout, the skeleton and the suite agree ----------------------------------------
 
