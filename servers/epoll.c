@@ -212,6 +212,7 @@ static int epoll_run(struct server *srv)
 		l.now = now_ms();
 		int n = epoll_wait(l.epfd, events, 256, deadline_timeout_ms(&l.deadlines, l.now));
 		l.now = now_ms();
+		uint64_t woke = l.now;
 		for (int i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
 			if (fd == srv->stop_fd)
@@ -221,8 +222,11 @@ static int epoll_run(struct server *srv)
 			else if (l.conns[fd])
 				on_socket_event(&l, l.conns[fd], events[i].events);
 		}
+		/* Deadlines are judged by the time the loop woke, not the time now: if a /block
+		 * held the loop, bytes that arrived meanwhile are read (next turn) before their
+		 * connection is judged idle. */
 		struct deadline *due;
-		while ((due = deadline_pop_due(&l.deadlines, l.now)))
+		while ((due = deadline_pop_due(&l.deadlines, woke)))
 			on_deadline(&l, conn_of(due));
 	}
 	close_all(&l);

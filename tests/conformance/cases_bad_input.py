@@ -28,7 +28,8 @@ def refused_and_closed(srv, raw, status, what, then=SMUGGLED):
                                      f"got {r.status}")
         check_common_headers(r, what)
         expect(r.body.startswith(str(r.status).encode()),
-               f"{what}: expected an error body like '{r.status} {r.reason}...', got {r.body[:40]!r}")
+               f"{what}: expected an error body like '{r.status} {r.reason}...', "
+               f"got {r.body[:40]!r}")
         expect(r.closes(), f"{what}: expected 'Connection: close' on the {r.status}")
         problem = c.closed_by_peer()
         expect(problem is None, f"{what}: after the {r.status}: {problem}")
@@ -42,7 +43,8 @@ def refused_and_kept(srv, raw, status, what, allow=None):
         expect_eq(r.status, status, f"{what} status")
         check_common_headers(r, what)
         expect(r.body.startswith(f"{status} ".encode()),
-               f"{what}: expected an error body like '{status} {r.reason}: why', got {r.body[:40]!r}")
+               f"{what}: expected an error body like '{status} {r.reason}: why', "
+               f"got {r.body[:40]!r}")
         if allow:
             expect_eq(r.header("Allow"), allow, f"{what}: Allow header")
         after = c.read_response()
@@ -171,9 +173,10 @@ def unknown_path_404(ctx):
 @case("bad-input", "wrong-method-405")
 def wrong_method_405(ctx):
     srv = ctx.server()
-    for method, target, allow in (("POST", "/", "GET, HEAD"), ("PUT", "/json", "GET, HEAD"),
-                                  ("DELETE", "/bytes?n=1", "GET, HEAD"), ("GET", "/echo", "POST"),
-                                  ("HEAD", "/echo", "POST"), ("OPTIONS", "/plaintext", "GET, HEAD")):
+    get_head = "GET, HEAD"
+    for method, target, allow in (("POST", "/", get_head), ("PUT", "/json", get_head),
+                                  ("DELETE", "/bytes?n=1", get_head), ("GET", "/echo", "POST"),
+                                  ("HEAD", "/echo", "POST"), ("OPTIONS", "/plaintext", get_head)):
         raw = request(method, target)
         if method == "HEAD":
             head_405(srv, raw, allow)
@@ -272,8 +275,9 @@ def too_many_empty_lines(ctx):
 def random_garbage(ctx):
     srv = ctx.server()
     rnd = os.urandom(65536)
-    for raw in (rnd.replace(b"\n", b"."), rnd, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + rnd,
-                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):
+    tls_hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+    h2_preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    for raw in (rnd.replace(b"\n", b"."), rnd, tls_hello + rnd, h2_preface):
         refused_and_closed(srv, raw, (400, 414, 431, 501, 505), f"garbage {raw[:12]!r}", then=b"")
 
 
@@ -361,7 +365,7 @@ def many_slow_clients(ctx):
         for i, s in enumerate(slow[:50]):
             c = Conn(s)
             r = c.read_response()
-            expect_eq((r.status, r.body), (200, HELLO), f"slow client {i + 1} finishing its request")
+            expect_eq((r.status, r.body), (200, HELLO), f"slow client {i + 1}, request finished")
     finally:
         for s in slow:
             s.close()

@@ -8,7 +8,7 @@ from cases_http import HELLO, JSON
 from check import case, expect, expect_eq, Fail
 from fixture import BOUND
 from many import classify_http, close_all, exchange, http_complete, open_many, tally
-from rawhttp import Conn, Sender, pattern, request
+from rawhttp import Conn, Sender, connections, pattern, request
 
 
 def distinct_request(i):
@@ -30,7 +30,8 @@ def all_answered(srv, socks, first, what):
     counts, first_bad = tally(results)
     expect(counts["ok"] == len(socks),
            f"{what}: expected all {len(socks)} answered right, got {counts['ok']} right, "
-           f"{counts['refused']} refused, {counts['bad']} wrong{': ' + first_bad if first_bad else ''}")
+           f"{counts['refused']} refused, {counts['bad']} wrong"
+           f"{': ' + first_bad if first_bad else ''}")
 
 
 @case("concurrency", "1000-connections", heavy=True)
@@ -94,8 +95,7 @@ def mixed_clients(ctx):
 def sleep_does_not_stop_others(ctx):
     # Every model serves others while a /sleep waits: sleeping holds no CPU and no loop.
     srv = ctx.server()
-    sleepers = [Conn.to(srv) for _ in range(5)]
-    try:
+    with connections(srv, 5) as sleepers:
         for c in sleepers:
             c.send(request("GET", "/sleep?ms=20000"))
         with Conn.to(srv) as c:
@@ -104,9 +104,6 @@ def sleep_does_not_stop_others(ctx):
                 expect_eq(c.read_response().body, JSON, f"GET /json {i + 1} beside 5 sleeping")
         expect(all(c.nothing_pending() for c in sleepers),
                "expected the 20 s sleeps still pending when the others were served")
-    finally:
-        for c in sleepers:
-            c.close()
 
 
 @case("concurrency", "many-sleeping")
@@ -153,7 +150,7 @@ def ab_keep_alive(ctx):
     expect_eq(field("Complete requests"), 2000, "ab -k: complete requests")
     expect_eq(field("Failed requests"), 0, "ab -k: failed requests")
     expect_eq(field("Non-2xx responses"), None, "ab -k: non-2xx responses")
-    expect_eq(field("Keep-Alive requests"), 2000, "ab -k (HTTP/1.0 keep-alive): keep-alive requests")
+    expect_eq(field("Keep-Alive requests"), 2000, "ab -k (HTTP/1.0 keep-alive): kept alive")
 
 
 @case("concurrency", "ab-2000-c50", heavy=True)

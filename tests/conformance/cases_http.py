@@ -137,17 +137,23 @@ def keep_alive_http11(ctx):
         expect(c.nothing_pending(), "expected the connection to stay open after 5 requests")
 
 
-@case("http", "connection-close")
-def connection_close(ctx):
-    with Conn.to(ctx.server()) as c:
-        # The second request must not be answered: the client said it was done.
-        c.send(request("GET", "/", ["Connection: close"]) + request("GET", "/json"))
+def answered_then_closed(srv, raw, body, what):
+    """One answer with body and 'Connection: close', then the server closes: whatever was
+    sent after raw (a second request) is not answered."""
+    with Conn.to(srv) as c:
+        c.send(raw + request("GET", "/json"))
         r = c.read_response()
-        expect_eq(r.body, HELLO, "GET / with Connection: close")
-        expect(r.closes(), f"expected 'Connection: close' in the answer, got "
+        expect_eq(r.body, body, what)
+        expect(r.closes(), f"{what}: expected 'Connection: close' in the answer, got "
                            f"{r.header('Connection')!r}")
         problem = c.closed_by_peer()
-        expect(problem is None, f"after Connection: close: {problem}")
+        expect(problem is None, f"after {what}: {problem}")
+
+
+@case("http", "connection-close")
+def connection_close(ctx):
+    answered_then_closed(ctx.server(), request("GET", "/", ["Connection: close"]), HELLO,
+                         "GET / with Connection: close")
 
 
 @case("http", "client-half-close")
@@ -165,14 +171,8 @@ def client_half_close(ctx):
 
 @case("http", "http10-closes")
 def http10_closes(ctx):
-    with Conn.to(ctx.server()) as c:
-        c.send(request("GET", "/json", version="HTTP/1.0"))
-        r = c.read_response()
-        expect_eq(r.body, JSON, "HTTP/1.0 GET /json")
-        expect(r.closes(), f"expected 'Connection: close' for HTTP/1.0 without keep-alive, got "
-                           f"{r.header('Connection')!r}")
-        problem = c.closed_by_peer()
-        expect(problem is None, f"HTTP/1.0 without keep-alive: {problem}")
+    answered_then_closed(ctx.server(), request("GET", "/json", version="HTTP/1.0"), JSON,
+                         "HTTP/1.0 GET /json without keep-alive")
 
 
 @case("http", "http10-keep-alive")
@@ -246,11 +246,11 @@ def pipeline_byte_at_a_time(ctx):
         sender.finish(BOUND["io"])
 
 
-def echo_roundtrip(srv, body, headers, raw_body, pieces=1 << 16, pause=0.0):
+def echo_roundtrip(srv, body, headers, raw_body, pieces=1 << 16):
     """POSTs raw_body (body, framed) to /echo while reading the answer."""
     with Conn.to(srv) as c:
         head = request("POST", "/echo", headers)
-        sender = Sender(c.sock, head + raw_body, pieces=pieces, pause=pause)
+        sender = Sender(c.sock, head + raw_body, pieces=pieces)
         r = c.read_response()
         sender.finish(BOUND["io"])
         expect_eq(r.status, 200, "POST /echo status")

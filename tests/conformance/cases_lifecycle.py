@@ -7,7 +7,7 @@ import time
 from check import case, expect, expect_eq
 from fixture import BOUND, still_alive, children
 from many import close_all, open_many
-from rawhttp import Conn, request, reset
+from rawhttp import Conn, connections, request, reset
 
 
 def stops_cleanly(ctx, srv, sig):
@@ -51,32 +51,24 @@ def sigint_no_connections(ctx):
 @case("lifecycle", "sigterm-idle-connections")
 def sigterm_idle_connections(ctx):
     srv = ctx.server()
-    conns = [Conn.to(srv) for _ in range(18)]
-    try:
+    with connections(srv, 18) as conns:
         for c in conns[:10]:            # keep-alive, between requests
             c.send(request("GET", "/"))
             c.read_response()
         for c in conns[10:13]:          # half a head
             c.send(b"GET / HTTP/1.1\r\nHost: x")
         stops_cleanly(ctx, srv, signal.SIGTERM)   # and 5 that said nothing
-    finally:
-        for c in conns:
-            c.close()
 
 
 @case("lifecycle", "sigint-mid-sleep")
 def sigint_mid_sleep(ctx):
     # A 30 s /sleep must not hold the exit up.
     srv = ctx.server()
-    conns = [Conn.to(srv) for _ in range(5)]
-    try:
+    with connections(srv, 5) as conns:
         for c in conns:
             c.send(request("GET", "/sleep?ms=30000"))
         time.sleep(0.2)   # let them reach the sleep; if they have not, the signal still must work
         stops_cleanly(ctx, srv, signal.SIGINT)
-    finally:
-        for c in conns:
-            c.close()
 
 
 @case("lifecycle", "sigterm-mid-bytes")

@@ -21,7 +21,7 @@ class Case:
         self.name = name
         self.proto = proto          # "http", "echo", or None for the command line
         self.func = func
-        self.heavy = heavy          # many connections or processes: run alone, not side by side
+        self.heavy = heavy          # many connections or processes: one such case at a time
 
     @property
     def full_name(self):
@@ -60,10 +60,9 @@ def step(what):
 class Context:
     """What a case runs with: the binary, its protocol, and the servers it started."""
 
-    def __init__(self, binary, proto, verbose):
+    def __init__(self, binary, proto):
         self.binary = binary
         self.proto = proto
-        self.verbose = verbose
         self.servers = []
         self.notes = []
         self.lock = threading.Lock()

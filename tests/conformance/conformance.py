@@ -134,7 +134,7 @@ def run_all(cases, args):
     limit = CASE_LIMIT * args.slow
 
     def one(case):
-        ctx = Context(args.bin, case.proto, args.verbose)
+        ctx = Context(args.bin, case.proto)
         result = {}
         t = threading.Thread(target=lambda: result.update(r=run_case(case, ctx)), daemon=True)
         t.start()
@@ -163,8 +163,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", help="the server binary, e.g. build/bin/epoll")
     ap.add_argument("--proto", choices=["http", "echo", "both"], default="both")
-    ap.add_argument("--group", action="append", help="only this group (repeatable)")
-    ap.add_argument("--case", action="append", help="only this case, NAME or GROUP/NAME")
+    ap.add_argument("--group", action="append",
+                    help=f"only this group (repeatable): {', '.join(GROUPS)}")
+    ap.add_argument("--case", action="append",
+                    help="only this case, NAME or GROUP/NAME (repeatable; with --group, only "
+                         "the cases in both)")
     ap.add_argument("-v", "--verbose", action="store_true", help="show timings and measurements")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     args = ap.parse_args()

@@ -3,7 +3,7 @@ everything it forked, whatever happens to the test.
 
 A server runs in its own session (so its process group can be killed at once); its
 descendants are also found through /proc, so a child that moved to another group dies too.
-Every live server is kept in LIVE, so that Ctrl-C or a crash of the suite kills them all.
+Every process the suite starts is kept in LIVE, so that Ctrl-C kills them all.
 """
 import itertools
 import os
@@ -21,9 +21,6 @@ LISTENING = re.compile(r"^listening on (\S+):(\d+)\b")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
                    "runtime error:")
 
-LIVE = set()
-LIVE_LOCK = threading.Lock()
-
 # Generous bounds, in seconds, that only a truly stuck server misses. Sanitizer builds run a
 # few times slower, so the bounds stretch for them (see set_slow()).
 # "stall": how long a socket must stay unwritable to count as stuck.
@@ -35,11 +32,54 @@ def set_slow(factor):
         BOUND[k] *= factor
 
 
-def kill_all_live():
+LIVE = set()          # what runs now: objects with kill(wait), a Server or a Spawned
+LIVE_LOCK = threading.Lock()
+STOPPING = [False]    # set once, at Ctrl-C: nothing may start after it
+
+
+class Stopping(Exception):
+    pass
+
+
+def spawn(cmd, owner, **popen_args):
+    """Starts cmd in a session of its own and registers owner in LIVE in one step, so that
+    an interruption can never fall between the two and leave the process running."""
     with LIVE_LOCK:
-        servers = list(LIVE)
-    for s in servers:
-        s.kill()
+        if STOPPING[0]:
+            raise Stopping("the suite is stopping")
+        proc = subprocess.Popen(cmd, start_new_session=True, **popen_args)
+        LIVE.add(owner)
+    return proc
+
+
+def forget(owner):
+    with LIVE_LOCK:
+        LIVE.discard(owner)
+
+
+def kill_all_live():
+    """Kills everything still running; nothing can start after this."""
+    with LIVE_LOCK:
+        STOPPING[0] = True
+        running = list(LIVE)
+    for r in running:
+        r.kill(wait=False)
+
+
+class Spawned:
+    """A command run to its end (the binary's command line, curl, ab), killable at Ctrl-C."""
+
+    def __init__(self, cmd, **popen_args):
+        self.proc = spawn(cmd, self, **popen_args)
+
+    def kill(self, wait=True):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if wait:
+            self.proc.communicate()
+        forget(self)
 
 
 class ServerError(Exception):
@@ -203,10 +243,13 @@ class Server:
         binary = self.limited.binary if self.limited else self.binary
         prefix = self.limited.prefix if self.limited else []
         cmd = prefix + [binary] + self.args
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, start_new_session=True)
-        with LIVE_LOCK:
-            LIVE.add(self)
+        try:
+            self.proc = spawn(cmd, self, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        except Stopping as e:
+            if self.limited:
+                self.limited.cleanup()
+            raise ServerError(str(e))
         self._readers = [
             threading.Thread(target=self._drain, args=(self.proc.stdout, self.stdout_lines, True),
                              daemon=True),
@@ -330,12 +373,13 @@ class Server:
             self.wait_exit(BOUND["exit"])
         self.kill()
 
-    def kill(self):
-        """Kills the server and everything below it, whatever state they are in."""
+    def kill(self, wait=True):
+        """Kills the server and everything below it, whatever state they are in. wait=False
+        (the suite is interrupted): one round of SIGKILL, no waiting for the output."""
         if self.proc is None:
             return
         self.signalled = True
-        for _ in range(3):
+        for _ in range(3 if wait else 1):
             procs = self.descendants() if self.alive() else []
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -348,15 +392,14 @@ class Server:
                     except OSError:
                         pass
             try:
-                self.proc.wait(BOUND["exit"])
+                self.proc.wait(BOUND["exit"] if wait else 0.5)
             except subprocess.TimeoutExpired:
                 continue
             if not still_alive(procs):
                 break
-        for t in self._readers:
+        for t in self._readers if wait else []:
             t.join(1.0)   # so that stdout_lines and stderr_lines are complete
-        with LIVE_LOCK:
-            LIVE.discard(self)
+        forget(self)
         if self.limited:
             self.limited.cleanup()
 

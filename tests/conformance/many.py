@@ -38,7 +38,8 @@ def open_many(srv, n, bound=None):
             socks.append(s)
             err = s.connect_ex((srv.host, srv.port))
             if err not in (0, errno.EINPROGRESS):
-                raise Fail(f"connection {len(socks)} of {n}: connect failed: {errno.errorcode[err]}")
+                raise Fail(f"connection {len(socks)} of {n}: connect failed: "
+                           f"{errno.errorcode[err]}")
             sel.register(s, selectors.EVENT_WRITE)
         pending, deadline = n, time.monotonic() + bound
         while pending:

@@ -7,7 +7,7 @@ Every read has a bound (the socket's timeout), so a silent server is a failure, 
 import socket
 import struct
 import threading
-import time
+from contextlib import contextmanager
 
 from check import Fail
 
@@ -41,12 +41,11 @@ def describe_mismatch(got, want, what="body"):
 
 
 class Response:
-    def __init__(self, version, status, reason, headers, raw_head):
+    def __init__(self, version, status, reason, headers):
         self.version = version
         self.status = status
         self.reason = reason
         self.headers = headers       # [(name, value)], in order
-        self.raw_head = raw_head
         self.body = b""
         self.chunked = False
 
@@ -80,7 +79,7 @@ def parse_head(raw):
             raise Fail(f"malformed response header line {line[:60]!r}")
         name, value = line.split(":", 1)
         headers.append((name, value.strip(" \t")))
-    return Response(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", headers, raw)
+    return Response(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
 
 
 def decode_chunked(buf, pos):
@@ -241,7 +240,8 @@ class Conn:
         try:
             while True:
                 if self.buf:
-                    return f"expected the connection closed, got more bytes {bytes(self.buf[:60])!r}"
+                    return (f"expected the connection closed, got more bytes "
+                            f"{bytes(self.buf[:60])!r}")
                 if self.eof:
                     return None
                 try:
@@ -279,6 +279,19 @@ class Conn:
         return False
 
 
+@contextmanager
+def connections(server, n):
+    """n connections (Conn) to server, all closed when the block ends, however it ends."""
+    opened = []
+    try:
+        for _ in range(n):
+            opened.append(Conn.to(server))
+        yield opened
+    finally:
+        for c in opened:
+            c.close()
+
+
 def request(method, target, headers=(), body=b"", version="HTTP/1.1"):
     """The bytes of one request. A body gets a Content-Length unless the headers frame it."""
     lines = [f"{method} {target} {version}"]
@@ -314,9 +327,9 @@ class Sender(threading.Thread):
     server with back-pressure stops reading until its answers are read. pieces: the size of
     each write, an int or a list of sizes used in turn (to split the data in odd places)."""
 
-    def __init__(self, sock, data, pieces=1 << 16, pause=0.0, then_shutdown=False):
+    def __init__(self, sock, data, pieces=1 << 16, then_shutdown=False):
         super().__init__(daemon=True)
-        self.sock, self.data, self.pause = sock, data, pause
+        self.sock, self.data = sock, data
         self.pieces = pieces if isinstance(pieces, (list, tuple)) else [pieces]
         self.then_shutdown = then_shutdown
         self.error = None
@@ -331,8 +344,6 @@ class Sender(threading.Thread):
                 k += 1
                 self.sock.sendall(view[i:i + n])
                 i += n
-                if self.pause:
-                    time.sleep(self.pause)
             if self.then_shutdown:
                 self.sock.shutdown(socket.SHUT_WR)
         except OSError as e:

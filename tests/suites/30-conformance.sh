@@ -12,7 +12,7 @@ total_pass=0 total_fail=0
 for model in $MODELS; do
 	out=$(mktemp)
 	python3 tests/conformance/conformance.py --bin "$BIN/$model" --proto both 2>&1 |
-		sed -E "s#^(PASS|FAIL) #\1 $model/#" | tee "$out"
+		tee "$out" | sed -E -e "s#^(PASS|FAIL) #\1 $model/#" -e '/^[0-9]+ passed, [0-9]+ failed$/d'
 	last=$(tail -n 1 "$out")
 	rm -f "$out"
 	if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
