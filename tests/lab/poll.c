@@ -188,6 +188,7 @@ static int poll_run(struct server *srv)
 		l.now = now_ms();
 		int n = poll(l.fds, l.len, deadline_timeout_ms(&l.deadlines, l.now));
 		l.now = now_ms();
+		uint64_t woke = l.now;
 		if (n < 0 && errno != EINTR) {
 			rc = 1;
 			break;
@@ -206,8 +207,11 @@ static int poll_run(struct server *srv)
 				break;
 			on_connection(&l, fd);
 		}
+		/* Deadlines are judged by the time poll() returned: if a /block held the loop since,
+		 * the bytes that came in meanwhile are read (next turn) before their connection is
+		 * judged silent. */
 		struct deadline *due;
-		while ((due = deadline_pop_due(&l.deadlines, l.now)))
+		while ((due = deadline_pop_due(&l.deadlines, woke)))
 			on_deadline(&l, conn_of(due));
 	}
 	/* TODO 5: every connection closed, everything freed. */
