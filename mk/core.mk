@@ -12,7 +12,11 @@ $(CORE_LIB): $(CORE_SRC:%.c=$(OBJ)/%.o)
 MODEL_BINS := $(MODELS:%=$(BIN)/%)
 ALL_BINS += $(MODEL_BINS)
 
+# A pattern, not a list: any servers/NAME.c builds as build/bin/NAME, so a new model (a
+# student's copy of lab/skeleton.c) builds and checks before its name is in MODELS. Their
+# objects are kept (not deleted as intermediates), so a second make finds them up to date.
 .SECONDEXPANSION:
-$(MODEL_BINS): $(BIN)/%: $(OBJ)/servers/%.o $$(MODEL_LIBS_$$*) $(CORE_LIB)
+.SECONDARY: $(patsubst %.c,$(OBJ)/%.o,$(wildcard servers/*.c))
+$(BIN)/%: $(OBJ)/servers/%.o $$(MODEL_LIBS_$$*) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
