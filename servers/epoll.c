@@ -19,7 +19,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "deadline.h"
@@ -146,7 +145,7 @@ static void conn_open(struct loop *l, int fd)
 		if (c)
 			session_free(c->session);
 		free(c);
-		server_refuse(l->srv, fd, "out of memory; refusing new connections");
+		server_refuse(l->srv, fd, "cannot take the connection (memory or epoll_ctl); refusing");
 		return;
 	}
 	c->fd = fd;
@@ -174,6 +173,8 @@ static void on_socket_event(struct loop *l, struct conn *c, uint32_t events)
 		c->hung_up = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->can_write = true;
+	/* A sleeping connection only notes the news: driving it now would ask for the sleep
+	 * again, and restart it. */
 	if (!c->sleeping)
 		drive(l, c);
 }
@@ -196,6 +197,9 @@ static void close_all(struct loop *l)
 			conn_close(l, l->conns[fd]);
 }
 
+/* Events taken per epoll_wait(): more are simply reported next turn. */
+enum { EVENTS_PER_TURN = 256 };
+
 static int epoll_run(struct server *srv)
 {
 	struct loop l = { .srv = srv, .pool = BUFPOOL_INIT(256) };
@@ -208,9 +212,12 @@ static int epoll_run(struct server *srv)
 
 	bool stopping = false;
 	while (!stopping) {
-		struct epoll_event events[256];
+		struct epoll_event events[EVENTS_PER_TURN];
 		l.now = now_ms();
-		int n = epoll_wait(l.epfd, events, 256, deadline_timeout_ms(&l.deadlines, l.now));
+		int n = epoll_wait(l.epfd, events, EVENTS_PER_TURN,
+		                   deadline_timeout_ms(&l.deadlines, l.now));
+		if (n < 0 && errno != EINTR)
+			break;
 		l.now = now_ms();
 		uint64_t woke = l.now;
 		for (int i = 0; i < n; i++) {

@@ -62,15 +62,19 @@ static void on_sigchld(int sig)
 	(void)sig;   /* only here so that SIGCHLD interrupts ppoll() */
 }
 
-static void serve_in_child(struct server *srv, int fd)
+/* Never returns: a child that fell back into the accept loop would be a second server. */
+static _Noreturn void serve_in_child(struct server *srv, int fd)
 {
 	server_child_init(srv);
+	/* The child inherits the parent's signal mask, SIGCHLD blocked; it has no use for it. */
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	struct bufpool pool = BUFPOOL_INIT(2);
 	serve_blocking(&srv->opts, fd, &pool);
 	bufpool_drain(&pool);
+	/* exit(), not _exit(): stdout was flushed before any fork, and exit() lets a sanitizer
+	 * build check this child for leaks too. */
 	exit(0);
 }
 
@@ -79,6 +83,7 @@ static void accept_one(struct server *srv, struct children *k)
 	int fd = server_accept(srv, false);
 	if (fd < 0)
 		return;
+	/* The count includes children that ended since the last reap(): at most one turn stale. */
 	if (k->len >= srv->opts.max_conns) {
 		server_refuse(srv, fd, "at --max-conns; refusing new connections");
 		return;
@@ -93,16 +98,18 @@ static void accept_one(struct server *srv, struct children *k)
 	}
 	close(fd);   /* the child has its own copy; ours would keep the connection open */
 	if (!children_add(k, pid))
-		kill(pid, SIGTERM);
+		kill(pid, SIGTERM);   /* untracked, it could outlive us; waitpid(-1) still reaps it */
 }
 
-/* Shutdown: ask every child to end, give them a moment, then insist. */
+/* Shutdown: ask every child to end, give them half a second, then insist. */
+enum { GRACE_STEPS = 50, GRACE_STEP_MS = 10 };
+
 static void end_children(struct children *k)
 {
 	for (size_t i = 0; i < k->len; i++)
 		kill(k->pids[i], SIGTERM);
-	for (int tries = 0; k->len > 0 && tries < 50; tries++) {
-		nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);
+	for (int step = 0; k->len > 0 && step < GRACE_STEPS; step++) {
+		nanosleep(&(struct timespec){ 0, GRACE_STEP_MS * 1000000L }, NULL);
 		reap(k);
 	}
 	for (size_t i = 0; i < k->len; i++)

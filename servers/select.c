@@ -153,7 +153,7 @@ static int build_sets(struct loop *l, fd_set *rd, fd_set *wr)
 	FD_SET(l->srv->listen_fd, rd);
 	FD_SET(l->srv->stop_fd, rd);
 	int nfds = l->srv->listen_fd > l->srv->stop_fd ? l->srv->listen_fd : l->srv->stop_fd;
-	while (l->max_fd > 0 && !l->conns[l->max_fd])
+	while (l->max_fd > 0 && !l->conns[l->max_fd])   /* the top connections may have closed */
 		l->max_fd--;
 	for (int fd = 0; fd <= l->max_fd; fd++) {
 		struct conn *c = l->conns[fd];
@@ -163,7 +163,23 @@ static int build_sets(struct loop *l, fd_set *rd, fd_set *wr)
 		if (fd > nfds)
 			nfds = fd;
 	}
-	return nfds + 1;
+	return nfds + 1;   /* select() takes the highest fd plus one */
+}
+
+/*
+ * Drives the connections select() reported ready. `ready` is how many bits it set, so the
+ * scan can stop at the last one instead of going on to nfds. A connection accepted this turn
+ * is in neither bitmap: its fd was not in use when they were built.
+ */
+static void serve_ready(struct loop *l, const fd_set *rd, const fd_set *wr, int nfds, int ready)
+{
+	for (int fd = 0; ready > 0 && fd < nfds; fd++) {
+		bool readable = FD_ISSET(fd, rd), writable = FD_ISSET(fd, wr);
+		ready -= readable + writable;
+		struct conn *c = l->conns[fd];
+		if ((readable || writable) && c && c->waiting_for != WANT_SLEEP)
+			drive(l, c, readable);
+	}
 }
 
 static void on_deadline(struct loop *l, struct conn *c)
@@ -197,12 +213,8 @@ static int select_run(struct server *srv)
 			break;
 		if (n > 0 && FD_ISSET(srv->listen_fd, &rd))
 			accept_some(l);
-		/* Only fds that were in this turn's bitmaps: a connection accepted just now was not. */
-		for (int fd = 0; n > 0 && fd < nfds; fd++) {
-			struct conn *c = l->conns[fd];
-			if (c && c->waiting_for != WANT_SLEEP && (FD_ISSET(fd, &rd) || FD_ISSET(fd, &wr)))
-				drive(l, c, FD_ISSET(fd, &rd));
-		}
+		if (n > 0)
+			serve_ready(l, &rd, &wr, nfds, n);
 		/* Judged by the time the loop woke: if a /block held the loop, bytes that arrived
 		 * meanwhile are read (next turn) before their connection is judged idle. */
 		struct deadline *due;
@@ -225,7 +237,8 @@ static const struct model select_model = {
 	.default_workers = 1,
 	.max_workers = 1,
 	.help_notes = "select() watches fds below FD_SETSIZE (1024) only: connections whose fd is\n"
-	              "higher are refused, so at most about 1,018 are served at once.",
+	              "higher are refused, so at most 1,017 are served at once (fds 0-6 are the\n"
+	              "server's own: stdio, the stop pipe, the listener and a spare).",
 	.run = select_run,
 };
 

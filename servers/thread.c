@@ -26,6 +26,7 @@
 #else
 #define THREAD_STACK_KIB 64
 #endif
+/* XSTR(THREAD_STACK_KIB) is the number as a string, for the --help text. */
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -52,22 +53,25 @@ static void *serve_thread(void *arg)
 
 static void start_thread(struct server *srv, int fd, const pthread_attr_t *attr)
 {
+	/* Checking, then adding, is safe: only this thread, the acceptor, ever adds. */
 	if (atomic_load(&open_conns) >= srv->opts.max_conns) {
 		server_refuse(srv, fd, "at --max-conns; refusing new connections");
 		return;
 	}
 	struct connection *c = malloc(sizeof *c);
-	pthread_t tid;
-	atomic_fetch_add(&open_conns, 1);
-	if (c) {
-		*c = (struct connection){ .opts = srv->opts, .fd = fd };
-		if (pthread_create(&tid, attr, serve_thread, c) == 0)
-			return;
+	if (!c) {
+		server_refuse(srv, fd, "out of memory; refusing connections");
+		return;
 	}
-	/* No thread to serve it (out of memory, or a process limit): refuse this one, go on. */
-	atomic_fetch_sub(&open_conns, 1);
-	free(c);
-	server_refuse(srv, fd, "cannot create a thread; refusing connections");
+	*c = (struct connection){ .opts = srv->opts, .fd = fd };
+	atomic_fetch_add(&open_conns, 1);
+	pthread_t tid;
+	if (pthread_create(&tid, attr, serve_thread, c) != 0) {
+		/* No thread to serve it (a process limit, or memory): refuse this one, go on. */
+		atomic_fetch_sub(&open_conns, 1);
+		free(c);
+		server_refuse(srv, fd, "cannot create a thread; refusing connections");
+	}
 }
 
 static int thread_run(struct server *srv)
