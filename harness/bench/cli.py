@@ -6,7 +6,18 @@ from dataclasses import dataclass
 
 from bench import scenarios
 
-KNOWN_MODELS = ["fork", "thread", "select", "epoll", "green"]
+
+def _makefile_models():
+    """The models of the Makefile's MODELS list, the project's one list of models."""
+    top = os.path.join(os.path.dirname(__file__), "..", "..", "Makefile")
+    with open(top) as f:
+        for line in f:
+            if line.startswith("MODELS") and ":=" in line:
+                return line.split(":=", 1)[1].split("#")[0].split()
+    return []
+
+
+KNOWN_MODELS = _makefile_models()
 
 # (duration s, warm-up s, repetitions) per profile. QUICK is a smoke run (~2 min), the
 # default takes ~10 min on 2 cores, FULL adds repetitions, longer runs, 10,000 connections.

@@ -1,4 +1,5 @@
 """basic: the command line, the start-up line, and each route answering right once."""
+import os
 import signal
 import socket
 import time
@@ -90,6 +91,9 @@ def startup_line(ctx):
     line = srv.stdout_lines[0]
     expect(line.startswith(f"listening on 127.0.0.1:{srv.port}"),
            f"expected 'listening on 127.0.0.1:PORT', got {line!r}")
+    name = os.path.basename(ctx.binary)
+    expect(f"({name}, " in line,
+           f"expected the line to name the model, '({name}, PROTO, pid N)', got {line!r}")
     expect(srv.port != 0, "expected --port 0 to take a free port, the line says port 0")
     expect_eq(get(srv, "/").status, 200, "GET / status")
     srv.signal(signal.SIGTERM)
