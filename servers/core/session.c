@@ -460,12 +460,10 @@ void session_read(struct session *s, size_t n)
 
 const char *session_wbuf(struct session *s, size_t *len)
 {
-	if (s->proto == PROTO_ECHO) {
-		*len = in_len(s);
-		return s->in + s->in_head;
-	}
-	*len = response_pending(&s->out);
-	return response_data(&s->out);
+	*len = s->proto == PROTO_ECHO ? in_len(s) : response_pending(&s->out);
+	if (*len == 0)
+		return NULL;   /* asked between writes, the buffer may be back in the pool */
+	return s->proto == PROTO_ECHO ? s->in + s->in_head : response_data(&s->out);
 }
 
 void session_wrote(struct session *s, size_t n)
