@@ -1,0 +1,24 @@
+# Unit tests of the protocol core: tests/unit/test_NAME.c is one binary, $(BUILD)/tests/test_NAME,
+# linked with the core library. tests/suites/10-unit.sh runs them all; 15-unit-valgrind.sh runs
+# them again under Valgrind. `make unit` builds just them.
+#
+# A test that needs more than its own file and the core names it here:
+#   UNIT_OBJS_test_NAME      extra objects (helpers shared with the fuzz targets)
+#   UNIT_LDFLAGS_test_NAME   extra link flags
+
+UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/%)
+ALL_BINS   += $(UNIT_BINS)
+
+# test_session drives sessions through session_driver.c, and counts the core's allocations:
+# --wrap sends the core's calls to malloc() and friends through the test's counting wrappers.
+UNIT_OBJS_test_session    := $(OBJ)/tests/unit/session_driver.o
+UNIT_LDFLAGS_test_session := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
+.PHONY: unit
+unit: $(UNIT_BINS)
+
+$(UNIT_BINS): $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $$(UNIT_OBJS_$$*) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(UNIT_LDFLAGS_$*) -o $@ $^ $(LDLIBS)
+

@@ -1,0 +1,125 @@
+/*
+ * check.h: the unit tests' whole framework, in one header: checks that count, and that say
+ * what they saw when they fail.
+ *
+ *   CHECK(cond)                     FAIL file:line: cond
+ *   CHECK_EQ(got, want)             integers: FAIL file:line: got == want (got 3, want 4)
+ *   CHECK_MEM(got, glen, want, wlen)  byte strings, shown escaped around the first difference
+ *   check_case("split at %zu", k)   names the case being checked, for the failures that follow
+ *   return check_report();          prints "N passed, N failed"; exit status 1 if any failed
+ *
+ * A failing check does not stop the test, so one run lists every failure. Each check returns
+ * whether it passed, so a loop over thousands of splits can stop at the first bad one.
+ * One test binary is one translation unit, so the counters are plain statics.
+ */
+#ifndef C10K_CHECK_H
+#define C10K_CHECK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static unsigned check_passed, check_failed;
+static char check_case_name[160];
+
+/* Names what the checks after it are about, until the next call; "" for nothing. */
+__attribute__((format(printf, 1, 2)))
+static inline void check_case(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(check_case_name, sizeof check_case_name, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 4, 5)))
+static inline bool check_result(bool ok, const char *file, int line, const char *fmt, ...)
+{
+	if (ok) {
+		check_passed++;
+		return true;
+	}
+	check_failed++;
+	printf("FAIL %s:%d: ", file, line);
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (check_case_name[0])
+		printf("  [%s]", check_case_name);
+	putchar('\n');
+	return false;
+}
+
+/* Prints up to 60 bytes of s[0, n) from `from`, C-escaped, so CR, LF and NUL show. */
+static inline void check_print_escaped(const char *s, size_t n, size_t from)
+{
+	size_t to = from + 60 < n ? from + 60 : n;
+	printf("%s\"", from ? "..." : "");
+	for (size_t i = from; i < to; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r')
+			printf("\\r");
+		else if (c == '\n')
+			printf("\\n");
+		else if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+	printf("\"%s", to < n ? "..." : "");
+}
+
+static inline bool check_mem(const char *file, int line, const char *expr, const void *got,
+                             size_t got_len, const void *want, size_t want_len)
+{
+	size_t at = 0;
+	while (at < got_len && at < want_len && ((const char *)got)[at] == ((const char *)want)[at])
+		at++;
+	if (at == got_len && at == want_len)
+		return check_result(true, file, line, "%s", expr);
+	size_t from = at > 20 ? at - 20 : 0;
+	check_failed++;
+	printf("FAIL %s:%d: %s (differ at byte %zu of %zu/%zu: got ", file, line, expr, at,
+	       got_len, want_len);
+	check_print_escaped(got, got_len, from);
+	printf(", want ");
+	check_print_escaped(want, want_len, from);
+	printf(")");
+	if (check_case_name[0])
+		printf("  [%s]", check_case_name);
+	putchar('\n');
+	return false;
+}
+
+/* The counts, as the last line of the output; main() returns this. */
+static inline int check_report(void)
+{
+	printf("%u passed, %u failed\n", check_passed, check_failed);
+	return check_failed ? 1 : 0;
+}
+
+#define CHECK(cond) check_result((cond), __FILE__, __LINE__, "%s", #cond)
+
+#define CHECK_EQ(got, want)                                                                   \
+	({                                                                                        \
+		long long got_ = (long long)(got), want_ = (long long)(want);                         \
+		check_result(got_ == want_, __FILE__, __LINE__, "%s == %s (got %lld, want %lld)",     \
+		             #got, #want, got_, want_);                                               \
+	})
+
+#define CHECK_MEM(got, got_len, want, want_len)                                               \
+	check_mem(__FILE__, __LINE__, #got " == " #want, (got), (got_len), (want), (want_len))
+
+/* A NUL-terminated string against a literal or another string. */
+#define CHECK_STR(got, want)                                                                  \
+	({                                                                                        \
+		const char *gs_ = (got), *ws_ = (want);                                               \
+		gs_ ? CHECK_MEM(gs_, strlen(gs_), ws_, strlen(ws_))                                   \
+		    : check_result(false, __FILE__, __LINE__, "%s == %s (got NULL)", #got, #want);    \
+	})
+
+#endif
