@@ -8,6 +8,7 @@
 #include "http_parser.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* tchar from RFC 9110: the characters of a method or a field name. */
 static const unsigned char is_tchar[256] = {
@@ -320,8 +321,10 @@ int http_parse_head(const char *buf, size_t len, struct http_request *r)
 
 const struct http_header *http_find_header(const struct http_request *r, const char *name)
 {
+	/* Not eq_nocase(): `name` is the caller's, in any case ("Host"), not a lower-case literal. */
+	size_t len = strlen(name);
 	for (size_t i = 0; i < r->num_headers; i++)
-		if (eq_nocase(r->headers[i].name, r->headers[i].name_len, name))
+		if (r->headers[i].name_len == len && strncasecmp(r->headers[i].name, name, len) == 0)
 			return &r->headers[i];
 	return NULL;
 }
