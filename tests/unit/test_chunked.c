@@ -133,6 +133,26 @@ static void test_valid(void)
 	check_case("%s", "");
 }
 
+/* Every hex digit, in either case, means what it says. */
+static void test_hex_digits(void)
+{
+	static const char digits[] = "0123456789abcdefABCDEF";
+	for (const char *p = digits; *p; p++) {
+		unsigned value = (unsigned)(strchr(digits, *p) - digits);
+		value = 16 + (value < 16 ? value : value - 6);
+		char body[128];
+		size_t len = (size_t)sprintf(body, "1%c\r\n", *p);
+		memset(body + len, 'd', value);
+		len += value;
+		len += (size_t)sprintf(body + len, "\r\n0\r\n\r\n");
+		check_case("size 1%c", *p);
+		struct decoded d = decode(body, len, 0, 0, SIZE_MAX);
+		CHECK_EQ(d.status, CHUNKED_DONE);
+		CHECK_EQ(d.data_len, value);
+	}
+	check_case("%s", "");
+}
+
 /* Data is bytes, NUL included. */
 static void test_binary_data(void)
 {
@@ -319,6 +339,7 @@ static void test_large_chunk(void)
 int main(void)
 {
 	test_valid();
+	test_hex_digits();
 	test_binary_data();
 	test_no_room();
 	test_errors();

@@ -133,6 +133,10 @@ static void test_header_values(void)
 	CHECK(h && span_is(h->value, h->value_len, "1"));   /* the first of two */
 	h = http_find_header(&req, "content-length");
 	CHECK(h && span_is(h->value, h->value_len, "3"));
+	h = http_find_header(&req, "Content-Length");   /* the name in any case */
+	CHECK(h && span_is(h->value, h->value_len, "3"));
+	h = http_find_header(&req, "X-A");
+	CHECK(h && span_is(h->value, h->value_len, "1"));
 	CHECK(http_find_header(&req, "x-b") == NULL);
 	CHECK(http_find_header(&req, "x-") == NULL);
 }

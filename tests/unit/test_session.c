@@ -374,9 +374,9 @@ static const struct conversation {
 	{ "echo binary", "POST /echo HTTP/1.1\r\nContent-Length: 6\r\n\r\n\r\n\r\n\x01\xff",
 	  RESPONSE("200 OK", OCTETS("6"), "\r\n\r\n\x01\xff"), true },
 	{ "echo chunked", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-	  "5\r\nhello\r\n0\r\n\r\n",
+	  "5\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n",
 	  RESPONSE("200 OK", "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n",
-	           "5\r\nhello\r\n0\r\n\r\n"), true },
+	           "5\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n"), true },
 	{ "echo chunked, empty", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	  RESPONSE("200 OK", "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n",
 	           "0\r\n\r\n"), true },
