@@ -22,3 +22,8 @@ $(UNIT_BINS): $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $$(UNIT_OBJS_$$*) $(CORE_L
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(UNIT_LDFLAGS_$*) -o $@ $^ $(LDLIBS)
 
+# The session's fuzz target: arbitrary bytes, in arbitrary pieces, through the model loop.
+FUZZ_TARGETS += session
+FUZZ_SRC_session := tests/unit/session_driver.c servers/core/session.c \
+                    servers/core/http_parser.c servers/core/chunked.c servers/core/response.c \
+                    servers/core/routes.c servers/core/bufpool.c
