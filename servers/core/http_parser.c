@@ -315,6 +315,8 @@ int http_parse_head(const char *buf, size_t len, struct http_request *r)
 	if (has_te && r->minor_version == 0)
 		return 400;   /* HTTP/1.0 has no chunked coding */
 	r->keep_alive = r->minor_version == 1 ? !conn_close : conn_keep && !conn_close;
+	if (r->minor_version == 0)
+		r->expect_continue = false;   /* an HTTP/1.0 client knows no 1xx (RFC 9110 §10.1.1) */
 	split_target(r);
 	return 0;
 }
