@@ -224,6 +224,9 @@ static void test_framing(void)
 		{ "POST / HTTP/1.1\r\nExpect: 100-Continue\r\n\r\n", false, 0, false, true },
 		{ "POST / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", false, 0, false, false },
 		{ "POST / HTTP/1.1\r\nExpect: 100-continue, x\r\n\r\n", false, 0, false, false },
+		/* HTTP/1.0 has no 1xx answers: the expectation is ignored (RFC 9110 §10.1.1) */
+		{ "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+		  true, 5, false, false },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		check_case("%s", cases[i].head);

@@ -401,7 +401,23 @@ static const struct conversation {
 	{ "expect on a missing path", "PUT /x HTTP/1.1\r\nExpect: 100-continue\r\n"
 	  "Transfer-Encoding: chunked\r\n\r\n",
 	  RESPONSE("404 Not Found", TEXT("95") CLOSE, NOT_FOUND_BODY), false },
+	{ "expect in HTTP/1.0, ignored", "POST /echo HTTP/1.0\r\nExpect: 100-continue\r\n"
+	  "Connection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
+	  RESPONSE("200 OK", OCTETS("2") "Connection: keep-alive\r\n", "hi"), true },
 	{ "expect without a body", "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", PLAIN, true },
+	{ "expect on GET with a body",
+	  "GET / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+	  RESPONSE("200 OK", TEXT("13") CLOSE, "Hello, World!"), false },
+	/* a body where none is wanted: discarded, and the connection goes on */
+	{ "GET with a body", "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", PLAIN, true },
+	{ "GET with a chunked body",
+	  "GET /json HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", JSON, true },
+	{ "HEAD with a body", "HEAD / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+	  RESPONSE("200 OK", TEXT("13"), ""), true },
+	{ "bytes with a body", "GET /bytes?n=2 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+	  RESPONSE("200 OK", OCTETS("2"), "AB"), true },
+	{ "sleep with a body", "GET /sleep?ms=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+	  RESPONSE("200 OK", TEXT("11"), "slept 1 ms\n"), true },
 	/* errors that close the connection: nothing after them is a request */
 	{ "bare LF", "GET / HTTP/1.1\nHost: x\r\n\r\n", BAD_REQUEST, false },
 	{ "bare CR", "GET / HTTP/1.1\r\nHost: x\ry\r\n\r\n", BAD_REQUEST, false },
