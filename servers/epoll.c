@@ -8,8 +8,9 @@
  *
  * Edge-triggered: each socket is registered once, for reading and writing, and the kernel
  * reports each change of readiness once. So the loop must remember what it was told
- * (can_read, can_write) and use it up: read or write until the socket says EAGAIN. In return
- * there is no epoll_ctl() per request, only per connection.
+ * (can_read, can_write) and use it up: read or write until the socket is drained or full
+ * (EAGAIN, or a short transfer). In return there is no epoll_ctl() per request, only one per
+ * connection.
  *
  * The price of one thread: anything that blocks it blocks everyone. /block does exactly
  * that, on purpose, and /work keeps every other connection waiting while it computes.
@@ -67,44 +68,6 @@ static void wait_for_socket(struct loop *l, struct conn *c)
 		deadline_set(&l->deadlines, &c->deadline, l->now + l->srv->opts.idle_timeout_s * 1000u);
 }
 
-static bool do_read(struct conn *c)
-{
-	size_t room;
-	char *buf = session_rbuf(c->session, &room);
-	ssize_t n = read(c->fd, buf, room);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR) {
-			c->can_read = errno == EINTR;
-			return true;
-		}
-		return false;
-	}
-	/* A short read emptied the socket: any byte arriving after it raises a new edge, so
-	 * there is no need to spend a read() on hearing EAGAIN. */
-	if ((size_t)n < room)
-		c->can_read = false;
-	session_read(c->session, (size_t)n);
-	return true;
-}
-
-static bool do_write(struct conn *c)
-{
-	size_t len;
-	const char *buf = session_wbuf(c->session, &len);
-	ssize_t n = write(c->fd, buf, len);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR) {
-			c->can_write = errno == EINTR;
-			return true;
-		}
-		return false;
-	}
-	if ((size_t)n < len)
-		c->can_write = false;   /* the socket buffer is full; EPOLLOUT will say when not */
-	session_wrote(c->session, (size_t)n);
-	return true;
-}
-
 /* Runs a connection's protocol as far as it can go without waiting. */
 static void drive(struct loop *l, struct conn *c)
 {
@@ -116,14 +79,14 @@ static void drive(struct loop *l, struct conn *c)
 				wait_for_socket(l, c);
 				return;
 			}
-			ok = do_read(c);
+			ok = nb_read(c->session, c->fd, &c->can_read);
 			break;
 		case WANT_WRITE:
 			if (!c->can_write) {
 				wait_for_socket(l, c);
 				return;
 			}
-			ok = do_write(c);
+			ok = nb_write(c->session, c->fd, &c->can_write);
 			break;
 		case WANT_SLEEP:
 			/* An event loop sleeps by arming a timer and moving on to other connections. */

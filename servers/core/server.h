@@ -73,6 +73,22 @@ void server_refuse(struct server *srv, int fd, const char *why);
  * drain what the peer already sent, so the kernel does not answer it with a reset. */
 void server_close(int fd);
 
+/*
+ * One read (nb_read) or write (nb_write) on a non-blocking socket, as session_next() asked.
+ * Returns false when the connection failed. *ready tells whether the socket may take another
+ * try before the kernel reports it ready: false after EAGAIN, or after a short transfer,
+ * which means the socket was drained (or its buffer filled).
+ */
+bool nb_read(struct session *s, int fd, bool *ready);
+bool nb_write(struct session *s, int fd, bool *ready);
+
+/*
+ * Serves one connection with plain blocking calls until it ends, then closes it: the whole
+ * life of a connection in the models that give each one its own thread of control (fork,
+ * thread). Silence longer than --idle-timeout, in either direction, ends it.
+ */
+void serve_blocking(const struct server_opts *opts, int fd, struct bufpool *pool);
+
 /* Sets O_NONBLOCK. Returns 0, or -1 with errno. */
 int set_nonblocking(int fd);
 

@@ -279,7 +279,9 @@ static enum session_want need_input(struct session *s)
 		return WANT_WRITE;   /* answer what we have before reading more: back-pressure */
 	if (s->peer_closed)
 		return WANT_CLOSE;
-	if (in_len(s) == 0)
+	/* Between requests, the connection lends its buffers back. Not in the middle of a body:
+	 * the answer being streamed keeps its output buffer until it is done. */
+	if (session_idle(s))
 		release_buffers(s);
 	return WANT_READ;
 }

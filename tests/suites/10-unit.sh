@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Unit tests of the protocol core: runs every $BUILD/tests/test_* binary (built by `make`) and
-# sums the "N passed, N failed" line each ends with. A binary that ends otherwise (it crashed,
-# a sanitizer stopped it) counts as one failure. Set UNIT_WRAPPER to run each under a tool.
+# Unit tests of the protocol core: runs the binaries mk/unit.mk builds ($UNIT_TESTS, set by
+# `make test`; run by hand, every $BUILD/tests/test_*) and sums the "N passed, N failed" line
+# each ends with. A binary that ends otherwise (it crashed, a sanitizer stopped it, it is
+# missing) counts as one failure. Set UNIT_WRAPPER to run each under a tool.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 wrapper=${UNIT_WRAPPER:-}
 
-shopt -s nullglob
-bins=("$BUILD"/tests/test_*)
+bins=()
+for name in ${UNIT_TESTS:-}; do
+	bins+=("$BUILD/tests/$name")
+done
+if ((${#bins[@]} == 0)); then
+	shopt -s nullglob
+	bins=("$BUILD"/tests/test_*)
+fi
 if ((${#bins[@]} == 0)); then
 	echo "FAIL no unit tests in $BUILD/tests: run make first"
 	echo "0 passed, 1 failed"

@@ -4,10 +4,18 @@
  *
  *   CHECK(cond)                     FAIL file:line: cond
  *   CHECK_EQ(got, want)             integers: FAIL file:line: got == want (got 3, want 4)
- *   CHECK_MEM(got, glen, want, wlen)  byte strings, shown escaped around the first difference
+ *   CHECK_EQ_U(got, want)           the same, unsigned (CHECK_EQ_I: CHECK_EQ by another name)
+ *   CHECK_NEAR(got, want, tol)      doubles, within tol
+ *   CHECK_STR(got, want)            strings; CHECK_MEM(got, glen, want, wlen) byte strings,
+ *                                   shown escaped around the first difference
+ *   CHECK_FAIL(fmt, ...)            a failure the test worked out itself
  *   check_case("split at %zu", k)   names the case being checked, for the failures that follow
- *   return check_report();          prints "N passed, N failed"; exit status 1 if any failed
+ *   RUN(test_x)                     runs a test function, then prints "ok test_x" or "FAIL test_x"
+ *   return check_report();          prints "N passed, N failed" and gives the exit status;
+ *                                   check_summary() is the same
  *
+ * What counts: each check, or, for a test function run by RUN, the function as a whole
+ * (failed if any of its checks failed), so a loop of checks over every split counts once.
  * A failing check does not stop the test, so one run lists every failure. Each check returns
  * whether it passed, so a loop over thousands of splits can stop at the first bad one.
  * One test binary is one translation unit, so the counters are plain statics.
@@ -21,6 +29,8 @@
 #include <string.h>
 
 static unsigned check_passed, check_failed;
+static unsigned check_failures;          /* failed checks, counted or not */
+static bool check_in_run;                /* inside RUN: the function counts, not its checks */
 static char check_case_name[160];
 
 /* Names what the checks after it are about, until the next call; "" for nothing. */
@@ -37,10 +47,11 @@ __attribute__((format(printf, 4, 5)))
 static inline bool check_result(bool ok, const char *file, int line, const char *fmt, ...)
 {
 	if (ok) {
-		check_passed++;
+		check_passed += !check_in_run;
 		return true;
 	}
-	check_failed++;
+	check_failed += !check_in_run;
+	check_failures++;
 	printf("FAIL %s:%d: ", file, line);
 	va_list ap;
 	va_start(ap, fmt);
@@ -82,7 +93,8 @@ static inline bool check_mem(const char *file, int line, const char *expr, const
 	if (at == got_len && at == want_len)
 		return check_result(true, file, line, "%s", expr);
 	size_t from = at > 20 ? at - 20 : 0;
-	check_failed++;
+	check_failed += !check_in_run;
+	check_failures++;
 	printf("FAIL %s:%d: %s (differ at byte %zu of %zu/%zu: got ", file, line, expr, at,
 	       got_len, want_len);
 	check_print_escaped(got, got_len, from);
@@ -102,13 +114,36 @@ static inline int check_report(void)
 	return check_failed ? 1 : 0;
 }
 
+static inline int check_summary(void)
+{
+	return check_report();
+}
+
 #define CHECK(cond) check_result((cond), __FILE__, __LINE__, "%s", #cond)
+
+#define CHECK_FAIL(...) check_result(false, __FILE__, __LINE__, __VA_ARGS__)
 
 #define CHECK_EQ(got, want)                                                                   \
 	({                                                                                        \
 		long long got_ = (long long)(got), want_ = (long long)(want);                         \
 		check_result(got_ == want_, __FILE__, __LINE__, "%s == %s (got %lld, want %lld)",     \
 		             #got, #want, got_, want_);                                               \
+	})
+#define CHECK_EQ_I(got, want) CHECK_EQ(got, want)
+
+#define CHECK_EQ_U(got, want)                                                                 \
+	({                                                                                        \
+		unsigned long long got_ = (unsigned long long)(got);                                  \
+		unsigned long long want_ = (unsigned long long)(want);                                \
+		check_result(got_ == want_, __FILE__, __LINE__, "%s == %s (got %llu, want %llu)",     \
+		             #got, #want, got_, want_);                                               \
+	})
+
+#define CHECK_NEAR(got, want, tol)                                                            \
+	({                                                                                        \
+		double got_ = (got), want_ = (want);                                                  \
+		check_result(got_ >= want_ - (tol) && got_ <= want_ + (tol), __FILE__, __LINE__,      \
+		             "%s near %s (got %.6f, want %.6f)", #got, #want, got_, want_);           \
 	})
 
 #define CHECK_MEM(got, got_len, want, want_len)                                               \
@@ -118,8 +153,22 @@ static inline int check_report(void)
 #define CHECK_STR(got, want)                                                                  \
 	({                                                                                        \
 		const char *gs_ = (got), *ws_ = (want);                                               \
-		gs_ ? CHECK_MEM(gs_, strlen(gs_), ws_, strlen(ws_))                                   \
-		    : check_result(false, __FILE__, __LINE__, "%s == %s (got NULL)", #got, #want);    \
+		gs_ && ws_ ? CHECK_MEM(gs_, strlen(gs_), ws_, strlen(ws_))                            \
+		           : check_result(gs_ == ws_, __FILE__, __LINE__, "%s == %s (got %s, want %s)", \
+		                          #got, #want, gs_ ? gs_ : "NULL", ws_ ? ws_ : "NULL");       \
 	})
+
+/* Runs one test function, counted as one: passed if all its checks passed. */
+#define RUN(fn)                                                                               \
+	do {                                                                                      \
+		unsigned failures_before_ = check_failures;                                           \
+		check_in_run = true;                                                                  \
+		fn();                                                                                 \
+		check_in_run = false;                                                                 \
+		bool ok_ = check_failures == failures_before_;                                        \
+		check_passed += ok_;                                                                  \
+		check_failed += !ok_;                                                                 \
+		printf("%s %s\n", ok_ ? "ok" : "FAIL", #fn);                                         \
+	} while (0)
 
 #endif

@@ -1,0 +1,134 @@
+"""The runner's command line and the configuration of one benchmark."""
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+from bench import scenarios
+
+KNOWN_MODELS = ["fork", "thread", "select", "epoll", "green"]
+
+# (duration s, warm-up s, repetitions) per profile. QUICK is a smoke run (~2 min), the
+# default takes ~10 min on 2 cores, FULL adds repetitions, longer runs, 10,000 connections.
+PROFILE_TIMES = {"quick": (1, 0, 1), "default": (3, 1, 1), "full": (10, 2, 3)}
+
+DESCRIPTION = """\
+Runs every server model through the same benchmark scenarios, then draws the plots and writes
+the report (results/<UTC time>-<host>/, with results/latest pointing to it).
+Usually run as `make bench` (QUICK=1, FULL=1, MODELS=, SCENARIOS=, SERVER_CPUS=, CLIENT_CPUS=).
+
+scenarios: """ + ", ".join(scenarios.ALL)
+
+
+@dataclass
+class Config:
+    root: str                    # the repository
+    bin_dir: str
+    models: list
+    scenarios: list
+    profile: str
+    duration: float
+    warmup: float
+    reps: int
+    server_cpus: str
+    client_cpus: str
+    conns: list
+    idle_conns: list
+    max_conns: int
+    out: str
+    results_root: str
+    dry_run: bool
+    report: bool
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """A bad command line: one line naming the problem, exit code 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"bench: {message} (see --help)\n")
+        sys.exit(2)
+
+
+def _words(text):
+    return [w for w in text.replace(",", " ").split() if w]
+
+
+def _counts(parser, option, text):
+    try:
+        values = [int(w) for w in _words(text)]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        parser.error(f"{option}: '{text}' is not a list of positive whole numbers")
+    return values
+
+
+def parse(argv, root):
+    p = OneLineErrorParser(prog="bench", description=DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="", help="models to run, e.g. 'epoll green' "
+                   "(default: every built model of " + " ".join(KNOWN_MODELS) + ")")
+    p.add_argument("--scenarios", default="", help="scenarios to run (default: all)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
+    size.add_argument("--full", action="store_true",
+                      help="repetitions, longer runs and 10,000 connections")
+    p.add_argument("--duration", type=float, help="measured seconds per run")
+    p.add_argument("--warmup", type=float, help="warm-up seconds before each run")
+    p.add_argument("--reps", type=int, help="repetitions of every point")
+    p.add_argument("--server-cpus", default="", help="CPUs for the servers, e.g. 0 or 0-3 "
+                   "(default: half of this machine's, disjoint from the generator's)")
+    p.add_argument("--client-cpus", default="", help="CPUs for the load generators")
+    p.add_argument("--conns", default="", help="connection counts for the http, echo and "
+                   "cpubound sweeps, e.g. 1,100")
+    p.add_argument("--idle-conns", default="", help="connection counts for idle")
+    p.add_argument("--max-conns", type=int, default=0, help="the servers' --max-conns "
+                   "(default: each run's connections plus a margin)")
+    p.add_argument("--bin", default=os.path.join(root, "build", "bin"),
+                   help="where the servers and loadgen are (default: build/bin)")
+    p.add_argument("--out", default="", help="results directory "
+                   "(default: results/<UTC time>-<host>, and results/latest points to it)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
+    p.add_argument("--no-report", action="store_true", help="skip the plots and the report")
+    a = p.parse_args(argv)
+
+    profile = "quick" if a.quick else "full" if a.full else "default"
+    duration, warmup, reps = PROFILE_TIMES[profile]
+    duration = duration if a.duration is None else a.duration
+    warmup = warmup if a.warmup is None else a.warmup
+    reps = reps if a.reps is None else a.reps
+    if duration < 1 or warmup < 0 or reps < 1:
+        p.error("--duration must be at least 1 s, --warmup at least 0, --reps at least 1")
+    if a.max_conns < 0:
+        p.error("--max-conns must be positive")
+
+    bin_dir = os.path.abspath(a.bin)
+    if a.models:
+        models = _words(a.models)
+        missing = [m for m in models if not os.access(os.path.join(bin_dir, m), os.X_OK)]
+        if missing:
+            p.error(f"no server binary for {', '.join(missing)} in {bin_dir} (run make)")
+    else:
+        models = [m for m in KNOWN_MODELS if os.access(os.path.join(bin_dir, m), os.X_OK)]
+        if not models:
+            p.error(f"no server model is built in {bin_dir} (run make)")
+    chosen = _words(a.scenarios) or list(scenarios.ALL)
+    unknown = [s for s in chosen if s not in scenarios.ALL]
+    if unknown:
+        p.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(scenarios.ALL)})")
+
+    return Config(root=root, bin_dir=bin_dir, models=models,
+                  scenarios=[s for s in scenarios.ALL if s in chosen], profile=profile,
+                  duration=duration, warmup=warmup, reps=reps,
+                  server_cpus=a.server_cpus, client_cpus=a.client_cpus,
+                  conns=_counts(p, "--conns", a.conns) if a.conns else None,
+                  idle_conns=_counts(p, "--idle-conns", a.idle_conns) if a.idle_conns else None,
+                  max_conns=a.max_conns, out=a.out, results_root=os.path.join(root, "results"),
+                  dry_run=a.dry_run, report=not a.no_report)
+
+
+def main(argv):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = parse(argv, root)
+    from bench import runner
+    return runner.run(cfg)

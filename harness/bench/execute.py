@@ -1,0 +1,241 @@
+"""One run: a fresh server, the point's load against it, and one row of runs.csv.
+
+The order keeps the server's life tight around the measurement, so that its rusage (read by
+wait4() when it exits) is the run's cost: start the server, sample it idle, run the warm-up
+and the measured load while sampling, stop it. Warm-up requests are served by the same
+server, so they are counted in the per-request figures' denominator.
+"""
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+
+from bench import sampling, tools, validity
+from bench.cpus import to_text
+from bench.procs import Child
+from bench.servers import Server, ServerError
+
+TIMEOUT_S = 5          # a request unanswered this long is a timeout error
+FINISH_SLACK_S = 30    # a generator still running this long after its time is killed
+
+
+@dataclass
+class Context:
+    """What every run of one `make bench` shares."""
+    out_dir: str
+    bin_dir: str
+    wrk: str
+    loadgen: str
+    wrk_script: str
+    server_cpus: list
+    client_cpus: list
+    duration: float
+    warmup: float
+    max_conns: int = 0     # 0: each run's connections plus a margin
+
+    def path(self, kind, name):
+        d = os.path.join(self.out_dir, kind)
+        os.makedirs(d, exist_ok=True)
+        return os.path.join(d, name)
+
+
+@dataclass
+class Generator:
+    load: tools.Load
+    child: Child
+    json_path: str = ""
+
+
+def _start_generator(ctx, name, load, port, duration, warmup):
+    """Starts one generator process for `load`, its files named after `name`. (wrk ignores
+    `warmup`: its warm-up is a separate, earlier run.)"""
+    threads = tools.threads_for(load, ctx.client_cpus)
+    log = ctx.path("logs", f"{name}.{load.tool}.log")
+    cpus = to_text(ctx.client_cpus)
+    if load.tool == "wrk":
+        argv = tools.wrk_argv(ctx.wrk, ctx.wrk_script, load, port, threads, duration, TIMEOUT_S)
+        return Generator(load, Child(argv, log, cpus=cpus))
+    json_path, hgrm_path = ctx.path("raw", f"{name}.json"), ctx.path("hgrm", f"{name}.hgrm")
+    argv = tools.loadgen_argv(ctx.loadgen, load, port, threads, duration, warmup,
+                              TIMEOUT_S, json_path, hgrm_path)
+    return Generator(load, Child(argv, log, cpus=cpus), json_path)
+
+
+def _finish(gen, deadline, client_cpus):
+    """Waits for a generator and reads what it measured. Returns (Measured, problem)."""
+    if not gen.child.wait(max(0.0, deadline - time.monotonic())):
+        gen.child.stop(grace=2.0)
+        return None, f"{gen.load.tool} did not finish in time and was stopped"
+    try:
+        if gen.load.tool == "wrk":
+            m = tools.parse_wrk(gen.child.output())
+        else:
+            with open(gen.json_path) as f:
+                m = tools.parse_loadgen(f.read())
+    except (OSError, tools.ToolError, KeyError, ValueError) as e:
+        return None, f"{gen.load.tool} (exit {gen.child.exit_code}): {e}"
+    if gen.child.rusage:
+        m.gen_user_s, m.gen_sys_s = gen.child.rusage.ru_utime, gen.child.rusage.ru_stime
+    m.gen_elapsed_s = gen.child.ended - gen.child.started
+    m.gen_threads = tools.threads_for(gen.load, client_cpus)
+    return m, ""
+
+
+def _run_load(ctx, run_id, loads, port, duration, warmup):
+    """Runs the point's generators at once. Returns ([Measured or None], [problem])."""
+    gens = [_start_generator(ctx, f"{run_id}.{i}", load, port, duration, warmup)
+            for i, load in enumerate(loads)]
+    try:
+        deadline = time.monotonic() + warmup + duration + TIMEOUT_S + FINISH_SLACK_S
+        results = [_finish(g, deadline, ctx.client_cpus) for g in gens]
+    finally:
+        for g in gens:
+            g.child.stop(grace=2.0)
+    for i, (g, (m, _)) in enumerate(zip(gens, results)):
+        if m and g.load.tool == "wrk" and m.spectrum:
+            tools.write_hgrm(ctx.path("hgrm", f"{run_id}.{i}.hgrm"), m.spectrum, m.requests)
+    return [m for m, _ in results], [p for _, p in results if p]
+
+
+def _wrk_warmup(ctx, run_id, loads, port):
+    """wrk has no warm-up of its own: run it once, unmeasured, before the real run.
+    Returns the requests it made (the server served them too) and any problem."""
+    wrk_loads = [l for l in loads if l.tool == "wrk"]
+    if not wrk_loads or ctx.warmup <= 0:
+        return 0, []
+    gens = [_start_generator(ctx, f"{run_id}.{i}.warmup", load, port, ctx.warmup, 0)
+            for i, load in enumerate(wrk_loads)]
+    deadline = time.monotonic() + ctx.warmup + TIMEOUT_S + FINISH_SLACK_S
+    results = [_finish(g, deadline, ctx.client_cpus) for g in gens]
+    return (sum(m.requests for m, _ in results if m),
+            [f"warm-up: {p}" for _, p in results if p])
+
+
+def _describe(ctx, run_id, scenario, point, model, rep, loads):
+    """The columns that say what the run is, before it runs."""
+    main = loads[0]
+    return {"run": run_id, "rep": rep, "model": model, "scenario": scenario.name,
+            "point": point.label, "x": main.rate if point.load_fraction else point.x,
+            "tool": main.tool,
+            "proto": point.proto, "path": main.path if point.proto == "http" else "",
+            "conns": main.conns, "gen_threads": tools.threads_for(main, ctx.client_cpus),
+            "load_fraction": point.load_fraction or None, "target_rate": main.rate or None,
+            "duration_s": point.duration(ctx.duration), "warmup_s": ctx.warmup if point.warmup else 0.0,
+            "server_cpus": to_text(ctx.server_cpus), "client_cpus": to_text(ctx.client_cpus),
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def skipped(ctx, run_id, scenario, point, model, rep, why):
+    """The row of a run that could not be attempted, marked invalid with the reason."""
+    return _verdict(_describe(ctx, run_id, scenario, point, model, rep, point.loads), point,
+                    [why])
+
+
+def run(ctx, run_id, scenario, point, model, rep, target_rate=0.0):
+    """Runs one point against one model; returns its runs.csv row (valid or not)."""
+    loads = [dataclasses.replace(l) for l in point.loads]
+    if point.load_fraction and target_rate:
+        loads[0].rate = target_rate
+    row = _describe(ctx, run_id, scenario, point, model, rep, loads)
+    warmup = row["warmup_s"]
+    server = Server(os.path.join(ctx.bin_dir, model), model, point.proto,
+                    ctx.max_conns or point.conns + 64, to_text(ctx.server_cpus),
+                    ctx.server_cpus, ctx.path("logs", f"{run_id}.server.log"))
+    problems, measured, sampler, warm_requests = [], [], None, 0
+    try:
+        server.start()
+        base = sampling.sample(server.pid)
+        duration = row["duration_s"]
+        sampler = sampling.Sampler(server.pid, max(0.2, min(1.0, duration / 5))).start()
+        t0 = time.monotonic()
+        if point.warmup:
+            warm_requests, warm_problems = _wrk_warmup(ctx, run_id, loads, server.port)
+            problems += warm_problems
+        measured, load_problems = _run_load(ctx, run_id, loads, server.port, duration, warmup)
+        problems += load_problems
+        window = time.monotonic() - t0
+        samples = sampler.stop()
+        sampler = None
+        time.sleep(0.05)   # let the server see the connections close before it is stopped
+        stop_problem = server.stop()
+        if stop_problem:
+            problems.append(stop_problem)
+    except ServerError as e:
+        problems.append(str(e))
+        return _verdict(row, point, problems)
+    finally:
+        if sampler:
+            sampler.stop()
+        if server.running:       # interrupted, or failed half-way
+            server.stop(grace=2.0)
+
+    peak = sampling.peak(samples)
+    _fill_generator(row, loads, measured, warm_requests, ctx)
+    _fill_server(row, server, base, peak, window, loads, ctx)
+    hgrm = ctx.path("hgrm", f"{run_id}.0.hgrm")
+    row["hgrm"] = os.path.relpath(hgrm, ctx.out_dir) if os.path.exists(hgrm) else ""
+    return _verdict(row, point, problems)
+
+
+def _fill_generator(row, loads, measured, warm_requests, ctx):
+    main = measured[0] if measured else None
+    if main:
+        lat = main.latency_us
+        row.update({
+            "requests": main.requests, "warmup_requests": main.warmup_requests + warm_requests,
+            "req_per_s": main.req_per_s, "bytes": main.bytes, "duration_s": main.duration_s,
+            "achieved_rate": main.achieved_rate, "late_sends": main.late_sends,
+            "conns_established": main.conns_established,
+            "lat_min_us": lat.get("min"), "lat_mean_us": lat.get("mean"),
+            "lat_p50_us": lat.get("p50"), "lat_p90_us": lat.get("p90"),
+            "lat_p99_us": lat.get("p99"), "lat_p999_us": lat.get("p99.9"),
+            "lat_p9999_us": lat.get("p99.99"), "lat_max_us": lat.get("max"),
+        })
+        row.update({f"err_{k}": n for k, n in main.errors.items()})
+    background = [m for l, m in zip(loads, measured) if l.role == "background" and m]
+    if background:
+        row["bg_requests"] = sum(m.requests for m in background)
+        row["bg_req_per_s"] = sum(m.req_per_s for m in background)
+        row["bg_p99_us"] = max(m.latency_us.get("p99", 0) for m in background)
+    ran = [m for m in measured if m]
+    if ran:
+        threads = min(sum(m.gen_threads for m in ran), len(ctx.client_cpus))
+        elapsed = max(m.gen_elapsed_s for m in ran)
+        row["gen_user_s"] = sum(m.gen_user_s for m in ran)
+        row["gen_sys_s"] = sum(m.gen_sys_s for m in ran)
+        if elapsed > 0:
+            row["gen_busy"] = (row["gen_user_s"] + row["gen_sys_s"]) / (elapsed * threads)
+
+
+def _fill_server(row, server, base, peak, window, loads, ctx):
+    served = (row.get("requests") or 0) + (row.get("warmup_requests") or 0) + \
+        (row.get("bg_requests") or 0)
+    server_conns = max(0, peak.sockets - base.sockets)
+    row.update({"server_conns": server_conns, "server_base_pss_kb": base.pss_kb,
+                "server_peak_pss_kb": peak.pss_kb, "server_peak_rss_kb": peak.rss_kb,
+                "server_threads": peak.threads, "server_procs": peak.procs})
+    if row.get("conns_established") is None and loads[0].tool == "wrk":
+        # wrk does not say how many connections it holds: the server's sockets do.
+        row["conns_established"] = min(row["conns"], server_conns)
+    if server_conns and not any(l.close for l in loads):
+        row["server_mem_per_conn_kb"] = max(0, peak.pss_kb - base.pss_kb) / server_conns
+    ru = server.rusage
+    if ru is None:
+        return
+    cpu = ru.ru_utime + ru.ru_stime
+    usable = max(1, min(len(ctx.server_cpus), peak.threads or 1))
+    row.update({"server_user_s": ru.ru_utime, "server_sys_s": ru.ru_stime,
+                "server_vcsw": ru.ru_nvcsw, "server_ivcsw": ru.ru_nivcsw,
+                "server_busy": cpu / (window * usable) if window > 0 else None})
+    if served:
+        row.update({"server_cpu_us_per_req": cpu * 1e6 / served,
+                    "server_user_us_per_req": ru.ru_utime * 1e6 / served,
+                    "server_sys_us_per_req": ru.ru_stime * 1e6 / served,
+                    "server_csw_per_req": (ru.ru_nvcsw + ru.ru_nivcsw) / served})
+
+
+def _verdict(row, point, problems):
+    reasons = validity.judge(row, point, problems)
+    row["valid"] = not reasons
+    row["invalid_reason"] = "; ".join(reasons)
+    return row

@@ -1,0 +1,70 @@
+"""The line printed after every run, and the estimate of the time left.
+
+    [ 7/42] epoll   http c=100          78,231 req/s  p99 1.21 ms  ETA 3m10s
+
+The estimate is the planned time of the runs left plus, for each, the average time the runs
+so far took beyond their plan (starting servers, connecting, stopping).
+"""
+import time
+
+FIRST_GUESS_OVERHEAD_S = 0.5   # measured: 0.3-0.4 s (server start and stop, tools start)
+
+
+def duration_text(seconds):
+    seconds = int(round(max(0, seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def latency_text(us):
+    if us is None or us == "":
+        return "-"
+    us = float(us)
+    return f"{us:.0f} µs" if us < 1000 else f"{us / 1000:.3g} ms" if us < 1e6 else f"{us / 1e6:.3g} s"
+
+
+def plural(n, word):
+    """ "1 thread", "1,001 threads", "2 processes"."""
+    return f"{n:,.0f} {word}" + ("" if n == 1 else "es" if word.endswith("s") else "s")
+
+
+def figures(row):
+    """What a run achieved, in a few words fitting its scenario."""
+    if row.get("scenario") == "idle":
+        mem = row.get("server_mem_per_conn_kb")
+        return (f"{row.get('server_conns') or 0:,} held  "
+                f"{'-' if mem is None else f'{mem:.1f}'} KiB/conn  "
+                f"{plural(row.get('server_threads') or 0, 'thread')}  "
+                f"{plural(row.get('server_procs') or 0, 'process')}")
+    rate = row.get("req_per_s") or 0
+    unit = "conn/s" if row.get("scenario") == "churn" else "req/s"
+    return f"{rate:>9,.0f} {unit}  p99 {latency_text(row.get('lat_p99_us'))}"
+
+
+class Progress:
+    def __init__(self, planned):
+        """`planned`: the planned seconds of every run, in order."""
+        self.planned = list(planned)
+        self.done = 0
+        self.overheads = []
+        self.started = time.monotonic()
+
+    def total_estimate(self):
+        return sum(self.planned) + FIRST_GUESS_OVERHEAD_S * len(self.planned)
+
+    def finished(self, row, elapsed):
+        """Prints the line for the run just finished, which took `elapsed` seconds."""
+        self.overheads.append(max(0.0, elapsed - self.planned[self.done]))
+        self.done += 1
+        overhead = sum(self.overheads) / len(self.overheads)
+        left = sum(self.planned[self.done:]) + overhead * (len(self.planned) - self.done)
+        width = len(str(len(self.planned)))
+        what = f"{row['scenario']} {row['point']}"
+        line = (f"[{self.done:>{width}}/{len(self.planned)}] {row['model']:<7} {what:<21} "
+                f"{figures(row)}  ETA {duration_text(left)}")
+        if not row.get("valid"):
+            line += f"\n{'':>{2 * width + 3}} INVALID: {row.get('invalid_reason')}"
+        print(line, flush=True)

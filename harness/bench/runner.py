@@ -1,0 +1,206 @@
+"""The loop over runs: their order, the results directory, progress, and Ctrl-C.
+
+Order: scenario by scenario, point by point, repetition by repetition, and within that every
+model in turn. Models measured side by side, alternated, see the same machine: a background
+job or a warming CPU affects them all alike rather than one of them.
+
+Ctrl-C (or SIGTERM) stops the run in progress, stops every process we started, and still
+writes summary.csv, the plots and the report from the runs finished so far.
+"""
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from bench import cpus, envinfo, execute, limits, procs, results, scenarios
+from bench.progress import Progress, duration_text
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _point_latest(results_root, out):
+    """results/latest -> the newest run (a relative link, so results/ can move)."""
+    link = os.path.join(results_root, "latest")
+    tmp = link + ".new"
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(os.path.basename(out), tmp)
+    os.replace(tmp, link)
+
+
+def _tools(cfg):
+    wrk = shutil.which("wrk") or "wrk"
+    return {"wrk": wrk, "loadgen": os.path.join(cfg.bin_dir, "loadgen")}
+
+
+def _usable_scenarios(cfg, tools):
+    """The chosen scenarios whose tools exist, and a note for each one left out."""
+    chosen = scenarios.build(cfg.scenarios, cfg.profile, cfg.conns, cfg.idle_conns)
+    have = {"wrk": bool(shutil.which(tools["wrk"])),
+            "loadgen": os.access(tools["loadgen"], os.X_OK)}
+    usable, skipped = [], []
+    for s in chosen:
+        missing = sorted(t for t in s.tools if not have[t])
+        if missing:
+            skipped.append(f"{s.name}: needs {' and '.join(missing)}, which is not installed"
+                           f" or built")
+        else:
+            usable.append(s)
+    return usable, skipped
+
+
+def plan(cfg, chosen):
+    """[(scenario, point, rep, model)] in the order they run."""
+    return [(s, p, rep, model) for s in chosen for p in s.points
+            for rep in range(1, cfg.reps + 1) for model in cfg.models]
+
+
+def planned_seconds(cfg, point):
+    return point.duration(cfg.duration) + (cfg.warmup if point.warmup else 0)
+
+
+def _capacity(rows, scenario):
+    """The fastest model's closed-loop rate in this scenario's capacity probes (valid runs
+    if any were valid)."""
+    probes = [r for r in rows if r["scenario"] == scenario and r["point"] == "capacity"]
+    valid = [r for r in probes if r.get("valid")] or probes
+    return max((r.get("req_per_s") or 0 for r in valid), default=0)
+
+
+def run(cfg):
+    server_cpus, client_cpus, split_note = _split(cfg)
+    tools = _tools(cfg)
+    chosen, skipped = _usable_scenarios(cfg, tools)
+    for note in skipped:
+        print(f"bench: skipping {note}", file=sys.stderr)
+    if not chosen:
+        print("bench: no scenario can run (see above)", file=sys.stderr)
+        return 1
+    runs = plan(cfg, chosen)
+    prog = Progress(planned_seconds(cfg, p) for _, p, _, _ in runs)
+    print(f"bench: {len(runs)} runs of {', '.join(cfg.models)} through "
+          f"{', '.join(s.name for s in chosen)}: about {duration_text(prog.total_estimate())}. "
+          f"Server on CPU {cpus.to_text(server_cpus)}, load generator on "
+          f"CPU {cpus.to_text(client_cpus)}.", flush=True)
+    if split_note:
+        print(f"bench: warning: {split_note}", file=sys.stderr)
+    if cfg.dry_run:
+        for s, p, rep, model in runs:
+            print(f"  {s.name:<12} {p.label:<12} rep {rep}  {model}")
+        return 0
+
+    out = _results_dir(cfg)
+    _check_limits(cfg, chosen, out)
+    env = envinfo.collect(cfg.root, cfg, server_cpus, client_cpus, split_note, tools)
+    env += [("skipped", s) for s in skipped]
+    envinfo.write(os.path.join(out, "env.txt"), env)
+    _take_charge(client_cpus)
+    ctx = execute.Context(out_dir=out, bin_dir=cfg.bin_dir, wrk=tools["wrk"],
+                          loadgen=tools["loadgen"],
+                          wrk_script=os.path.join(cfg.root, "harness", "wrk", "summary.lua"),
+                          server_cpus=server_cpus, client_cpus=client_cpus,
+                          duration=cfg.duration, warmup=cfg.warmup, max_conns=cfg.max_conns)
+    rows, status = _run_all(ctx, runs, prog)
+
+    envinfo.write(os.path.join(out, "env.txt"),
+                  env + [("runs", f"{len(rows)} of {len(runs)} ({status})")])
+    results.read_summary(out)
+    if cfg.report:
+        _report(cfg.root, out)
+    report = os.path.join(out, "report.html")
+    if not os.path.relpath(report).startswith(".."):
+        report = os.path.relpath(report)
+    invalid = sum(1 for r in rows if not r.get("valid"))
+    print(f"bench: {len(rows)} of {len(runs)} runs done, {invalid} invalid. Report: {report} "
+          "(and report.md)", flush=True)
+    return 0 if status == "complete" else 130
+
+
+def _results_dir(cfg):
+    """--out, or results/<UTC time>-<host> with results/latest pointing to it."""
+    if cfg.out:
+        out = os.path.abspath(cfg.out)
+        os.makedirs(out, exist_ok=True)
+        return out
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = os.path.join(cfg.results_root, f"{stamp}-{platform.node() or 'host'}")
+    os.makedirs(out, exist_ok=True)
+    _point_latest(cfg.results_root, out)
+    return out
+
+
+def _check_limits(cfg, chosen, out):
+    """limits.txt, and a warning for each limit too low for the largest run planned."""
+    biggest = max(p.conns for s in chosen for p in s.points)
+    findings = limits.check(max(biggest, cfg.max_conns), any(s.name == "churn" for s in chosen),
+                            threads_per_conn=bool({"fork", "thread"} & set(cfg.models)))
+    limits.write(findings, os.path.join(out, "limits.txt"))
+    for f in findings:
+        if not f.ok:
+            print(f"bench: limit: {f.name} = {f.value}: {f.note}. To raise it: {f.fix}",
+                  file=sys.stderr)
+
+
+def _take_charge(client_cpus):
+    """From here on the runner runs on the generator's cores (its sampling must not steal the
+    server's), adopts orphans, and turns SIGINT and SIGTERM into KeyboardInterrupt, even
+    where the shell had SIGINT ignored (a background job of a script)."""
+    os.sched_setaffinity(0, client_cpus)
+    procs.become_subreaper()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _run_all(ctx, runs, prog):
+    """Runs the plan, a row of runs.csv per run. Returns (rows, "complete" or "interrupted")."""
+    writer = results.RunsWriter(os.path.join(ctx.out_dir, "runs.csv"))
+    rows, status = [], "complete"
+    try:
+        for i, (s, p, rep, model) in enumerate(runs, 1):
+            started = time.monotonic()
+            target = _capacity(rows, s.name) * p.load_fraction if p.load_fraction else 0.0
+            run_id = f"{i:03d}-{model}-{s.name}-{_slug(p.label)}-r{rep}"
+            if p.load_fraction and not target:
+                row = execute.skipped(ctx, run_id, s, p, model, rep,
+                                      "no capacity was measured to take a share of")
+            else:
+                row = execute.run(ctx, run_id, s, p, model, rep, target)
+            writer.write(row)
+            rows.append(row)
+            prog.finished(row, time.monotonic() - started)
+            procs.sweep()
+    except KeyboardInterrupt:
+        status = "interrupted"
+        print(f"\nbench: interrupted after {len(rows)} of {len(runs)} runs; stopping what runs "
+              "and keeping the runs so far", flush=True)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the report
+        procs.stop_all()
+        writer.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return rows, status
+
+
+def _split(cfg):
+    try:
+        return cpus.split(cfg.server_cpus, cfg.client_cpus)
+    except ValueError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _slug(label):
+    return "".join(ch if ch.isalnum() or ch in ".=" else "_" for ch in label).strip("_")
+
+
+def _report(root, out):
+    """Plots and report, by the same scripts as `make plots`."""
+    for script in ("plots.py", "report.py"):
+        p = subprocess.run([sys.executable, os.path.join(root, "scripts", script), out])
+        if p.returncode != 0:
+            print(f"bench: scripts/{script} failed ({p.returncode})", file=sys.stderr)

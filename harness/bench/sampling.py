@@ -1,0 +1,118 @@
+"""What a server holds while it runs, read from /proc: memory, threads, processes, sockets.
+
+A server is a process tree (the fork model: one process per connection), so every figure is
+summed over the server and all its descendants. Memory is Pss (proportional set size, from
+smaps_rollup): a page shared by N processes counts 1/N in each, so summing Pss over a fork
+server's children does not count the shared code N times, as summing Rss would. Rss is kept
+too, for comparison.
+
+Sockets are counted as distinct socket inodes among the tree's file descriptors: a
+connection's socket that a parent and a child both hold is one connection, and the count is
+the server's own view of how many connections it holds, whatever the load generator says.
+
+Sampling costs the runner some CPU, so it is done at a modest rate, on the generator's cores.
+"""
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from bench import procs
+
+
+@dataclass
+class Sample:
+    t: float = 0.0
+    pss_kb: int = 0
+    rss_kb: int = 0
+    threads: int = 0
+    procs: int = 0
+    sockets: int = 0
+
+
+def descendants(root):
+    """The root pid and every live process below it."""
+    children = {}
+    for pid, ppid in procs.parents().items():
+        children.setdefault(ppid, []).append(pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+def _fields(path, names):
+    """{name: int} for the "Name:  value kB" lines of a /proc file that we ask for."""
+    found = {}
+    with open(path) as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in names:
+                found[key] = int(rest.split()[0])
+    return found
+
+
+def _socket_inodes(pid, into):
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(f"{fd_dir}/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            into.add(target)
+
+
+def sample(root):
+    """One look at the server's tree. Processes that end while we look are skipped."""
+    s, sockets = Sample(t=time.monotonic()), set()
+    for pid in descendants(root):
+        try:
+            mem = _fields(f"/proc/{pid}/smaps_rollup", ("Rss", "Pss"))
+            status = _fields(f"/proc/{pid}/status", ("Threads",))
+            _socket_inodes(pid, sockets)
+        except (OSError, ValueError):
+            continue
+        s.pss_kb += mem.get("Pss", 0)
+        s.rss_kb += mem.get("Rss", 0)
+        s.threads += status.get("Threads", 0)
+        s.procs += 1
+    s.sockets = len(sockets)
+    return s
+
+
+class Sampler:
+    """Samples a server's tree every `interval` seconds on a background thread."""
+
+    def __init__(self, root, interval):
+        self.root = root
+        self.interval = interval
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            self.samples.append(sample(self.root))
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Stops sampling after one last sample; returns the samples."""
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(sample(self.root))
+        return self.samples
+
+
+def peak(samples):
+    """The highest value of each figure over the samples (each may peak at another time)."""
+    top = Sample()
+    for s in samples:
+        for name in ("pss_kb", "rss_kb", "threads", "procs", "sockets"):
+            setattr(top, name, max(getattr(top, name), getattr(s, name)))
+    return top

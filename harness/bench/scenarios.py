@@ -1,0 +1,153 @@
+"""The scenarios: what each one sends, at which points, and what it expects.
+
+Every model goes through the same points with the same parameters. A scenario is a list of
+points; a point is what the generators do (one Load each, run at once) and the x value it is
+plotted at. The three profiles (quick, default, full) differ only in how many points and
+connections, never in what a point means, so their results compare.
+"""
+from dataclasses import dataclass, field
+
+from bench.tools import Load
+
+PROFILES = ("quick", "default", "full")
+
+
+@dataclass
+class Point:
+    label: str                       # "c=100", "0.5x", "alone": unique within its scenario
+    x: float                         # where it is plotted (connections, offered load, ...);
+                                     # a share of capacity is plotted at the rate it became
+    proto: str                       # the server's protocol
+    loads: list                      # [Load]: the first is the measured one
+    expected_errors: tuple = ()      # error kinds that do not make a run invalid
+    load_fraction: float = 0.0       # open loop: the share of the fastest model's capacity
+    capacity_probe: bool = False     # open loop: the closed-loop run that finds the capacity
+    warmup: bool = True              # idle connections have nothing to warm up
+    min_duration: float = 0.0        # seconds the run lasts at least, whatever the profile
+
+    def duration(self, profile_duration):
+        return max(profile_duration, self.min_duration)
+
+    @property
+    def conns(self):
+        return sum(load.conns for load in self.loads)
+
+
+@dataclass
+class Scenario:
+    name: str                        # as SCENARIOS= names it
+    title: str
+    question: str                    # what it shows, one sentence, for the report
+    points: list = field(default_factory=list)
+
+    @property
+    def tools(self):
+        return {load.tool for p in self.points for load in p.loads}
+
+
+def _pick(profile, quick, default, full):
+    return {"quick": quick, "default": default, "full": full}[profile]
+
+
+def http(profile, conns=None):
+    conns = conns or _pick(profile, [1, 100, 1000], [1, 10, 100, 1000],
+                           [1, 10, 100, 1000, 10000])
+    return Scenario("http", "HTTP throughput and latency vs connections",
+                    "How many keep-alive /plaintext requests per second each model serves, "
+                    "and how long they wait, as connections grow (wrk, closed loop).",
+                    [Point(f"c={c}", c, "http", [Load("wrk", c, path="/plaintext")])
+                     for c in conns])
+
+
+def echo(profile, conns=None):
+    conns = conns or _pick(profile, [1, 100], [1, 10, 100, 1000], [1, 10, 100, 1000, 10000])
+    return Scenario("echo", "Echo throughput vs connections",
+                    "How many 64-byte echo round trips per second each model serves as "
+                    "connections grow (loadgen, closed loop).",
+                    [Point(f"c={c}", c, "echo", [Load("loadgen", c, proto="echo", size=64)])
+                     for c in conns])
+
+
+OPENLOOP_CONNS = 100
+
+
+def openloop(profile, conns=None):
+    fractions = _pick(profile, [0.5, 0.9], [0.25, 0.5, 0.75, 0.9], [0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    absolute = _pick(profile, [1000], [1000, 10000], [1000, 10000, 30000])
+    c = OPENLOOP_CONNS
+
+    def stream(rate=0.0):
+        return [Load("loadgen", c, path="/plaintext", rate=rate)]
+
+    points = [Point("capacity", 0, "http", stream(), capacity_probe=True)]
+    points += [Point(f"{f:g}x", 0, "http", stream(), load_fraction=f) for f in fractions]
+    points += [Point(f"rate={r}", r, "http", stream(r)) for r in absolute]
+    return Scenario("openloop", "Latency vs offered load (open loop)",
+                    "How latency grows as the offered load nears each model's capacity: "
+                    "requests sent on a fixed schedule, latency counted from the intended "
+                    "send time (no coordinated omission).", points)
+
+
+def idle(profile, conns=None):
+    conns = conns or _pick(profile, [1000], [1000], [1000, 10000])
+    return Scenario("idle", "Idle connections",
+                    "What an idle connection costs each model: resident memory, threads, "
+                    "processes.",
+                    # Held 3 s at least: a model that accepts slowly (a fork or a thread per
+                    # connection, on a busy core) must have them all before memory is read.
+                    [Point(f"c={c}", c, "http", [Load("loadgen", c, idle=True)], warmup=False,
+                           min_duration=3) for c in conns])
+
+
+def churn(profile, conns=None):
+    conns = _pick(profile, [10], [10], [1, 10, 100])
+    return Scenario("churn", "Connection churn",
+                    "How many connections per second each model accepts, serves once and "
+                    "closes (one request per connection).",
+                    [Point(f"c={c}", c, "http", [Load("loadgen", c, path="/plaintext",
+                                                      close=True)]) for c in conns])
+
+
+def cpubound(profile, conns=None):
+    conns = conns or _pick(profile, [10], [1, 10, 100], [1, 10, 100, 1000])
+    return Scenario("cpubound", "CPU-bound requests (/work?us=100)",
+                    "Who uses the server's cores: requests that each compute for 100 µs.",
+                    [Point(f"c={c}", c, "http", [Load("wrk", c, path="/work?us=100")])
+                     for c in conns])
+
+
+def slowbackend(profile, conns=None):
+    c = 1000
+    return Scenario("slowbackend", "Slow backend (/sleep?ms=10)",
+                    f"Who can wait for many things at once: {c} connections whose requests "
+                    f"each wait 10 ms without using the CPU (ideal: {c * 100:,} req/s).",
+                    [Point(f"c={c}", c, "http", [Load("wrk", c, path="/sleep?ms=10")])])
+
+
+BLOCK_PLAIN_RATE, BLOCK_PLAIN_CONNS = 2000, 50
+BLOCK_RATE, BLOCK_CONNS = 20, 4
+
+
+def blocking(profile, conns=None):
+    plain = Load("loadgen", BLOCK_PLAIN_CONNS, path="/plaintext", rate=BLOCK_PLAIN_RATE)
+    block = Load("loadgen", BLOCK_CONNS, path="/block?ms=5", rate=BLOCK_RATE, role="background")
+    share = BLOCK_RATE / (BLOCK_RATE + BLOCK_PLAIN_RATE)
+    return Scenario("blocking", "A blocking call among fast requests",
+                    f"What a few blocking calls do to everyone else: /plaintext at "
+                    f"{BLOCK_PLAIN_RATE:,} req/s (open loop, latency reported) alone, then with "
+                    f"/block?ms=5 at {BLOCK_RATE} req/s beside it ({share:.0%} of requests).",
+                    [Point("alone", 0, "http", [plain]),
+                     Point("with /block", 1, "http", [plain, block])])
+
+
+ALL = {f.__name__: f for f in (http, echo, openloop, idle, churn, cpubound, slowbackend, blocking)}
+
+
+def build(names, profile, conns=None, idle_conns=None):
+    """The chosen scenarios, in the order of ALL. `conns` overrides the connection counts of
+    the connection sweeps (http, echo, cpubound); `idle_conns` those of idle."""
+    chosen = []
+    for name, make in ALL.items():
+        if name in names:
+            chosen.append(make(profile, idle_conns if name == "idle" else conns))
+    return chosen

@@ -1,0 +1,61 @@
+"""When a run's figures cannot be trusted, and why.
+
+A run is invalid when what it measured is not the server:
+- the load generator was the bottleneck: its cores were saturated while the server's were
+  not (both saturated is a fair fight: the server is as busy as it can be);
+- fewer connections were established than asked (or, for idle connections, fewer held by
+  the server, as counted from its own sockets);
+- an open-loop run missed its rate: the schedule was not kept, so the latency of what was
+  sent is not the latency at the offered load (past a model's capacity the queue grows
+  with the run's length, and the figure means nothing);
+- errors the scenario does not expect;
+- the tool or the server failed (no summary, no request answered, a server that would not
+  stop, so that its rusage would miss what its children did).
+"""
+
+GEN_SATURATED = 0.90      # the generator's busy share of its cores, from its rusage
+SERVER_SATURATED = 0.80   # the server's, on the cores it could use
+RATE_KEPT = 0.95          # an open-loop run must achieve this share of its target rate
+
+
+def _pct(x):
+    return f"{100 * x:.0f}%"
+
+
+def judge(row, point, problems=()):
+    """The reasons why this run is invalid; [] for a valid run. `problems`: failures found
+    while running it (a tool that printed nothing, a server that would not stop)."""
+    reasons = list(problems)
+    idle = any(load.idle for load in point.loads)
+    if not idle and not row.get("requests"):
+        reasons.append("no request was answered")
+
+    gen, server = row.get("gen_busy"), row.get("server_busy")
+    if not idle and gen is not None and server is not None:
+        if gen >= GEN_SATURATED and server < SERVER_SATURATED:
+            reasons.append(f"the load generator was the bottleneck: {_pct(gen)} busy while "
+                           f"the server was {_pct(server)} busy")
+
+    asked, established = row.get("conns"), row.get("conns_established")
+    if established is not None and asked and established < asked:
+        reasons.append(f"only {established} of {asked} connections were established")
+    if idle and asked and (row.get("server_conns") or 0) < asked:
+        reasons.append(f"the server held only {row.get('server_conns') or 0} of {asked} "
+                       f"connections")
+
+    target, achieved = row.get("target_rate"), row.get("achieved_rate")
+    if target and (achieved or 0) < RATE_KEPT * target:
+        who = ("the server was saturated" if (server or 0) >= SERVER_SATURATED else
+               "the load generator was saturated" if (gen or 0) >= GEN_SATURATED else
+               "neither side was CPU-bound: other load on the machine, or too few "
+               "connections for the latency")
+        reasons.append(f"open loop missed its rate: {achieved or 0:,.0f} of {target:,.0f} req/s "
+                       f"({who})")
+
+    unexpected = {kind: row.get(f"err_{kind}") or 0 for kind in
+                  ("connect", "read", "write", "timeout", "status", "parse")
+                  if kind not in point.expected_errors}
+    errors = ", ".join(f"{n} {kind}" for kind, n in unexpected.items() if n)
+    if errors:
+        reasons.append(f"errors: {errors}")
+    return reasons

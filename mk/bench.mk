@@ -1,0 +1,30 @@
+# `make bench`: every server model through the benchmark scenarios, then plots and a report.
+#
+#   make bench                          all models, all scenarios (~10 min on 2 cores)
+#   make bench QUICK=1                  a smoke run (~2 min)
+#   make bench FULL=1                   repetitions, longer runs, 10,000 connections
+#   make bench MODELS="epoll green" SCENARIOS="http idle"
+#   make bench SERVER_CPUS=0 CLIENT_CPUS=1    (default: the cores split in two, disjoint)
+#   make bench BENCH_ARGS="--duration 5"      any other runner option (python3 harness/bench --help)
+#   make plots RESULTS=results/reference      redraw plots and report from a results directory
+#
+# scripts/setup.sh installs wrk and gnuplot when missing (or prints how); the runner writes
+# results/<UTC time>-<host>/ and points results/latest to it.
+
+BENCH_FLAGS = $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full) \
+              --models "$(MODELS)" $(if $(SCENARIOS),--scenarios "$(SCENARIOS)") \
+              $(if $(SERVER_CPUS),--server-cpus "$(SERVER_CPUS)") \
+              $(if $(CLIENT_CPUS),--client-cpus "$(CLIENT_CPUS)") $(BENCH_ARGS)
+
+.PHONY: bench bench-setup plots
+bench-setup:
+	@scripts/setup.sh
+
+# The build comes after the set-up (which may install the compiler) and before the run.
+bench: bench-setup
+	@$(MAKE) --no-print-directory all
+	@python3 harness/bench $(BENCH_FLAGS)
+
+plots:
+	@if [ -z "$(RESULTS)" ]; then echo "usage: make plots RESULTS=results/DIR" >&2; exit 2; fi
+	@python3 scripts/plots.py "$(RESULTS)" && python3 scripts/report.py "$(RESULTS)"

@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Draws every plot of a results directory from its CSV files alone.
+
+    scripts/plots.py RESULTS_DIR          (what `make plots RESULTS=...` runs)
+
+Reads runs.csv (and the .hgrm latency distributions beside it), rewrites summary.csv from it,
+writes each plot's data under RESULTS_DIR/plots/data/ and has gnuplot draw it, as PNG and as
+SVG, with the scripts in scripts/plots/. A plot without data (its scenario did not run, or
+every run of it was invalid) is left out. Only valid runs are drawn.
+"""
+import math
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "harness"))
+
+from bench import results, tools  # noqa: E402
+from bench.progress import plural  # noqa: E402
+
+GP_DIR = os.path.join(ROOT, "scripts", "plots")
+MODEL_ORDER = ["fork", "thread", "select", "epoll", "green"]
+REFERENCE_CONNS = 100      # the connections at which single-point plots look at HTTP
+
+
+@dataclass
+class Plot:
+    name: str                  # the file name, without extension
+    scenario: str              # whose section of the report it belongs to
+    title: str
+    script: str                # lines, bars, stacked, pairs, spectrum
+    xlabel: str = ""
+    ylabel: str = ""
+    settings: dict = field(default_factory=dict)
+
+
+def model_order(models):
+    """Models in the fixed order that gives each its line type (1-based)."""
+    known = [m for m in MODEL_ORDER if m in models]
+    return known + sorted(m for m in models if m not in MODEL_ORDER)
+
+
+def line_type(model, all_models):
+    order = MODEL_ORDER + sorted(m for m in all_models if m not in MODEL_ORDER)
+    return order.index(model) + 1
+
+
+def rows_of(summary, scenario, point=None):
+    return [r for r in summary if r["scenario"] == scenario and
+            (point is None or r["point"] == point)]
+
+
+def reference_point(summary, scenario="http"):
+    """The point of `scenario` nearest REFERENCE_CONNS connections."""
+    points = {r["point"]: float(r["conns"]) for r in rows_of(summary, scenario)}
+    if not points:
+        return None
+    return min(points, key=lambda p: (abs(points[p] - REFERENCE_CONNS), points[p]))
+
+
+def ms(us):
+    return None if us is None else us / 1000.0
+
+
+# ---- data files -------------------------------------------------------------------------
+
+def write_lines(path_prefix, summary, scenario, metric, scale=1.0, xmetric="x"):
+    """DATA.MODEL.dat per model: x median min max. Returns the models that have data."""
+    drawn = []
+    models = model_order({r["model"] for r in rows_of(summary, scenario)})
+    for model in models:
+        points = sorted((r[f"{xmetric}_median"], r[f"{metric}_median"], r[f"{metric}_min"],
+                         r[f"{metric}_max"]) for r in rows_of(summary, scenario)
+                        if r["model"] == model and r[f"{metric}_median"] is not None
+                        and r[f"{xmetric}_median"] is not None)
+        if not points:
+            continue
+        with open(f"{path_prefix}.{model}.dat", "w") as f:
+            for x, med, lo, hi in points:
+                f.write(f"{x:g} {med * scale:g} {lo * scale:g} {hi * scale:g}\n")
+        drawn.append(model)
+    return drawn
+
+
+def write_bars(path, bars, all_models):
+    """DATA.dat: index model value linetype "label", one bar per model. A model without a
+    valid value keeps its place, with no bar and the label "invalid". Returns the models, or
+    [] when none has a value (nothing to draw)."""
+    if all(v is None for _, v, _ in bars):
+        return []
+    bars = sorted(bars, key=lambda bar: line_type(bar[0], all_models))
+    with open(path, "w") as f:
+        for i, (model, value, label) in enumerate(bars, 1):
+            if value is None:
+                value, label = 0, "invalid"
+            f.write(f'{i} {model} {value:g} {line_type(model, all_models)} "{label}"\n')
+    return [m for m, _, _ in bars]
+
+
+def write_two_part(path, parts, all_models):
+    """DATA.dat: index model first second linetype."""
+    parts = sorted(((m, a, b) for m, a, b in parts if a is not None and b is not None),
+                   key=lambda part: line_type(part[0], all_models))
+    with open(path, "w") as f:
+        for i, (model, a, b) in enumerate(parts, 1):
+            f.write(f"{i} {model} {a:g} {b:g} {line_type(model, all_models)}\n")
+    return [m for m, _, _ in parts]
+
+
+def write_spectrum(path_prefix, results_dir, runs, point):
+    """DATA.MODEL.dat: 1/(1-p) latency(ms), from the .hgrm of each model's median run."""
+    drawn = []
+    chosen = {}
+    for r in runs:
+        if r["scenario"] == "http" and r["point"] == point and results.is_valid(r) and r["hgrm"]:
+            chosen.setdefault(r["model"], []).append(r)
+    for model in model_order(chosen):
+        candidates = sorted(chosen[model], key=lambda r: results.number(r["req_per_s"]) or 0)
+        run = candidates[len(candidates) // 2]
+        try:
+            with open(os.path.join(results_dir, run["hgrm"])) as f:
+                spectrum = tools.parse_hgrm(f.read())
+        except OSError:
+            continue
+        with open(f"{path_prefix}.{model}.dat", "w") as f:
+            for p, value in spectrum:
+                if p < 100.0:
+                    f.write(f"{1.0 / (1.0 - p / 100.0):.6g} {value / 1000.0:g}\n")
+        drawn.append(model)
+    return drawn
+
+
+# ---- the plots --------------------------------------------------------------------------
+
+def plan(summary, runs, results_dir, data_dir):
+    """[(Plot, models drawn)] for every plot that has data; writes the data files."""
+    all_models = {r["model"] for r in summary}
+    d = lambda name: os.path.join(data_dir, name)   # noqa: E731
+    out = []
+
+    def lines(plot, scenario, metric, scale=1.0, xmetric="x", **settings):
+        models = write_lines(d(plot.name), summary, scenario, metric, scale, xmetric)
+        plot.settings.update(settings)
+        if models:
+            out.append((plot, models))
+
+    def single(plot, models):
+        if models:
+            out.append((plot, models))
+
+    lines(Plot("http_throughput", "http", "HTTP /plaintext throughput (wrk, keep-alive)",
+               "lines", "connections", "requests per second"),
+          "http", "req_per_s", logx=1, logy=0, yformat="%.0s%c")
+    lines(Plot("http_p99", "http", "HTTP /plaintext 99th percentile latency", "lines",
+               "connections", "p99 latency (ms)"),
+          "http", "lat_p99_us", 1e-3, logx=1, logy=1, yformat="%g")
+    ref = reference_point(summary)
+    if ref:
+        single(Plot("latency_spectrum", "http", f"HTTP latency by percentile at {ref}",
+                    "spectrum", "percentile", "latency (ms)"),
+               write_spectrum(d("latency_spectrum"), results_dir, runs, ref))
+        single(Plot("cpu_per_request", "http", f"Server CPU time per request (HTTP, {ref})",
+                    "stacked", "", "CPU µs per request", {"lower": "user", "upper": "system"}),
+               write_two_part(d("cpu_per_request.dat"), [
+                   (r["model"], r["server_user_us_per_req_median"],
+                    r["server_sys_us_per_req_median"])
+                   for r in rows_of(summary, "http", ref)], all_models))
+    lines(Plot("csw_per_request", "http", "Server context switches per request (HTTP)",
+               "lines", "connections", "context switches per request"),
+          "http", "server_csw_per_req", logx=1, logy=1, yformat="%g")
+    lines(Plot("echo_throughput", "echo", "Echo throughput, 64-byte messages (loadgen)", "lines",
+               "connections", "round trips per second"),
+          "echo", "req_per_s", logx=1, logy=0, yformat="%.0s%c")
+    lines(Plot("openloop_p99", "openloop", "p99 latency vs offered load (open loop)", "lines",
+               "offered load (requests per second)", "p99 latency (ms)"),
+          "openloop", "lat_p99_us", 1e-3, xmetric="target_rate", logx=0, logy=1, yformat="%g")
+    for idle in {r["point"] for r in rows_of(summary, "idle")}:
+        rows = rows_of(summary, "idle", idle)
+        single(Plot(f"idle_memory_{idle.replace('=', '')}", "idle",
+                    f"Server memory per idle connection ({idle})", "bars", "",
+                    "KiB per connection (Pss)", {"yformat": "%g", "logy": 0}),
+               write_bars(d(f"idle_memory_{idle.replace('=', '')}.dat"), [
+                   (r["model"], r["server_mem_per_conn_kb_median"],
+                    _tasks_label(r)) for r in rows], all_models))
+    for point in sorted({r["point"] for r in rows_of(summary, "churn")}):
+        single(Plot(f"churn_{point.replace('=', '')}", "churn",
+                    f"Connection churn: a new connection per request ({point})", "bars", "",
+                    "connections per second", {"yformat": "%.0s%c", "logy": 0}),
+               write_bars(d(f"churn_{point.replace('=', '')}.dat"), [
+                   (r["model"], r["req_per_s_median"], _count(r["req_per_s_median"]))
+                   for r in rows_of(summary, "churn", point)], all_models))
+    lines(Plot("cpubound_throughput", "cpubound", "CPU-bound requests (/work?us=100)", "lines",
+               "connections", "requests per second"),
+          "cpubound", "req_per_s", logx=1, logy=0, yformat="%.0s%c")
+    for point in sorted({r["point"] for r in rows_of(summary, "slowbackend")}):
+        single(Plot(f"slowbackend_{point.replace('=', '')}", "slowbackend",
+                    f"Slow backend: /sleep?ms=10 at {point}", "bars", "",
+                    "requests per second (label: p99)", {"yformat": "%.0s%c", "logy": 0}),
+               write_bars(d(f"slowbackend_{point.replace('=', '')}.dat"), [
+                   (r["model"], r["req_per_s_median"], f"p99 {_ms_text(r['lat_p99_us_median'])}")
+                   for r in rows_of(summary, "slowbackend", point)], all_models))
+    alone = {r["model"]: r for r in rows_of(summary, "blocking", "alone")}
+    pairs = [(r["model"], ms(alone.get(r["model"], {}).get("lat_p99_us_median")),
+              ms(r["lat_p99_us_median"])) for r in rows_of(summary, "blocking", "with /block")]
+    lowest = min((v for _, a, b in pairs for v in (a, b) if v), default=1.0)
+    single(Plot("blocking_p99", "blocking", "/plaintext p99 latency, alone and beside /block",
+                "pairs", "", "p99 latency of /plaintext (ms)",
+                # On a log scale a bar needs a floor below the lowest one to stand on.
+                {"first": "alone", "second": "with /block?ms=5", "logy": 1,
+                 "ymin": 10 ** math.floor(math.log10(lowest / 2))}),
+           write_two_part(d("blocking_p99.dat"), pairs, all_models))
+    return out
+
+
+def _count(v):
+    return "" if v is None else f"{v:,.0f}"
+
+
+def _ms_text(us):
+    return "-" if us is None else f"{us / 1000:.3g} ms"
+
+
+def _tasks_label(r):
+    threads, procs = r["server_threads_median"], r["server_procs_median"]
+    if threads is None:
+        return ""
+    return f"{plural(threads, 'thread')}, {plural(procs, 'process')}"
+
+
+# ---- drawing ----------------------------------------------------------------------------
+
+def gp_string(s):
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def draw(plot, models, data_dir, plots_dir, all_models):
+    """Runs gnuplot twice (PNG, SVG). Returns the error text, or ""."""
+    base = {"data": os.path.join(data_dir, plot.name) + ("" if plot.script in
+                                                          ("lines", "spectrum") else ".dat"),
+            "models": " ".join(models),
+            "lts": " ".join(str(line_type(m, all_models)) for m in models),
+            "ptitle": plot.title, "xlabel": plot.xlabel, "ylabel": plot.ylabel,
+            "logx": 0, "logy": 0, "yformat": ""}
+    base.update(plot.settings)
+    for fmt in ("png", "svg"):
+        assigns = dict(base, fmt=fmt, out=os.path.join(plots_dir, f"{plot.name}.{fmt}"))
+        expr = "; ".join(f"{k}={v if isinstance(v, (int, float)) else gp_string(v)}"
+                         for k, v in assigns.items())
+        p = subprocess.run(["gnuplot", "-e", expr, f"{plot.script}.gp"], cwd=GP_DIR,
+                           capture_output=True, text=True, timeout=60)
+        # gnuplot warns (say, of a point it cannot put on a log scale) and still draws.
+        if p.returncode != 0:
+            return p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed"
+    return ""
+
+
+def main(argv):
+    if len(argv) != 1 or argv[0].startswith("-"):
+        sys.stderr.write("usage: scripts/plots.py RESULTS_DIR\n")
+        return 2
+    results_dir = os.path.abspath(argv[0])
+    runs_csv = os.path.join(results_dir, "runs.csv")
+    if not os.path.exists(runs_csv):
+        sys.stderr.write(f"plots: {runs_csv} does not exist (is {results_dir} a results "
+                         "directory?)\n")
+        return 2
+    if not shutil.which("gnuplot"):
+        sys.stderr.write("plots: gnuplot is not installed (scripts/setup.sh installs it)\n")
+        return 1
+    runs = results.read_runs(runs_csv)
+    summary = results.read_summary(results_dir)
+    plots_dir = os.path.join(results_dir, "plots")
+    data_dir = os.path.join(plots_dir, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    all_models = {r["model"] for r in runs}
+    failed = 0
+    drawn = plan(summary, runs, results_dir, data_dir)
+    for plot, models in drawn:
+        err = draw(plot, models, data_dir, plots_dir, all_models)
+        if err:
+            failed += 1
+            sys.stderr.write(f"plots: {plot.name}: gnuplot: {err}\n")
+    # The report lists the plots in this order, each under its scenario.
+    with open(os.path.join(plots_dir, "index.txt"), "w") as f:
+        for plot, _ in drawn:
+            if os.path.exists(os.path.join(plots_dir, plot.name + ".svg")):
+                f.write(f"{plot.name}\t{plot.scenario}\t{plot.title}\n")
+    print(f"plots: {len(drawn) - failed} plots in {plots_dir}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

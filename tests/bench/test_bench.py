@@ -1,0 +1,229 @@
+"""Unit tests of the benchmark runner's logic (harness/bench) and report (scripts/): the rules
+that judge a run, the summary, the parsers, the sentences. Run by tests/suites/61-bench-units.sh.
+"""
+import io
+import os
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path[:0] = [os.path.join(ROOT, "harness"), os.path.join(ROOT, "scripts")]
+
+from bench import cpus, progress, results, tools, validity  # noqa: E402
+from bench.scenarios import Point  # noqa: E402
+from bench.tools import Load  # noqa: E402
+import sentences  # noqa: E402
+
+
+def closed_point(conns=10):
+    return Point(f"c={conns}", conns, "http", [Load("wrk", conns)])
+
+
+def good_row(**changes):
+    row = {"requests": 1000, "conns": 10, "conns_established": 10, "server_conns": 10,
+           "gen_busy": 0.5, "server_busy": 0.9, "target_rate": None, "achieved_rate": None,
+           **{f"err_{k}": 0 for k in tools.ERROR_KINDS}}
+    row.update(changes)
+    return row
+
+
+class CpuLists(unittest.TestCase):
+    def test_parse(self):
+        self.assertEqual(cpus.parse("0-2,5"), [0, 1, 2, 5])
+        self.assertEqual(cpus.parse("3"), [3])
+        self.assertEqual(cpus.parse("1,1,0"), [0, 1])
+
+    def test_parse_rejects(self):
+        for bad in ("", "a", "3-1", "1-", "-2", "1;2"):
+            with self.assertRaises(ValueError, msg=bad):
+                cpus.parse(bad)
+
+    def test_to_text_round_trip(self):
+        for cpu_list in ([0], [0, 1, 2, 5], [1, 3, 4, 5, 9]):
+            self.assertEqual(cpus.parse(cpus.to_text(cpu_list)), cpu_list)
+        self.assertEqual(cpus.to_text([0, 1, 2, 5, 7, 8]), "0-2,5,7-8")
+
+    def test_default_split_is_disjoint_and_covers(self):
+        server, client, note = cpus.split()
+        usable = cpus.available()
+        if len(usable) > 1:
+            self.assertFalse(set(server) & set(client))
+            self.assertEqual(sorted(server + client), usable)
+            self.assertEqual(note, "")
+
+
+class Validity(unittest.TestCase):
+    def test_a_good_run_is_valid(self):
+        self.assertEqual(validity.judge(good_row(), closed_point()), [])
+
+    def test_saturated_generator_with_an_idle_server_is_invalid(self):
+        reasons = validity.judge(good_row(gen_busy=0.97, server_busy=0.4), closed_point())
+        self.assertEqual(len(reasons), 1)
+        self.assertIn("load generator was the bottleneck", reasons[0])
+
+    def test_both_saturated_is_a_fair_fight(self):
+        self.assertEqual(validity.judge(good_row(gen_busy=0.97, server_busy=0.95),
+                                        closed_point()), [])
+
+    def test_fewer_connections_than_asked(self):
+        reasons = validity.judge(good_row(conns_established=7), closed_point())
+        self.assertEqual(reasons, ["only 7 of 10 connections were established"])
+
+    def test_idle_counts_the_servers_own_sockets(self):
+        point = Point("c=10", 10, "http", [Load("loadgen", 10, idle=True)], warmup=False)
+        row = good_row(requests=0, server_conns=4)
+        reasons = validity.judge(row, point)
+        self.assertEqual(reasons, ["the server held only 4 of 10 connections"])
+        # And an idle run answers no request without that being a fault.
+        self.assertEqual(validity.judge(good_row(requests=0), point), [])
+
+    def test_open_loop_must_keep_its_rate(self):
+        point = Point("rate=1000", 1000, "http", [Load("loadgen", 10, rate=1000)])
+        kept = good_row(target_rate=1000.0, achieved_rate=960.0)
+        missed = good_row(target_rate=1000.0, achieved_rate=900.0, server_busy=0.99)
+        self.assertEqual(validity.judge(kept, point), [])
+        reasons = validity.judge(missed, point)
+        self.assertEqual(len(reasons), 1)
+        self.assertIn("missed its rate", reasons[0])
+        self.assertIn("server was saturated", reasons[0])
+
+    def test_unexpected_errors_are_named(self):
+        reasons = validity.judge(good_row(err_read=3, err_timeout=1), closed_point())
+        self.assertEqual(reasons, ["errors: 3 read, 1 timeout"])
+
+    def test_expected_errors_are_allowed(self):
+        point = closed_point()
+        point.expected_errors = ("status",)
+        self.assertEqual(validity.judge(good_row(err_status=5), point), [])
+
+    def test_nothing_answered_and_problems_are_reasons(self):
+        reasons = validity.judge(good_row(requests=0), closed_point(), ["wrk crashed"])
+        self.assertEqual(reasons, ["wrk crashed", "no request was answered"])
+
+
+class Summary(unittest.TestCase):
+    def runs(self):
+        rows = []
+        for rep, (rps, valid) in enumerate([(100, "1"), (300, "1"), (200, "1"), (9999, "0")], 1):
+            rows.append({"scenario": "http", "point": "c=10", "model": "epoll", "conns": "10",
+                         "rep": str(rep), "req_per_s": str(rps), "x": "10", "valid": valid})
+        rows.append({"scenario": "http", "point": "c=10", "model": "fork", "conns": "10",
+                     "rep": "1", "req_per_s": "50", "x": "10", "valid": "0"})
+        return rows
+
+    def test_median_min_max_over_valid_runs_only(self):
+        summary = {r["model"]: r for r in results.summarise(self.runs())}
+        epoll = summary["epoll"]
+        self.assertEqual((epoll["runs"], epoll["valid_runs"]), (4, 3))
+        self.assertEqual((epoll["req_per_s_median"], epoll["req_per_s_min"],
+                          epoll["req_per_s_max"]), (200, 100, 300))
+        self.assertIsNone(summary["fork"]["req_per_s_median"])
+
+    def test_runs_csv_round_trip(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "runs.csv")
+            w = results.RunsWriter(path)
+            w.write({"run": "001", "model": "epoll", "valid": True, "req_per_s": 1234.5678})
+            with self.assertRaises(KeyError):
+                w.write({"no_such_column": 1})
+            w.close()
+            rows = results.read_runs(path)
+            self.assertEqual(list(rows[0].keys()), results.COLUMNS)
+            self.assertEqual((rows[0]["valid"], rows[0]["req_per_s"]), ("1", "1234.57"))
+
+
+class Documentation(unittest.TestCase):
+    def test_docs_explain_every_column(self):
+        with open(os.path.join(ROOT, "docs", "bench.md")) as f:
+            doc = f.read()
+        missing = [c for c in results.COLUMNS + results.SUMMARISED if f"`{c}`" not in doc]
+        self.assertEqual(missing, [], "docs/bench.md does not explain these columns")
+
+
+class Parsers(unittest.TestCase):
+    WRK = ('Running 1s test\nC10K-WRK-SUMMARY {"duration_us":2000000,"requests":5000,'
+           '"bytes":650000,"errors":{"connect":0,"read":2,"write":0,"status":0,"timeout":1},'
+           '"latency_us":{"min":20,"mean":61.5,"p50":60,"p90":80,"p99":140,"p99.9":2000,'
+           '"p99.99":2900,"max":3000},"spectrum":[[0,20],[50,60],[90,80],[100,3000]]}\n')
+
+    def test_wrk_summary(self):
+        m = tools.parse_wrk(self.WRK)
+        self.assertEqual((m.requests, m.bytes, m.duration_s), (5000, 650000, 2.0))
+        self.assertEqual(m.req_per_s, 2500)
+        self.assertEqual((m.errors["read"], m.errors["timeout"]), (2, 1))
+        self.assertEqual(m.latency_us["p99.9"], 2000)
+        self.assertEqual(m.spectrum[-1], (100.0, 3000.0))
+
+    def test_wrk_without_summary_is_an_error(self):
+        with self.assertRaises(tools.ToolError):
+            tools.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+    def test_hgrm_round_trip(self):
+        spectrum = [(0.0, 20.0), (50.0, 60.0), (99.0, 140.0), (100.0, 3000.0)]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "x.hgrm")
+            tools.write_hgrm(path, spectrum, 5000)
+            with open(path) as f:
+                self.assertEqual(tools.parse_hgrm(f.read()), spectrum)
+
+    def test_loadgen_json(self):
+        text = ('{"duration_s": 2.0, "requests": 3000, "warmup_requests": 10, "bytes_read": 9,'
+                ' "connections": {"asked": 10, "established": 9, "open_at_end": 9, "connects": 9},'
+                ' "errors": {"connect": 1, "read": 0, "write": 0, "timeout": 0, "status": 0,'
+                ' "parse": 0}, "latency_us": {"count": 3000, "min": 1.5, "mean": 2, "p50": 2,'
+                ' "p90": 3, "p99": 4, "p99.9": 5, "p99.99": 6, "max": 7},'
+                ' "rate": {"target": 1500.0, "achieved": 1499.0, "late_sends": 4}}')
+        m = tools.parse_loadgen(text)
+        self.assertEqual((m.requests, m.warmup_requests, m.conns_established), (3000, 10, 9))
+        self.assertEqual((m.target_rate, m.achieved_rate, m.late_sends), (1500.0, 1499.0, 4))
+        self.assertEqual((m.errors["connect"], m.latency_us["p99.99"]), (1, 6))
+        self.assertNotIn("count", m.latency_us)
+
+
+class Sentences(unittest.TestCase):
+    def rows(self):
+        return [{"model": m, "valid_runs": v, "req_per_s_median": rps}
+                for m, v, rps in (("fork", 1, 1000.0), ("epoll", 1, 4000.0),
+                                  ("thread", 1, 2000.0), ("select", 0, None))]
+
+    def test_leader_names_the_best_and_the_ratios(self):
+        text = sentences.leader(self.rows(), "req_per_s_median", sentences.rate,
+                                "served the most", where="At c=10, ")
+        self.assertTrue(text.startswith("At c=10, epoll served the most (4,000 req/s)"), text)
+        self.assertIn("2× thread's (2,000 req/s)", text)
+        self.assertIn("4× fork's (1,000 req/s)", text)
+        self.assertIn("select: invalid", text)
+
+    def test_lower_is_better(self):
+        text = sentences.leader(self.rows(), "req_per_s_median", sentences.rate, "was cheapest",
+                                higher_is_better=False)
+        self.assertTrue(text.startswith("fork was cheapest (1,000 req/s); thread 2× higher "
+                                        "(2,000 req/s), epoll 4× higher"), text)
+
+    def test_times(self):
+        self.assertEqual(sentences.times(100, 102), "about the same")
+        self.assertEqual(sentences.times(300, 100), "3×")
+        self.assertEqual(sentences.times(100, 2500), "25×")
+
+
+class Progress(unittest.TestCase):
+    def test_duration_text(self):
+        self.assertEqual([progress.duration_text(s) for s in (5, 190, 3700)],
+                         ["5s", "3m10s", "1h01m"])
+
+    def test_line_has_position_figures_and_eta(self):
+        p = progress.Progress([3, 3, 3])
+        out = io.StringIO()
+        sys.stdout, saved = out, sys.stdout
+        try:
+            p.finished({"model": "epoll", "scenario": "http", "point": "c=100",
+                        "req_per_s": 78231.0, "lat_p99_us": 1210.0, "valid": True}, 4.0)
+        finally:
+            sys.stdout = saved
+        line = out.getvalue()
+        self.assertRegex(line, r"^\[1/3\] epoll +http c=100 +78,231 req/s  p99 1\.21 ms  ETA 8s")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# `make bench` end to end, scaled down (a second per point, two models): runs.csv has every
+# column and a row per run, the plots and both reports are produced, a run that cannot be
+# valid is flagged with its reason, `make plots` redraws from the CSV alone, and Ctrl-C (SIGINT
+# to the runner's process group) leaves no process behind and keeps the runs so far.
+# Never a timing: only structure, counts and the verdicts of runs made invalid on purpose.
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-build/bin}
+pass=0 fail=0
+tmp=$(mktemp -d)
+group=
+
+cleanup() {
+	[[ -n $group ]] && kill -KILL -- "-$group" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+check() {   # check NAME WHY-IF-FALSE COMMAND...: one case, passed if COMMAND succeeds
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then ok "$name"; else bad "$name" "$why"; fi
+}
+
+# Two models: epoll and another built one (thread is cheap to start), for side-by-side output.
+models=()
+for m in epoll thread select fork ${MODELS:-}; do
+	[[ -x $BIN/$m && " ${models[*]} " != *" $m "* ]] && models+=("$m")
+	((${#models[@]} == 2)) && break
+done
+for tool in wrk gnuplot; do
+	command -v "$tool" >/dev/null || bad "tools" "$tool is not installed (scripts/setup.sh)"
+done
+[[ -x $BIN/loadgen ]] || bad "tools" "$BIN/loadgen is not built"
+if ((${#models[@]} < 2 || fail > 0)); then
+	bad "setup" "need two built models, wrk, gnuplot and loadgen (have: ${models[*]:-none})"
+	echo "$pass passed, $fail failed"
+	exit 1
+fi
+bench() { timeout 120 python3 harness/bench --bin "$BIN" "$@"; }
+
+# --- the command line -------------------------------------------------------------------
+out=$(bench --help 2>&1)
+check "help" "--help did not list the scenarios" grep -q "scenarios: http, echo, openloop" <<<"$out"
+out=$(bench --scenarios nosuch 2>&1)
+rc=$?
+check "bad-scenario" "exit $rc, output: $out" \
+	test "$rc" = 2 -a "$(wc -l <<<"$out")" = 1 -a -n "$(grep 'unknown scenario nosuch' <<<"$out")"
+out=$(bench --models nosuchmodel 2>&1)
+check "bad-model" "output: $out" grep -q "no server binary for nosuchmodel" <<<"$out"
+
+# --- a scaled-down run: every column, a row per run, plots, reports ------------------------
+r1=$tmp/r1
+bench --quick --duration 1 --warmup 0 --models "${models[*]}" --scenarios "http idle blocking" \
+	--conns 1,10 --idle-conns 20 --out "$r1" >"$tmp/r1.log" 2>&1
+rc=$?
+check "run" "exit $rc: $(tail -n 5 "$tmp/r1.log")" test "$rc" = 0
+
+# Every figure the issue asks for, by its runs.csv name.
+columns="model scenario tool conns conns_established target_rate achieved_rate duration_s
+	requests req_per_s bytes err_connect err_read err_write err_timeout err_status lat_p50_us
+	lat_p90_us lat_p99_us lat_p999_us lat_max_us server_user_s server_sys_s
+	server_cpu_us_per_req server_vcsw server_ivcsw server_csw_per_req server_peak_rss_kb
+	server_peak_pss_kb server_mem_per_conn_kb server_threads server_procs gen_user_s gen_sys_s
+	gen_busy valid invalid_reason"
+header=$(head -n 1 "$r1/runs.csv" 2>/dev/null)
+missing=$(for c in $columns; do [[ ,$header, == *,$c,* ]] || echo -n "$c "; done)
+check "columns" "runs.csv lacks: $missing" test -z "$missing"
+
+# 2 http points + 1 idle + 2 blocking, for each model.
+expected=$((5 * ${#models[@]}))
+rows=$(($(wc -l <"$r1/runs.csv") - 1))
+check "rows" "$rows rows in runs.csv, expected $expected" test "$rows" = "$expected"
+why=$(python3 - "$r1/runs.csv" <<'PY'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    name = r["run"]
+    if r["valid"] not in ("0", "1"):
+        print(name, "valid is", repr(r["valid"]))
+    if (r["valid"] == "1") == bool(r["invalid_reason"]):
+        print(name, "valid", r["valid"], "with reason", repr(r["invalid_reason"]))
+    # The server's rusage and /proc samples are there for every run that ran.
+    for col in ("server_user_s", "server_sys_s", "server_vcsw", "server_ivcsw",
+                "server_peak_pss_kb", "server_threads", "server_procs", "gen_user_s"):
+        if r[col] == "":
+            print(name, "has no", col)
+    if int(r["server_threads"] or 0) < 1 or int(r["server_procs"] or 0) < 1:
+        print(name, "server threads/procs", r["server_threads"], r["server_procs"])
+    if r["scenario"] != "idle" and r["valid"] == "1" and not float(r["requests"] or 0) > 0:
+        print(name, "is valid without requests")
+    if r["scenario"] == "idle" and r["valid"] == "1" and r["server_mem_per_conn_kb"] == "":
+        print(name, "has no memory per connection")
+    if r["scenario"] == "blocking" and r["point"] == "with /block" and not r["bg_requests"]:
+        print(name, "has no /block requests")
+PY
+)
+check "row-contents" "$why" test -z "$why"
+check "summary" "summary.csv has no row per point and model" \
+	test "$(($(wc -l <"$r1/summary.csv") - 1))" = "$expected"
+check "env" "env.txt lacks the CPU, the core split or the commit" \
+	grep -q "^server cpus: .*" "$r1/env.txt" -a -n "$(grep '^commit: ' "$r1/env.txt")"
+
+# Every plot listed is drawn in both formats; HTTP's plots are among them.
+why=
+while IFS=$'\t' read -r name _ _; do
+	for ext in png svg; do [[ -s $r1/plots/$name.$ext ]] || why+="$name.$ext "; done
+done <"$r1/plots/index.txt"
+check "plots" "missing: $why" test -z "$why" -a -s "$r1/plots/http_throughput.png"
+check "plots-png" "http_throughput.png is not a PNG" \
+	test "$(head -c 4 "$r1/plots/http_throughput.png" | tail -c 3)" = "PNG"
+html=$r1/report.html
+check "report-html" "report.html is missing or has no embedded plot" \
+	grep -q '<img alt=[^>]*src="data:image/svg+xml;base64,' "$html"
+check "report-self-contained" "report.html loads something from elsewhere" \
+	test -z "$(grep -oE '(src|href)="(https?:)?//[^"]*"' "$html")"
+for m in "${models[@]}"; do
+	check "report-md-$m" "report.md does not show $m" grep -q "^| point .*| $m " "$r1/report.md"
+done
+check "report-md-sections" "report.md lacks a section" \
+	test "$(grep -cE '^## (The machine|HTTP throughput|Idle connections|A blocking call|Invalid runs)' \
+		"$r1/report.md")" = 5
+
+# --- make plots redraws from the CSV alone -------------------------------------------------
+cp -r "$r1" "$tmp/copy"
+rm -rf "$tmp/copy/plots" "$tmp/copy/summary.csv" "$tmp/copy/report.html" "$tmp/copy/report.md"
+make -s plots RESULTS="$tmp/copy" >"$tmp/plots.log" 2>&1
+check "make-plots" "$(tail -n 3 "$tmp/plots.log")" \
+	cmp -s "$r1/plots/index.txt" "$tmp/copy/plots/index.txt"
+check "make-plots-summary" "summary.csv differs when redone" cmp -s "$r1/summary.csv" "$tmp/copy/summary.csv"
+check "make-plots-report" "no report after make plots" test -s "$tmp/copy/report.html" -a -s "$tmp/copy/report.md"
+make -s plots >/dev/null 2>&1
+check "make-plots-usage" "make plots without RESULTS did not fail" test $? != 0
+
+# --- an invalid run, provoked: more idle connections than --max-conns lets the server hold --
+r2=$tmp/r2
+bench --quick --duration 1 --models "${models[0]}" --scenarios idle --idle-conns 30 \
+	--max-conns 5 --out "$r2" >"$tmp/r2.log" 2>&1
+reason=$(python3 -c 'import csv,sys; r=next(csv.DictReader(open(sys.argv[1]))); print(r["valid"], r["invalid_reason"])' \
+	"$r2/runs.csv" 2>&1)
+check "invalid-flagged" "verdict: $reason" grep -qE '^0 .*(held only|connections were established)' <<<"$reason"
+check "invalid-progress" "the progress line did not say INVALID" grep -q "INVALID: " "$tmp/r2.log"
+check "invalid-report" "report.md does not list the invalid run" \
+	grep -qE "^\| 001-${models[0]}-idle-c=30-r1 .*(held only|established)" "$r2/report.md"
+
+# --- Ctrl-C: SIGINT to the runner's process group --------------------------------------------
+r3=$tmp/r3
+fork_too=${models[*]}
+[[ -x $BIN/fork ]] && fork_too="fork ${models[0]}"   # a fork server's children must go too
+# The runner leads a process group of its own (setpgid, then exec: same pid), as a command
+# typed at a terminal does; Ctrl-C there sends SIGINT to that whole group.
+python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])' \
+	python3 harness/bench --bin "$BIN" --duration 2 --warmup 0 --models "$fork_too" \
+	--scenarios http --conns 1,10,100,1000 --out "$r3" >"$tmp/r3.log" 2>&1 &
+runner=$!
+group=$runner
+for _ in $(seq 300); do        # until one run is in runs.csv and the next one is going
+	(($(cat "$r3/runs.csv" 2>/dev/null | wc -l) >= 2)) && break
+	sleep 0.1
+done
+sleep 0.5
+kill -INT -- "-$group"
+for _ in $(seq 300); do kill -0 "$runner" 2>/dev/null || break; sleep 0.1; done
+wait "$runner"
+rc=$?
+left=
+for _ in $(seq 50); do         # the group's last processes may take a moment to be reaped
+	left=$(pgrep -g "$group" -a)
+	[[ -z $left ]] && break
+	sleep 0.1
+done
+check "ctrl-c-exit" "runner exit $rc (expected 130): $(tail -n 3 "$tmp/r3.log")" test "$rc" = 130
+check "ctrl-c-no-process-left" "still running: $left" test -z "$left"
+[[ -z $left ]] && group=
+kept=$(($(wc -l <"$r3/runs.csv") - 1))
+check "ctrl-c-runs-kept" "$kept runs kept" test "$kept" -ge 1 -a "$kept" -lt 8
+check "ctrl-c-report" "no report after Ctrl-C" test -s "$r3/report.html" -a -s "$r3/report.md"
+check "ctrl-c-recorded" "env.txt does not say it was interrupted" grep -q "^runs: .*interrupted" "$r3/env.txt"
+
+echo "$pass passed, $fail failed"
