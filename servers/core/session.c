@@ -378,9 +378,6 @@ static int step_body(struct session *s)
 {
 	if (in_len(s) == 0)
 		return need_input(s);
-	/* Waiting for more of the body, need_input() gave `out` back: echoing needs it again. */
-	if (s->echo_body && !have_out(s))
-		return WANT_CLOSE;
 	return s->framing == BODY_LENGTH ? step_body_length(s) : step_body_chunked(s);
 }
 
