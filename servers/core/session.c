@@ -70,13 +70,18 @@ struct session *session_new(enum proto proto, struct bufpool *pool)
 	return s;
 }
 
-static void release_buffers(struct session *s)
+static void release_input(struct session *s)
 {
 	if (s->in) {
 		bufpool_put(s->pool, s->in);
 		s->in = NULL;
 		s->in_head = s->in_tail = 0;
 	}
+}
+
+static void release_buffers(struct session *s)
+{
+	release_input(s);
 	if (s->out.buf) {
 		bufpool_put(s->pool, s->out.buf);
 		response_detach(&s->out);
@@ -104,8 +109,10 @@ static size_t in_len(const struct session *s)
 static void consume(struct session *s, size_t n)
 {
 	s->in_head += n;
+	/* An emptied input buffer goes back at once: a long answer (a /bytes download, an echo
+	 * waiting for more of its body) then holds only its output buffer while it waits. */
 	if (s->in_head == s->in_tail)
-		s->in_head = s->in_tail = 0;
+		release_input(s);
 }
 
 bool session_idle(const struct session *s)
