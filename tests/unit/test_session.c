@@ -674,7 +674,7 @@ static void test_bytes_64mib(void)
 	          strlen(RESPONSE("200 OK", OCTETS("67108864"), "")));
 	CHECK_EQ(c.body_len, 64u << 20);
 	CHECK_EQ(c.bad_at, UINT64_MAX);
-	CHECK(d.max_held <= 2);   /* the output buffer, and the (empty) input buffer */
+	CHECK_EQ(d.max_held, 1);   /* the output buffer; the input one went back with the request */
 }
 
 /* 16 MiB is the largest body echoed; it streams through, never more than a buffer held. */
@@ -747,7 +747,7 @@ static void test_idle_release(void)
 	CHECK_EQ(driver_run(&d), DRIVER_STARVED);
 	CHECK_EQ(driver_held(&d), 0);
 	CHECK(session_idle(d.s));
-	CHECK(d.max_held == 2);
+	CHECK(d.max_held > 0);   /* it did borrow, and gave back */
 
 	/* Half a request: the input buffer is kept, and the session is not idle. */
 	d.in_len = first + 5;
@@ -770,7 +770,7 @@ static void test_idle_release(void)
 	d.in_len += 2;
 	CHECK_EQ(driver_run(&d), DRIVER_STARVED);
 	CHECK(!session_idle(d.s));
-	CHECK(driver_held(&d) <= 2);
+	CHECK_EQ(driver_held(&d), 1);   /* the answer's; the input buffer is empty, so given back */
 	d.in_len += 2;
 	CHECK_EQ(driver_run(&d), DRIVER_STARVED);
 	CHECK(session_idle(d.s));
