@@ -748,6 +748,9 @@ static void test_idle_release(void)
 	CHECK_EQ(driver_held(&d), 0);
 	CHECK(session_idle(d.s));
 	CHECK(d.max_held > 0);   /* it did borrow, and gave back */
+	size_t pending = 1;
+	CHECK(session_wbuf(d.s, &pending) == NULL);   /* nothing to write, and no buffer to point in */
+	CHECK_EQ(pending, 0);
 
 	/* Half a request: the input buffer is kept, and the session is not idle. */
 	d.in_len = first + 5;
