@@ -29,6 +29,7 @@
 struct conn {
 	int fd;
 	bool can_read, can_write;   /* readiness the kernel reported and we have not used up */
+	bool hung_up;               /* the peer's FIN, a reset or an error was reported */
 	bool sleeping;              /* in /sleep: the deadline is its wake-up, not its idle limit */
 	struct session *session;
 	struct deadline deadline;   /* the idle time-out, or the end of a /sleep */
@@ -80,6 +81,10 @@ static void drive(struct loop *l, struct conn *c)
 				return;
 			}
 			ok = nb_read(c->session, c->fd, &c->can_read);
+			/* A short read drained the bytes, but a hang-up that came with them raises
+			 * no new edge: only another read() reports it. */
+			if (c->hung_up)
+				c->can_read = true;
 			break;
 		case WANT_WRITE:
 			if (!c->can_write) {
@@ -165,6 +170,8 @@ static void on_socket_event(struct loop *l, struct conn *c, uint32_t events)
 {
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->can_read = true;   /* an error or a hang-up shows itself to the next read */
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->hung_up = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->can_write = true;
 	if (!c->sleeping)
@@ -205,6 +212,7 @@ static int epoll_run(struct server *srv)
 		l.now = now_ms();
 		int n = epoll_wait(l.epfd, events, 256, deadline_timeout_ms(&l.deadlines, l.now));
 		l.now = now_ms();
+		uint64_t woke = l.now;
 		for (int i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
 			if (fd == srv->stop_fd)
@@ -214,8 +222,11 @@ static int epoll_run(struct server *srv)
 			else if (l.conns[fd])
 				on_socket_event(&l, l.conns[fd], events[i].events);
 		}
+		/* Deadlines are judged by the time the loop woke, not the time now: if a /block
+		 * held the loop, bytes that arrived meanwhile are read (next turn) before their
+		 * connection is judged idle. */
 		struct deadline *due;
-		while ((due = deadline_pop_due(&l.deadlines, l.now)))
+		while ((due = deadline_pop_due(&l.deadlines, woke)))
 			on_deadline(&l, conn_of(due));
 	}
 	close_all(&l);

@@ -190,6 +190,7 @@ static int select_run(struct server *srv)
 		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 		int n = select(nfds, &rd, &wr, NULL, ms < 0 ? NULL : &tv);
 		l->now = now_ms();
+		uint64_t woke = l->now;
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && FD_ISSET(srv->stop_fd, &rd))
@@ -202,8 +203,10 @@ static int select_run(struct server *srv)
 			if (c && c->waiting_for != WANT_SLEEP && (FD_ISSET(fd, &rd) || FD_ISSET(fd, &wr)))
 				drive(l, c, FD_ISSET(fd, &rd));
 		}
+		/* Judged by the time the loop woke: if a /block held the loop, bytes that arrived
+		 * meanwhile are read (next turn) before their connection is judged idle. */
 		struct deadline *due;
-		while ((due = deadline_pop_due(&l->deadlines, l->now)))
+		while ((due = deadline_pop_due(&l->deadlines, woke)))
 			on_deadline(l, conn_of(due));
 	}
 	for (int fd = 0; fd <= l->max_fd; fd++)

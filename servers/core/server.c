@@ -62,6 +62,18 @@ bool server_stopping(const struct server *srv)
 	return poll(&p, 1, 0) == 1;
 }
 
+void block_for_ms(unsigned ms)
+{
+	/* poll() with nothing to wake it blocks this thread in the kernel, as a slow disk read or
+	 * a DNS lookup would. It watches the stop pipe only so that a shutdown is not held up:
+	 * the server must end within a second of SIGTERM even in the middle of a /block. */
+	struct pollfd stop = { .fd = stop_pipe[0], .events = POLLIN };
+	uint64_t until = now_ms() + ms;
+	for (uint64_t now = now_ms(); now < until; now = now_ms())
+		if (poll(&stop, 1, (int)(until - now)) > 0)
+			return;
+}
+
 void server_child_init(struct server *srv)
 {
 	signal(SIGINT, SIG_DFL);
@@ -69,6 +81,7 @@ void server_child_init(struct server *srv)
 	close(srv->listen_fd);
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
+	stop_pipe[0] = stop_pipe[1] = -1;   /* poll() in block_for_ms() skips a negative fd */
 	if (srv->spare_fd >= 0)
 		close(srv->spare_fd);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);

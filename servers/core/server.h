@@ -89,6 +89,10 @@ bool nb_write(struct session *s, int fd, bool *ready);
  */
 void serve_blocking(const struct server_opts *opts, int fd, struct bufpool *pool);
 
+/* A genuinely blocking system call of `ms` milliseconds on the calling thread: /block. Only a
+ * shutdown (SIGINT, SIGTERM) cuts it short. */
+void block_for_ms(unsigned ms);
+
 /* Sets O_NONBLOCK. Returns 0, or -1 with errno. */
 int set_nonblocking(int fd);
 

@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chunked.h"
 #include "http_parser.h"
@@ -495,13 +494,4 @@ void session_woke(struct session *s)
 		return;
 	}
 	answer_waited(s);
-}
-
-void block_for_ms(unsigned ms)
-{
-	/* nanosleep blocks the calling thread in the kernel, like a slow disk read or a DNS
-	 * lookup would; a signal does not cut it short. */
-	struct timespec left = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&left, &left) != 0)
-		;
 }

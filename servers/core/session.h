@@ -12,7 +12,8 @@
  *         case WANT_WRITE: n = write(fd, session_wbuf(s, &len), len);
  *                          if (n < 0) goto out; session_wrote(s, n); break;
  *         case WANT_SLEEP: sleep session_wait_ms(s), the model's own way; session_woke(s); break;
- *         case WANT_BLOCK: block_for_ms(session_wait_ms(s)) right here; session_woke(s); break;
+ *         case WANT_BLOCK: block_for_ms(session_wait_ms(s)) right here (server.h);
+ *                          session_woke(s); break;
  *         case WANT_CLOSE: goto out;
  *         }
  *     }
@@ -65,8 +66,5 @@ bool session_idle(const struct session *s);
 
 /* A session moving to another thread (a migrating green thread) borrows from that thread's pool. */
 void session_set_pool(struct session *s, struct bufpool *pool);
-
-/* A genuinely blocking system call of `ms` milliseconds on the calling thread (for /block). */
-void block_for_ms(unsigned ms);
 
 #endif

@@ -1,0 +1,262 @@
+/*
+ * green.c: one green thread per connection, on the M:N runtime in servers/green/.
+ *
+ * The idea: write the server like the thread-per-connection one, as if it had one client,
+ * with reads and writes that block; but the "threads" are green threads, a few KiB each, that
+ * the runtime multiplexes onto --workers OS threads. A read that would block parks the green
+ * thread and its worker runs another; epoll (the runtime's netpoller) says when the socket is
+ * ready and the green thread carries on. So the code below reads like thread.c, and the
+ * machine does what epoll.c does. This is how Go serves connections.
+ *
+ * The runtime does the waiting: /sleep is green_sleep_ms(), which holds no OS thread; /block
+ * is a real blocking call, wrapped in green_blocking() so that its worker's other green
+ * threads move to another OS thread meanwhile; the idle time-out is a deadline on every wait
+ * for the socket (green_fd_timeout). docs/green.md explains the runtime.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "green.h"
+#include "server.h"
+
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+struct green_server {
+	struct server *srv;
+	struct bufpool *pools;       /* one per worker, used by whatever runs on that worker */
+	pthread_mutex_t lock;        /* guards conns and open; never held across a call that parks */
+	struct conn *conns;
+	unsigned open;
+	atomic_bool stopping;
+};
+
+struct conn {
+	struct green_server *gs;
+	struct green *g;
+	struct session *s;
+	int fd;
+	struct conn *prev, *next;    /* in gs->conns, so that stopping can reach every one */
+};
+
+/*
+ * The session, set to borrow buffers from the pool of the worker running us now. A pool has
+ * one owner and no lock; a green thread may resume on another worker after any call that
+ * parks, so each session call goes through here.
+ */
+static struct session *here(struct conn *c)
+{
+	session_set_pool(c->s, &c->gs->pools[green_worker_id()]);
+	return c->s;
+}
+
+static bool read_some(struct conn *c)
+{
+	/* An idle connection waits for input before it borrows a buffer: thousands of idle
+	 * connections then hold none. */
+	if (session_idle(c->s) && green_wait_input(c->fd) < 0)
+		return false;
+	size_t room;
+	char *buf = session_rbuf(here(c), &room);
+	ssize_t n = green_read(c->fd, buf, room);
+	if (n < 0)
+		return false;            /* error, idle time-out, or shut down by stopping */
+	session_read(here(c), (size_t)n);
+	return true;
+}
+
+static bool write_some(struct conn *c)
+{
+	size_t len;
+	const char *buf = session_wbuf(here(c), &len);
+	ssize_t n = green_write(c->fd, buf, len);
+	if (n < 0)
+		return false;
+	session_wrote(here(c), (size_t)n);
+	return true;
+}
+
+static void block(void *ms)
+{
+	block_for_ms(*(unsigned *)ms);
+}
+
+/* The connection's green thread: session.h's blocking loop, word for word. */
+static void serve(void *arg)
+{
+	struct conn *c = arg;
+	unsigned idle_s = c->gs->srv->opts.idle_timeout_s, ms;
+	bool open = true;
+
+	green_set_name("connection");
+	if (idle_s)
+		green_fd_timeout(c->fd, idle_s * 1000);
+	while (open) {
+		switch (session_next(here(c))) {
+		case WANT_READ:
+			open = read_some(c);
+			break;
+		case WANT_WRITE:
+			open = write_some(c);
+			break;
+		case WANT_SLEEP:
+			green_sleep_ms(session_wait_ms(c->s));    /* cut short only when stopping */
+			session_woke(here(c));
+			break;
+		case WANT_BLOCK:
+			ms = session_wait_ms(c->s);
+			green_blocking(block, &ms);
+			session_woke(here(c));
+			break;
+		case WANT_CLOSE:
+			open = false;
+			break;
+		}
+	}
+
+	struct green_server *gs = c->gs;
+	pthread_mutex_lock(&gs->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		gs->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	gs->open--;
+	pthread_mutex_unlock(&gs->lock);
+	session_free(here(c));
+	green_fd_release(c->fd);
+	server_close(c->fd);
+	free(c);
+}
+
+static void start_conn(struct green_server *gs, int fd)
+{
+	const char *refusal = NULL;
+	struct conn *c = calloc(1, sizeof *c);
+	if (c)
+		c->s = session_new(gs->srv->opts.proto, &gs->pools[green_worker_id()]);
+	pthread_mutex_lock(&gs->lock);
+	if (gs->open >= gs->srv->opts.max_conns)
+		refusal = "at --max-conns; refusing new connections";
+	else if (!c || !c->s)
+		refusal = "out of memory; refusing new connections";
+	else if (!atomic_load(&gs->stopping)) {
+		*c = (struct conn){ .gs = gs, .s = c->s, .fd = fd, .next = gs->conns };
+		/* Spawned under the lock, so that a stop cannot miss it; the green thread takes
+		 * the lock itself only when it ends. */
+		if ((c->g = green_spawn(serve, c))) {
+			if (gs->conns)
+				gs->conns->prev = c;
+			gs->conns = c;
+			gs->open++;
+			pthread_mutex_unlock(&gs->lock);
+			return;
+		}
+		refusal = "no memory for a green thread's stack; refusing new connections";
+	}
+	pthread_mutex_unlock(&gs->lock);
+	if (c && c->s)
+		session_free(c->s);
+	free(c);
+	if (refusal)
+		server_refuse(gs->srv, fd, refusal);
+	else
+		server_close(fd);        /* stopping */
+}
+
+/*
+ * Waits for SIGINT or SIGTERM, then ends everything: the listening socket and every
+ * connection are shut down, which wakes their green threads with an end of file or an
+ * error, and sleeping ones are interrupted. A green thread in a blocking call ends when
+ * the call returns.
+ */
+static void watch_stop(void *arg)
+{
+	struct green_server *gs = arg;
+	struct server *srv = gs->srv;
+
+	green_set_name("stop watcher");
+	while (!server_stopping(srv))
+		if (green_wait(srv->stop_fd, GREEN_IN) < 0)
+			break;
+	green_fd_release(srv->stop_fd);
+	atomic_store(&gs->stopping, true);
+	shutdown(srv->listen_fd, SHUT_RDWR);       /* the acceptor sees a hang-up */
+	pthread_mutex_lock(&gs->lock);
+	for (struct conn *c = gs->conns; c; c = c->next) {
+		shutdown(c->fd, SHUT_RDWR);
+		green_interrupt(c->g);
+	}
+	pthread_mutex_unlock(&gs->lock);
+}
+
+/* The first green thread: accepts, one green thread per connection. */
+static void acceptor(void *arg)
+{
+	struct green_server *gs = arg;
+	struct server *srv = gs->srv;
+
+	green_set_name("acceptor");
+	if (!green_spawn(watch_stop, gs)) {
+		perror("green: cannot start the stop watcher");
+		return;
+	}
+	while (!atomic_load(&gs->stopping)) {
+		int fd = server_accept(srv, true);
+		int err = fd < 0 ? green_errno() : 0;   /* not errno: this loop migrates */
+		if (fd >= 0)
+			start_conn(gs, fd);
+		else if (err == EAGAIN || err == EWOULDBLOCK)
+			green_wait(srv->listen_fd, GREEN_IN);
+		else if (err != EINTR && err != ECONNABORTED)
+			green_sleep_ms(10);  /* ENOBUFS and the like: do not spin */
+	}
+	green_fd_release(srv->listen_fd);
+	for (;;) {                   /* until the last connection's green thread is gone */
+		pthread_mutex_lock(&gs->lock);
+		unsigned open = gs->open;
+		pthread_mutex_unlock(&gs->lock);
+		if (!open)
+			break;
+		green_sleep_ms(1);
+	}
+}
+
+static int green_server_run(struct server *srv)
+{
+	struct green_server gs = { .srv = srv, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct green_config cfg = { .workers = srv->opts.workers };
+	gs.pools = calloc(srv->opts.workers, sizeof *gs.pools);
+	if (!gs.pools)
+		return 1;
+	for (unsigned i = 0; i < srv->opts.workers; i++)
+		gs.pools[i] = (struct bufpool)BUFPOOL_INIT(128);
+	int rc = green_run(&cfg, acceptor, &gs);
+	if (rc < 0)
+		perror("green: cannot start the runtime");
+	for (unsigned i = 0; i < srv->opts.workers; i++)
+		bufpool_drain(&gs.pools[i]);
+	free(gs.pools);
+	return rc < 0 ? 1 : 0;
+}
+
+static const struct model green_model = {
+	.name = "green",
+	.idea = "M:N green threads, one per connection, parked on a netpoller (like Go)",
+	.default_max_conns = 10000,
+	.default_workers = 0,
+	.max_workers = 256,
+	.help_notes = "Each green thread has a " XSTR(GREEN_STACK_DEFAULT_KIB) " KiB stack plus a "
+	              "guard page; only the pages it touches are resident.",
+	.run = green_server_run,
+};
+
+int main(int argc, char **argv)
+{
+	return server_main(argc, argv, &green_model);
+}

@@ -1,0 +1,150 @@
+/*
+ * io.c: blocking-looking I/O for green threads, each call the same few lines (libtask's
+ * fd.c): try the system call on the non-blocking fd; if it says EAGAIN, park until epoll says
+ * the fd is ready, and try again.
+ *
+ * errno is read through green_errno(), never inlined: errno is a thread-local, and glibc
+ * declares __errno_location() const, so a compiler may compute its address once before a
+ * loop that parks and read the previous OS thread's errno after the green thread migrated.
+ *
+ * green_read() also keeps a hint, pd->drained: the last read proved the socket empty (EAGAIN,
+ * or a short read on a stream socket, which the kernel returns only once the receive queue is
+ * used up, unless epoll has reported the peer's FIN: data and end of file can arrive under
+ * one edge, and the end of file must still be read). Then the next read parks first instead of spending a system call on an EAGAIN,
+ * and green_wait_input() knows whether parking is safe. Any data arriving after that read
+ * raises a new edge, which the wait slot keeps, so the hint can only cost a wake-up, never
+ * lose one.
+ */
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netpoll.h"
+
+__attribute__((noinline)) int green_errno(void)
+{
+	int err = errno;
+	__asm__ volatile("" ::: "memory");
+	return err;
+}
+
+__attribute__((noinline)) void green_set_errno(int err)
+{
+	errno = err;
+	__asm__ volatile("" ::: "memory");
+}
+
+
+static bool would_block(void)
+{
+	int err = green_errno();
+	return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+ssize_t green_read(int fd, void *buf, size_t len)
+{
+	struct pd *pd = pd_acquire(fd);
+	if (!pd)
+		return -1;
+	ssize_t n;
+	for (;;) {
+		if (pd->drained && pd_wait(pd, GREEN_IN) < 0) {
+			n = -1;
+			break;
+		}
+		n = read(fd, buf, len);
+		if (n >= 0) {
+			/* A short read took all the data, but not an end of file that came with it:
+			 * its edge may have been consumed already. Then the next read must not wait. */
+			pd->drained = pd->stream && n > 0 && (size_t)n < len &&
+			              !atomic_load(&pd->peer_closed);
+			break;
+		}
+		if (!would_block())
+			break;
+		pd->drained = true;
+	}
+	pd_release(pd);
+	return n;
+}
+
+ssize_t green_write(int fd, const void *buf, size_t len)
+{
+	struct pd *pd = pd_acquire(fd);
+	if (!pd)
+		return -1;
+	ssize_t n;
+	while ((n = write(fd, buf, len)) < 0 && would_block())
+		if (pd_wait(pd, GREEN_OUT) < 0)
+			break;
+	pd_release(pd);
+	return n;
+}
+
+int green_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct pd *pd = pd_acquire(fd);
+	if (!pd)
+		return -1;
+	int c;
+	while ((c = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0 && would_block())
+		if (pd_wait(pd, GREEN_IN) < 0)
+			break;
+	pd_release(pd);
+	return c;
+}
+
+int green_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct pd *pd = pd_acquire(fd);
+	if (!pd)
+		return -1;
+	int rc = connect(fd, addr, addrlen);
+	if (rc < 0 && green_errno() == EINPROGRESS) {
+		/* The handshake goes on in the kernel. Writable means it may have ended, but a fresh
+		 * socket also reports writable before it connects, so ask until it says which. */
+		for (;;) {
+			struct sockaddr_storage peer;
+			socklen_t len = sizeof peer;
+			int err = 0;
+			socklen_t errlen = sizeof err;
+			if ((rc = pd_wait(pd, GREEN_OUT)) < 0)
+				break;
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0) {
+				rc = -1;
+				break;
+			}
+			if (err && err != EINPROGRESS && err != EALREADY && err != EINTR) {
+				green_set_errno(err);
+				rc = -1;
+				break;
+			}
+			if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
+				break;
+		}
+	}
+	pd_release(pd);
+	return rc;
+}
+
+int green_wait(int fd, enum green_dir dir)
+{
+	struct pd *pd = pd_acquire(fd);
+	if (!pd)
+		return -1;
+	int rc = pd_wait(pd, dir);
+	pd_release(pd);
+	return rc;
+}
+
+int green_wait_input(int fd)
+{
+	struct pd *pd = pd_acquire(fd);
+	if (!pd)
+		return -1;
+	int rc = 0;
+	if (pd->drained && (rc = pd_wait(pd, GREEN_IN)) == 0)
+		pd->drained = false;     /* an edge came: the next read must really read */
+	pd_release(pd);
+	return rc;
+}

@@ -1,0 +1,876 @@
+/*
+ * sched.c: the scheduler. Workers, OS threads, run queues, stealing, parking and idling.
+ *
+ * Vocabulary (Go's P, M and G):
+ *   worker   a run queue and what goes with it; there are exactly cfg.workers of them.
+ *            A green thread runs only on an OS thread that holds a worker.
+ *   thread   an OS thread (struct m). Each runs the scheduler loop on its own stack (g0) and
+ *            switches from there to one green thread at a time, and back. Normally there is
+ *            one thread per worker; green_blocking() hands a worker to a spare thread (see
+ *            blocking.c), so there can be more threads than workers.
+ *   green    a green thread: a stack and a saved context.
+ *
+ * Every switch goes through g0: green thread -> g0 -> next green thread. The detour is what
+ * makes parking safe. A green thread that waits for something cannot publish itself to the
+ * waker before it has switched away: a waker on another worker could resume it while its
+ * registers are still live on this one, and two threads would run on one stack. So it says
+ * what it waits for in m->after and switches to g0, and g0, now that the green thread's
+ * context is saved, runs the commit that makes it wakeable. A wake-up that arrives before the
+ * commit makes the commit fail and the green thread resumes at once. That is Go's
+ * gopark/park_m, and why netpoll.c's wait slots have a WAIT state.
+ *
+ * Where a worker finds work, in order: its own run queue (and, one time in 61, the global
+ * queue first, so a busy local queue cannot starve it); the global queue; due timers; ready
+ * fds (a non-blocking epoll_wait); half the run queue of another worker. With nothing, it
+ * idles: one idle worker blocks in epoll_wait until the next timer (the "poller"); the others
+ * sleep on a futex and cost no CPU.
+ *
+ * No wake-up is lost: whoever makes work runnable then looks for an idle worker to wake
+ * (wakep), and an idle worker, after announcing itself idle, looks for work once more before
+ * it sleeps (the store-then-load pattern of Dekker's algorithm). At least one of the two sees
+ * the other because both touch the idle count (or the polling flag) with a read-modify-write:
+ * an RMW always reads the latest value, so either the waker's RMW comes later and sees the
+ * idle worker, or the idle worker's RMW reads from the waker's and so also sees the work the
+ * waker published before it. (Fences would say the same, but ThreadSanitizer cannot check
+ * programs that rely on fences.)
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "runq.h"
+#include "runtime.h"
+
+enum {
+	LOCAL_CACHE = 32,            /* exited green threads a worker keeps for reuse */
+	GLOBAL_CACHE = 1024,         /* ...and all workers together beyond that */
+	STEAL_ROUNDS = 4,
+	FAIRNESS_TICK = 61,          /* Go's number: prime, so it beats no periodic pattern */
+};
+
+/* What g0 does after a green thread switched to it. */
+enum after { AFTER_NONE, AFTER_PARK, AFTER_YIELD, AFTER_EXIT, AFTER_BLOCKING };
+
+struct worker {
+	unsigned id;
+	struct runq runq;
+	struct green *cache;         /* exited green threads, stacks mapped, for green_spawn */
+	unsigned ncache;
+	unsigned tick;
+	uint32_t rng;
+	uint64_t spawned;            /* green threads spawned here: their numbers, without a shared counter */
+	_Atomic uint32_t wake;       /* futex word: set to 1 to end an idle sleep */
+	struct worker *idle_next;    /* under sched.lock */
+	bool idle;                   /* under sched.lock: on the idle list */
+};
+
+struct m {
+	pthread_t thread;
+	struct fiber g0;             /* this thread's own stack, where the scheduler runs */
+	struct worker *w;            /* the worker it serves, NULL while spare or blocked */
+	struct green *g;             /* the green thread on it, NULL on g0 */
+	enum after after;            /* set by the green thread for g0 */
+	bool (*commit)(struct green *g, void *arg);
+	void *commit_arg;
+	_Atomic uint32_t wake;       /* futex word: set to 1 when handed a worker (or stopping) */
+	struct m *spare_next;        /* under sched.lock */
+	struct m *all_next;          /* under sched.lock */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct green *gq_head, *gq_tail;     /* the global run queue, under lock */
+	_Atomic size_t gq_len;               /* its length, readable without the lock */
+	struct green *cache;                 /* exited green threads, under lock */
+	size_t ncache;
+	struct worker *idle;                 /* workers asleep on their futex, under lock */
+	_Atomic unsigned nidle;
+	_Atomic unsigned polling;            /* 1: a worker is (about to be) blocked in netpoll */
+	struct m *spare;                     /* threads without a worker, under lock */
+	struct m *all;                       /* every thread but the one in green_run */
+	struct worker *workers;
+	unsigned nworkers;
+	size_t stack_size;
+	_Atomic size_t live;                 /* green threads spawned and not yet exited */
+	_Atomic bool stopping;
+	_Atomic bool running;
+} sched = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static __thread struct m *tls_m;
+
+static void schedule(struct m *m);
+
+/* ---- small helpers ---- */
+
+__attribute__((noreturn, format(printf, 1, 2)))
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("green: runtime bug: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	abort();
+}
+
+/*
+ * The OS thread's state, read anew on each call. A green thread may resume on another OS
+ * thread after any switch, and compilers cache the address of a thread-local variable across
+ * calls they consider harmless (GCC does on aarch64): an inlined read here could return the
+ * previous thread's m. noinline plus the empty asm keep every read a real one.
+ */
+__attribute__((noinline)) static struct m *cur_m(void)
+{
+	struct m *m = tls_m;
+	__asm__ volatile("" ::: "memory");
+	return m;
+}
+
+struct green *green_current(void)
+{
+	struct m *m = cur_m();
+	return m ? m->g : NULL;
+}
+
+struct green *green_current_for_signal(void)
+{
+	return tls_m ? tls_m->g : NULL;
+}
+
+static void futex_wait(_Atomic uint32_t *word)
+{
+	while (atomic_load_explicit(word, memory_order_acquire) == 0)
+		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	atomic_store_explicit(word, 0, memory_order_relaxed);
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+	atomic_store_explicit(word, 1, memory_order_release);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static unsigned cpus_available(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* ---- run queues ---- */
+
+static void global_put(struct green *first, struct green *last, size_t n)
+{
+	last->next = NULL;
+	pthread_mutex_lock(&sched.lock);
+	if (sched.gq_tail)
+		sched.gq_tail->next = first;
+	else
+		sched.gq_head = first;
+	sched.gq_tail = last;
+	atomic_fetch_add(&sched.gq_len, n);
+	pthread_mutex_unlock(&sched.lock);
+}
+
+/* Puts g on w's queue; a full queue moves half of itself to the global queue (Go's
+ * runqputslow), so the cost of the lock is paid once per RUNQ_SIZE/2 green threads. */
+static void put_local(struct worker *w, struct green *g)
+{
+	struct green *batch[RUNQ_SIZE / 2 + 1];
+	while (!runq_put(&w->runq, g)) {
+		unsigned n = runq_grab(&w->runq, batch, RUNQ_SIZE / 2);
+		if (n == 0)
+			continue;
+		batch[n++] = g;
+		for (unsigned i = 0; i + 1 < n; i++)
+			batch[i]->next = batch[i + 1];
+		global_put(batch[0], batch[n - 1], n);
+		return;
+	}
+}
+
+/* Takes a fair share of the global queue: one to run, and as many more as w's queue has room
+ * for (at the fairness tick it may not be empty). */
+static struct green *global_get(struct worker *w)
+{
+	if (atomic_load(&sched.gq_len) == 0)
+		return NULL;
+	pthread_mutex_lock(&sched.lock);
+	size_t len = atomic_load(&sched.gq_len);
+	size_t want = len / sched.nworkers + 1, n = 0;
+	if (want > RUNQ_SIZE / 2)
+		want = RUNQ_SIZE / 2;
+	struct green *first = sched.gq_head;
+	if (first) {
+		sched.gq_head = first->next;
+		n = 1;
+	}
+	while (n < want && sched.gq_head && runq_put(&w->runq, sched.gq_head)) {
+		sched.gq_head = sched.gq_head->next;
+		n++;
+	}
+	if (!sched.gq_head)
+		sched.gq_tail = NULL;
+	atomic_fetch_sub(&sched.gq_len, n);
+	pthread_mutex_unlock(&sched.lock);
+	return first;
+}
+
+static struct green *steal(struct worker *w)
+{
+	struct green *batch[RUNQ_SIZE / 2];
+	for (int round = 0; round < STEAL_ROUNDS; round++) {
+		w->rng = w->rng * 1103515245u + 12345u;
+		unsigned start = (w->rng >> 16) % sched.nworkers;
+		for (unsigned i = 0; i < sched.nworkers; i++) {
+			struct worker *victim = &sched.workers[(start + i) % sched.nworkers];
+			if (victim == w)
+				continue;
+			unsigned n = runq_grab(&victim->runq, batch, RUNQ_SIZE / 2);
+			if (n == 0)
+				continue;
+			for (unsigned k = 1; k < n; k++)
+				put_local(w, batch[k]);
+			return batch[0];
+		}
+	}
+	return NULL;
+}
+
+static bool work_visible(void)
+{
+	if (atomic_load(&sched.gq_len) > 0)
+		return true;
+	for (unsigned i = 0; i < sched.nworkers; i++)
+		if (!runq_empty(&sched.workers[i].runq))
+			return true;
+	return false;
+}
+
+/* ---- waking idle workers ---- */
+
+/* Someone just made work runnable: make sure a worker will look at it. */
+static void wakep(void)
+{
+	/* A lone worker that is running this code is neither idle nor polling. */
+	struct m *m = cur_m();
+	if (sched.nworkers == 1 && m && m->w)
+		return;
+	if (atomic_fetch_add(&sched.nidle, 0) > 0) {        /* an RMW: see the top */
+		pthread_mutex_lock(&sched.lock);
+		struct worker *w = sched.idle;
+		if (w) {
+			sched.idle = w->idle_next;
+			w->idle = false;
+			atomic_fetch_sub(&sched.nidle, 1);
+		}
+		pthread_mutex_unlock(&sched.lock);
+		if (w) {
+			futex_wake(&w->wake);
+			return;
+		}
+	}
+	if (atomic_fetch_or(&sched.polling, 0))
+		netpoll_break();
+}
+
+static void leave_idle_list(struct worker *w)
+{
+	pthread_mutex_lock(&sched.lock);
+	if (w->idle) {
+		struct worker **p = &sched.idle;
+		while (*p != w)
+			p = &(*p)->idle_next;
+		*p = w->idle_next;
+		w->idle = false;
+		atomic_fetch_sub(&sched.nidle, 1);
+	}
+	pthread_mutex_unlock(&sched.lock);
+}
+
+/* Readies the green threads of a list; returns the first to run it now, queues the rest. */
+static struct green *take_ready(struct green *list)
+{
+	if (!list)
+		return NULL;
+	struct green *first = list, *g = list->next;
+	int expect = G_PARKED;
+	if (!atomic_compare_exchange_strong(&first->status, &expect, G_RUNNABLE))
+		die("green thread #%llu woken while not parked (status %d)",
+		    (unsigned long long)first->id, expect);
+	if (g) {
+		green_ready_list(g);
+	}
+	return first;
+}
+
+/*
+ * Nothing to run: wait for something. One idle worker is the poller: it blocks in epoll_wait
+ * until an fd is ready, the next timer is due, or netpoll_break(). The others sleep on their
+ * futex until wakep() hands them work. Returns a green thread to run, or NULL to look again.
+ */
+static struct green *idle(struct worker *w)
+{
+	if (!atomic_exchange(&sched.polling, 1)) {
+		if (work_visible() || atomic_load(&sched.stopping)) {
+			atomic_store(&sched.polling, 0);
+			return NULL;
+		}
+		uint64_t next = timers_next();
+		int timeout = -1;
+		if (next != UINT64_MAX) {
+			uint64_t now = mono_ns();
+			uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
+			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+		}
+		struct green *list = netpoll(timeout);
+		atomic_store(&sched.polling, 0);
+		/* This worker is about to run something: let another idle one take over polling. */
+		wakep();
+		return take_ready(list);
+	}
+
+	pthread_mutex_lock(&sched.lock);
+	w->idle = true;
+	w->idle_next = sched.idle;
+	sched.idle = w;
+	atomic_fetch_add(&sched.nidle, 1);
+	pthread_mutex_unlock(&sched.lock);
+	/* Announced; now look once more, or a wakep() that ran before the announcement is lost.
+	 * If nobody polls any more, become the poller instead of sleeping. */
+	if (work_visible() || atomic_load(&sched.stopping) || !atomic_load(&sched.polling)) {
+		leave_idle_list(w);
+		return NULL;
+	}
+	futex_wait(&w->wake);
+	/* Usually wakep() took us off the list; but the wake-up may be a stale one, from a wakep()
+	 * that popped us while we were leaving on our own. Then we are still on it. */
+	leave_idle_list(w);
+	return NULL;
+}
+
+static struct green *find_runnable(struct worker *w)
+{
+	struct green *g;
+	for (;;) {
+		if (atomic_load(&sched.stopping))
+			return NULL;
+		if (++w->tick % FAIRNESS_TICK == 0) {
+			timers_run(mono_ns());
+			if (!atomic_load(&sched.polling) && netpoll_has_waiters()) {
+				struct green *list = netpoll(0);
+				if (list)
+					green_ready_list(list);
+			}
+			if ((g = global_get(w)))
+				return g;
+		}
+		if ((g = runq_get(&w->runq)) || (g = global_get(w)))
+			return g;
+		if (timers_run(mono_ns()) > 0)
+			continue;
+		if (netpoll_has_waiters() && !atomic_load(&sched.polling)) {
+			struct green *list = netpoll(0);
+			if (list) {
+				g = take_ready(list);
+				return g;
+			}
+		}
+		if ((g = steal(w)) || (g = idle(w)))
+			return g;
+	}
+}
+
+/* ---- green threads: life and death ---- */
+
+static struct green *cache_get(struct worker *w)
+{
+	struct green *g = NULL;
+	if (w && w->cache) {
+		g = w->cache;
+		w->cache = g->next;
+		w->ncache--;
+		return g;
+	}
+	pthread_mutex_lock(&sched.lock);
+	if (sched.cache) {
+		g = sched.cache;
+		sched.cache = g->next;
+		sched.ncache--;
+	}
+	pthread_mutex_unlock(&sched.lock);
+	return g;
+}
+
+static void green_unmap(struct green *g)
+{
+	struct stack s = g->stack;   /* g lives inside the mapping */
+	stack_unmap(&s);
+}
+
+static void cache_put(struct worker *w, struct green *g)
+{
+	if (w->ncache < LOCAL_CACHE) {
+		g->next = w->cache;
+		w->cache = g;
+		w->ncache++;
+		return;
+	}
+	pthread_mutex_lock(&sched.lock);
+	if (sched.ncache < GLOBAL_CACHE) {
+		g->next = sched.cache;
+		sched.cache = g;
+		sched.ncache++;
+		g = NULL;
+	}
+	pthread_mutex_unlock(&sched.lock);
+	if (g)
+		green_unmap(g);
+}
+
+/* The green thread sits at the top of its own stack mapping: one mmap per green thread,
+ * and the page holding it is the page the outermost frames use anyway. */
+static struct green *green_alloc(struct worker *w)
+{
+	struct green *g = cache_get(w);
+	if (g)
+		return g;
+	struct stack s;
+	if (stack_map(&s, sched.stack_size) < 0)
+		return NULL;
+	uintptr_t top = (uintptr_t)(s.base + s.len);
+	g = (struct green *)((top - sizeof(struct green)) & ~(uintptr_t)63);
+	memset(g, 0, sizeof *g);
+	g->stack = s;
+	return g;
+}
+
+static void green_main(void *arg)
+{
+	struct green *g = arg;
+	fiber_started();
+	g->fn(g->arg);
+	struct m *m = cur_m();
+	m->after = AFTER_EXIT;
+	fiber_switch(&g->fiber, &m->g0, true);
+	die("exited green thread #%llu resumed", (unsigned long long)g->id);
+}
+
+static void stop_all(void);
+
+static void finish_exit(struct worker *w, struct green *g)
+{
+	fiber_destroy(&g->fiber);
+	atomic_store(&g->status, G_DEAD);
+	cache_put(w, g);
+	if (atomic_fetch_sub(&sched.live, 1) == 1)
+		stop_all();
+}
+
+static uint64_t sleep_fire(struct timer *t, uint64_t now);
+
+struct green *green_spawn(void (*fn)(void *), void *arg)
+{
+	struct m *m = cur_m();
+	struct worker *w = m ? m->w : NULL;
+	struct green *g = green_alloc(w);
+	if (!g)
+		return NULL;
+	char *lo = g->stack.base + page_size();
+	g->next = NULL;
+	g->fn = fn;
+	g->arg = arg;
+	g->id = w ? w->spawned++ * sched.nworkers + w->id + 1 : 0;
+	g->name = NULL;
+	g->sleep_timer = (struct timer){ .fire = sleep_fire };
+	atomic_store(&g->interrupted, false);
+	fiber_create(&g->fiber, lo, (size_t)((char *)g - lo), green_main, g);
+	atomic_store(&g->status, G_RUNNABLE);
+	atomic_fetch_add(&sched.live, 1);
+	if (w)
+		put_local(w, g);
+	else
+		global_put(g, g, 1);
+	wakep();
+	return g;
+}
+
+/* ---- switching ---- */
+
+static void switch_to_g0(struct m *m, struct green *g, enum after after)
+{
+	m->after = after;
+	fiber_switch(&g->fiber, &m->g0, false);
+}
+
+void green_park(bool (*commit)(struct green *g, void *arg), void *arg)
+{
+	struct m *m = cur_m();
+	m->commit = commit;
+	m->commit_arg = arg;
+	switch_to_g0(m, m->g, AFTER_PARK);
+}
+
+void green_yield(void)
+{
+	struct m *m = cur_m();
+	switch_to_g0(m, m->g, AFTER_YIELD);
+}
+
+/* Runs g until it switches back to g0, then does what it asked for. */
+static void execute(struct m *m, struct green *g)
+{
+	for (;;) {
+		int expect = G_RUNNABLE;
+		if (!atomic_compare_exchange_strong(&g->status, &expect, G_RUNNING))
+			die("green thread #%llu scheduled while not runnable (status %d)",
+			    (unsigned long long)g->id, expect);
+		m->g = g;
+		fiber_switch(&m->g0, &g->fiber, false);
+		m->g = NULL;
+		enum after after = m->after;
+		m->after = AFTER_NONE;
+		switch (after) {
+		case AFTER_PARK:
+			atomic_store(&g->status, G_PARKED);
+			if (m->commit(g, m->commit_arg))
+				return;      /* g now belongs to its waker: do not touch it */
+			atomic_store(&g->status, G_RUNNABLE);
+			continue;            /* what it waited for came already */
+		case AFTER_YIELD:
+			atomic_store(&g->status, G_RUNNABLE);
+			put_local(m->w, g);
+			return;
+		case AFTER_EXIT:
+			finish_exit(m->w, g);
+			return;
+		case AFTER_BLOCKING:
+			/* m gave its worker away (blocking.c): queue g for any worker. */
+			atomic_store(&g->status, G_RUNNABLE);
+			global_put(g, g, 1);
+			wakep();
+			return;
+		case AFTER_NONE:
+			break;
+		}
+		die("green thread #%llu switched to the scheduler without a reason",
+		    (unsigned long long)g->id);
+	}
+}
+
+void green_ready(struct green *g)
+{
+	int expect = G_PARKED;
+	if (!atomic_compare_exchange_strong(&g->status, &expect, G_RUNNABLE))
+		die("green thread #%llu woken while not parked (status %d): a wake-up was delivered twice",
+		    (unsigned long long)g->id, expect);
+	struct m *m = cur_m();
+	if (m && m->w)
+		put_local(m->w, g);
+	else
+		global_put(g, g, 1);
+	wakep();
+}
+
+void green_ready_list(struct green *list)
+{
+	struct m *m = cur_m();
+	while (list) {
+		struct green *g = list;
+		list = list->next;
+		int expect = G_PARKED;
+		if (!atomic_compare_exchange_strong(&g->status, &expect, G_RUNNABLE))
+			die("green thread #%llu woken while not parked (status %d)",
+			    (unsigned long long)g->id, expect);
+		if (m && m->w)
+			put_local(m->w, g);
+		else
+			global_put(g, g, 1);
+	}
+	wakep();
+}
+
+/* ---- sleeping ---- */
+
+static uint64_t sleep_fire(struct timer *t, uint64_t now)
+{
+	(void)now;
+	struct green *g = (struct green *)((char *)t - offsetof(struct green, sleep_timer));
+	green_ready(g);
+	return 0;
+}
+
+static bool sleep_commit(struct green *g, void *arg)
+{
+	(void)arg;
+	return timer_arm_unless(&g->sleep_timer, &g->interrupted) == 1;
+}
+
+int green_sleep_ms(uint64_t ms)
+{
+	struct green *g = green_current();
+	if (ms == 0 && !atomic_load(&g->interrupted)) {
+		green_yield();
+		return 0;
+	}
+	g->sleep_timer.when = mono_ns() + ms * 1000000u;
+	/* The timer is armed by the commit, on g0: armed here, it could fire and ready g on
+	 * another worker before g has switched away. */
+	green_park(sleep_commit, NULL);
+	if (atomic_exchange(&g->interrupted, false)) {
+		green_set_errno(EINTR);
+		return -1;
+	}
+	return 0;
+}
+
+void green_interrupt(struct green *g)
+{
+	atomic_store(&g->interrupted, true);
+	/* Whoever takes the armed timer off the heap, this or its firing, readies g: once. */
+	if (timer_cancel(&g->sleep_timer))
+		green_ready(g);
+}
+
+/* ---- the blocking-call hand-off (blocking.c) ---- */
+
+struct worker *sched_detach_worker(void)
+{
+	struct m *m = cur_m();
+	struct worker *w = m->w;
+	m->w = NULL;
+	return w;
+}
+
+static void *thread_main(void *arg);
+
+static struct m *new_thread(struct worker *w)
+{
+	struct m *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->w = w;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	int rc = pthread_create(&m->thread, &attr, thread_main, m);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(m);
+		errno = rc;
+		return NULL;
+	}
+	pthread_mutex_lock(&sched.lock);
+	m->all_next = sched.all;
+	sched.all = m;
+	pthread_mutex_unlock(&sched.lock);
+	return m;
+}
+
+int sched_handoff(struct worker *w)
+{
+	pthread_mutex_lock(&sched.lock);
+	struct m *m = sched.spare;
+	if (m)
+		sched.spare = m->spare_next;
+	pthread_mutex_unlock(&sched.lock);
+	if (m) {
+		m->w = w;            /* published to m by futex_wake's release store */
+		futex_wake(&m->wake);
+		return 0;
+	}
+	return new_thread(w) ? 0 : -1;
+}
+
+void sched_reattach_worker(struct worker *w)
+{
+	cur_m()->w = w;
+}
+
+void sched_after_blocking(void)
+{
+	struct m *m = cur_m();
+	switch_to_g0(m, m->g, AFTER_BLOCKING);
+}
+
+/* A thread without a worker waits to be handed one. False when the runtime stops. */
+static bool wait_for_worker(struct m *m)
+{
+	pthread_mutex_lock(&sched.lock);
+	if (atomic_load(&sched.stopping)) {
+		pthread_mutex_unlock(&sched.lock);
+		return false;
+	}
+	m->spare_next = sched.spare;
+	sched.spare = m;
+	pthread_mutex_unlock(&sched.lock);
+	futex_wait(&m->wake);
+	return m->w != NULL;
+}
+
+/* ---- threads and the runtime's life ---- */
+
+static void schedule(struct m *m)
+{
+	for (;;) {
+		if (!m->w) {
+			if (!wait_for_worker(m))
+				return;
+			continue;
+		}
+		struct green *g = find_runnable(m->w);
+		if (!g)
+			return;
+		execute(m, g);
+	}
+}
+
+static void *thread_main(void *arg)
+{
+	struct m *m = arg;
+	tls_m = m;
+	fiber_init_thread(&m->g0);
+	if (stack_guard_thread_init() < 0)
+		perror("green: sigaltstack (stack overflows will not be reported)");
+	schedule(m);
+	stack_guard_thread_exit();
+	return NULL;
+}
+
+/* The last green thread exited: every thread leaves its scheduler loop. */
+static void stop_all(void)
+{
+	atomic_store(&sched.stopping, true);
+	pthread_mutex_lock(&sched.lock);
+	struct worker *idle = sched.idle;
+	struct m *spare = sched.spare;
+	sched.idle = NULL;
+	sched.spare = NULL;
+	atomic_store(&sched.nidle, 0);
+	for (struct worker *w = idle; w; w = w->idle_next)
+		w->idle = false;
+	pthread_mutex_unlock(&sched.lock);
+	while (idle) {
+		struct worker *next = idle->idle_next;
+		futex_wake(&idle->wake);
+		idle = next;
+	}
+	while (spare) {
+		struct m *next = spare->spare_next;
+		futex_wake(&spare->wake);
+		spare = next;
+	}
+	netpoll_break();
+}
+
+unsigned green_worker_id(void)
+{
+	return cur_m()->w->id;
+}
+
+unsigned green_workers(void)
+{
+	return sched.nworkers;
+}
+
+struct green *green_self(void)
+{
+	return green_current();
+}
+
+void green_set_name(const char *name)
+{
+	green_current()->name = name;
+}
+
+static void release_all(void)
+{
+	struct green *g;
+	for (unsigned i = 0; i < sched.nworkers; i++)
+		while ((g = cache_get(&sched.workers[i])))
+			green_unmap(g);
+	while ((g = cache_get(NULL)))
+		green_unmap(g);
+	free(sched.workers);
+	sched.workers = NULL;
+	netpoll_destroy();
+	timers_destroy();
+}
+
+int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg)
+{
+	if (atomic_exchange(&sched.running, true)) {
+		errno = EBUSY;
+		return -1;
+	}
+	sched.nworkers = cfg && cfg->workers ? cfg->workers : cpus_available();
+	sched.stack_size = cfg && cfg->stack_size ? cfg->stack_size : GREEN_STACK_DEFAULT;
+	if (sched.stack_size < GREEN_STACK_MIN)
+		sched.stack_size = GREEN_STACK_MIN;
+	atomic_store(&sched.stopping, false);
+	atomic_store(&sched.polling, 0);
+	atomic_store(&sched.live, 0);
+	timers_init();
+	sched.workers = calloc(sched.nworkers, sizeof *sched.workers);
+	if (!sched.workers || netpoll_init() < 0) {
+		int err = errno;
+		free(sched.workers);
+		atomic_store(&sched.running, false);
+		errno = err;
+		return -1;
+	}
+	for (unsigned i = 0; i < sched.nworkers; i++) {
+		sched.workers[i].id = i;
+		sched.workers[i].rng = i * 2654435761u + 1;
+	}
+
+	struct m self = { .w = &sched.workers[0] };
+	tls_m = &self;
+	fiber_init_thread(&self.g0);
+	stack_guard_thread_init();
+
+	int rc = 0;
+	if (!green_spawn(main_fn, arg))
+		rc = -1;
+	for (unsigned i = 1; i < sched.nworkers && rc == 0; i++)
+		if (!new_thread(&sched.workers[i]))
+			rc = -1;
+	int err = errno;
+	if (rc == 0)
+		schedule(&self);
+	else
+		stop_all();
+
+	/* Every green thread has exited; join the threads (they are all leaving). */
+	for (;;) {
+		pthread_mutex_lock(&sched.lock);
+		struct m *m = sched.all;
+		if (m)
+			sched.all = m->all_next;
+		pthread_mutex_unlock(&sched.lock);
+		if (!m)
+			break;
+		pthread_join(m->thread, NULL);
+		free(m);
+	}
+	stack_guard_thread_exit();
+	tls_m = NULL;
+	release_all();
+	atomic_store(&sched.gq_len, 0);
+	sched.gq_head = sched.gq_tail = NULL;
+	atomic_store(&sched.running, false);
+	if (rc < 0)
+		errno = err;
+	return rc;
+}

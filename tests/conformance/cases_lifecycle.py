@@ -1,0 +1,185 @@
+"""lifecycle: SIGINT and SIGTERM end the server cleanly whatever its connections are doing,
+and serving connections leaves no file descriptor, thread or child process behind."""
+import signal
+import socket
+import time
+
+from check import case, expect, expect_eq
+from fixture import BOUND, still_alive, children
+from many import close_all, open_many
+from rawhttp import Conn, connections, request, reset
+
+
+def stops_cleanly(ctx, srv, sig):
+    """Sends sig: the server must exit with code 0 within the bound, take every process it
+    forked with it, and free its port; stdout must hold only the start-up line."""
+    before = srv.descendants()
+    ctx.note(f"{len(before)} child processes before {sig.name}")
+    t0 = time.monotonic()
+    srv.signal(sig)
+    rc = srv.wait_exit(BOUND["exit"])
+    expect(rc is not None, f"expected the server to exit on {sig.name}, it still ran after "
+                           f"{BOUND['exit']:.0f} s")
+    ctx.note(f"exited {time.monotonic() - t0:.2f} s after {sig.name}")
+    expect_eq(rc, 0, f"exit code after {sig.name}")
+    deadline = time.monotonic() + BOUND["exit"]
+    while still_alive(before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = still_alive(before)
+    expect(not left, f"expected no child process left after {sig.name}, "
+                     f"{len(left)} still run (pid {left[0][0] if left else ''})")
+    try:
+        socket.create_connection((srv.host, srv.port), timeout=BOUND["io"]).close()
+        expect(False, f"expected the port closed after {sig.name}, it still accepts")
+    except ConnectionRefusedError:
+        pass
+    srv.kill()   # reaps, and completes stdout
+    expect(len(srv.stdout_lines) == 1, f"expected only the start-up line on stdout, got "
+                                       f"{len(srv.stdout_lines)} lines: {srv.stdout_lines[1:3]}")
+
+
+@case("lifecycle", "sigterm-no-connections")
+def sigterm_no_connections(ctx):
+    stops_cleanly(ctx, ctx.server(), signal.SIGTERM)
+
+
+@case("lifecycle", "sigint-no-connections")
+def sigint_no_connections(ctx):
+    stops_cleanly(ctx, ctx.server(), signal.SIGINT)
+
+
+@case("lifecycle", "sigterm-idle-connections")
+def sigterm_idle_connections(ctx):
+    srv = ctx.server()
+    with connections(srv, 18) as conns:
+        for c in conns[:10]:            # keep-alive, between requests
+            c.send(request("GET", "/"))
+            c.read_response()
+        for c in conns[10:13]:          # half a head
+            c.send(b"GET / HTTP/1.1\r\nHost: x")
+        stops_cleanly(ctx, srv, signal.SIGTERM)   # and 5 that said nothing
+
+
+@case("lifecycle", "sigint-mid-sleep")
+def sigint_mid_sleep(ctx):
+    # A 30 s /sleep must not hold the exit up.
+    srv = ctx.server()
+    with connections(srv, 5) as conns:
+        for c in conns:
+            c.send(request("GET", "/sleep?ms=30000"))
+        time.sleep(0.2)   # let them reach the sleep; if they have not, the signal still must work
+        stops_cleanly(ctx, srv, signal.SIGINT)
+
+
+@case("lifecycle", "sigterm-mid-block")
+def sigterm_mid_block(ctx):
+    # A 30 s /block must not hold the exit up either, though it blocks a thread (the only one,
+    # in an event loop) in the kernel.
+    srv = ctx.server()
+    with connections(srv, 2) as conns:
+        for c in conns:
+            c.send(request("GET", "/block?ms=30000"))
+        time.sleep(0.2)
+        stops_cleanly(ctx, srv, signal.SIGTERM)
+
+
+@case("lifecycle", "sigterm-mid-bytes")
+def sigterm_mid_bytes(ctx):
+    # Clients that never read a 64 MiB answer: the server is stuck writing, and must still stop.
+    srv = ctx.server()
+    socks = [srv.connect(small_buffers=True) for _ in range(3)]
+    try:
+        for s in socks:
+            s.sendall(request("GET", "/bytes?n=67108864"))
+        time.sleep(0.2)
+        stops_cleanly(ctx, srv, signal.SIGTERM)
+    finally:
+        close_all(socks)
+
+
+@case("lifecycle", "sigterm-mid-upload")
+def sigterm_mid_upload(ctx):
+    srv = ctx.server()
+    with Conn.to(srv) as up:
+        up.send(b"POST /echo HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n" + b"u" * 100000)
+        time.sleep(0.2)
+        stops_cleanly(ctx, srv, signal.SIGTERM)
+
+
+@case("lifecycle", "sigterm-many-connections")
+def sigterm_many_connections(ctx):
+    srv = ctx.server()
+    socks = open_many(srv, 200)
+    try:
+        for i, s in enumerate(socks):
+            s.setblocking(True)
+            if i % 4 == 0:
+                s.sendall(request("GET", "/sleep?ms=30000"))
+            elif i % 4 == 1:
+                s.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\nabc")
+            elif i % 4 == 2:
+                s.sendall(request("GET", "/json"))
+        time.sleep(0.3)
+        stops_cleanly(ctx, srv, signal.SIGTERM)
+    finally:
+        close_all(socks)
+
+
+# ---- Nothing leaks ----
+
+def churn(srv):
+    """100 connections come and go: served and closed, reset mid-request, or silent."""
+    for i in range(100):
+        s = srv.connect()
+        if i % 4 == 0:
+            s.sendall(b"GET /json HTTP/1.1\r\nHo")
+            reset(s)
+            continue
+        if i % 4 == 1:
+            s.sendall(request("GET", "/"))
+            Conn(s).read_response()
+        elif i % 4 == 2:
+            s.sendall(request("GET", "/nope") + request("GET", "/", ["Connection: close"]))
+        s.close()
+
+
+def settle(count, target):
+    """Polls count() until it is at most target or the bound passes; returns the last count."""
+    deadline = time.monotonic() + BOUND["io"]
+    n = count()
+    while n > target and time.monotonic() < deadline:
+        time.sleep(0.05)
+        n = count()
+    return n
+
+
+def no_growth(ctx, count, what, slack):
+    """Two rounds of churn: what the server holds (fds, threads, children) must come back down,
+    and the second round must not leave more than the first (a cache stays, a leak grows)."""
+    srv = ctx.server()
+    base = count(srv)
+    churn(srv)
+    first = settle(lambda: count(srv), base + slack)
+    churn(srv)
+    second = settle(lambda: count(srv), first)
+    ctx.note(f"{what}: {base} at start, {first} after 100 connections, {second} after 200")
+    expect(first <= base + slack, f"expected {what} back to about {base} after 100 connections "
+                                  f"closed, got {first}")
+    expect(second <= first, f"expected {what} to stay at {first} after 100 more connections, got "
+                            f"{second} (a leak)")
+
+
+@case("lifecycle", "no-fd-leak")
+def no_fd_leak(ctx):
+    no_growth(ctx, lambda srv: srv.fds(), "open file descriptors", slack=2)
+
+
+@case("lifecycle", "no-thread-leak")
+def no_thread_leak(ctx):
+    no_growth(ctx, lambda srv: srv.threads(), "threads", slack=16)
+
+
+@case("lifecycle", "no-child-leak")
+def no_child_leak(ctx):
+    # Children that have exited but were never waited for (zombies) count too.
+    no_growth(ctx, lambda srv: len(children(srv.pid)), "child processes", slack=2)

@@ -1,0 +1,87 @@
+"""What a case is: a function, registered under group/name, that raises Fail with a one-line
+reason ("expected 431, got 400") when the server misbehaves.
+
+A case asks its Context for the servers it needs; each is fresh (so cases can run side by
+side and a crash is blamed on the case that caused it), and is killed when the case ends.
+"""
+import threading
+from contextlib import contextmanager
+
+GROUPS = ["basic", "http", "bad-input", "concurrency", "limits", "lifecycle", "echo"]
+CASES = []
+
+
+class Fail(Exception):
+    pass
+
+
+class Case:
+    def __init__(self, group, name, proto, func, heavy):
+        self.group = group
+        self.name = name
+        self.proto = proto          # "http", "echo", or None for the command line
+        self.func = func
+        self.heavy = heavy          # many connections or processes: one such case at a time
+
+    @property
+    def full_name(self):
+        return f"{self.group}/{self.name}"
+
+
+def case(group, name, proto="http", heavy=False):
+    assert group in GROUPS, group
+
+    def register(func):
+        assert all(c.full_name != f"{group}/{name}" for c in CASES), name
+        CASES.append(Case(group, name, proto, func, heavy))
+        return func
+    return register
+
+
+def expect(cond, reason):
+    if not cond:
+        raise Fail(reason)
+
+
+def expect_eq(got, want, what):
+    if got != want:
+        raise Fail(f"{what}: expected {want!r}, got {got!r}")
+
+
+@contextmanager
+def step(what):
+    """Names the step a failure happened in: "uploader: connection closed before..."."""
+    try:
+        yield
+    except Fail as e:
+        raise Fail(f"{what}: {e}") from None
+
+
+class Context:
+    """What a case runs with: the binary, its protocol, and the servers it started."""
+
+    def __init__(self, binary, proto):
+        self.binary = binary
+        self.proto = proto
+        self.servers = []
+        self.notes = []
+        self.lock = threading.Lock()
+
+    def server(self, *args, proto=None, limited=None):
+        """Starts a fresh server: --port 0, the case's protocol, and args."""
+        from fixture import Server, ServerError
+        proto = proto or self.proto or "http"
+        srv = Server(self.binary, ["--port", "0", "--proto", proto, *args], limited)
+        with self.lock:
+            self.servers.append(srv)
+        try:
+            srv.start()
+        except ServerError as e:
+            raise Fail(str(e))
+        srv.proto = proto
+        return srv
+
+    def note(self, msg):
+        """A detail shown with -v: what was measured, not a verdict."""
+        with self.lock:
+            self.notes.append(msg)

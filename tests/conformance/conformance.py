@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""The black-box conformance suite: runs a server binary through every case and prints
+one line per case, PASS or FAIL with the reason, and last "N passed, N failed".
+
+  tests/conformance/conformance.py --bin build/bin/epoll [--proto http|echo|both]
+                                   [--group G]... [--case NAME]... [-v] [--list]
+
+Every case starts the servers it needs (--port 0) and kills them, and whatever they forked,
+when it ends, also on failure or Ctrl-C. Cases run side by side where that is safe; the heavy
+ones (many connections or processes) run one at a time beside them. Nothing here asserts a
+timing: a bound is a generous limit that only a stuck server misses.
+"""
+import argparse
+import importlib
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fixture  # noqa: E402
+from check import CASES, GROUPS, Context, Fail  # noqa: E402
+from many import serves_again  # noqa: E402
+
+# One module per group: cases_GROUP.py registers the group's cases as it is imported.
+for group in GROUPS:
+    importlib.import_module("cases_" + group.replace("-", "_"))
+
+CASE_LIMIT = 180.0     # seconds a whole case may take before it counts as hung
+SIDE_BY_SIDE = 6       # light cases run at once
+
+
+def run_case(case, ctx):
+    """Runs one case; returns (failure reason or None, elapsed seconds, notes)."""
+    started = time.monotonic()
+    reason = None
+    try:
+        case.func(ctx)
+    except Fail as e:
+        reason = str(e)
+    except OSError as e:
+        reason = f"{type(e).__name__}: {e}"
+    except Exception as e:   # a bug in the case itself: say where
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        reason = f"{type(e).__name__} in the test ({os.path.basename(where.filename)}:" \
+                 f"{where.lineno}): {e}"
+    try:
+        for srv in ctx.servers:
+            if srv.proc is None:
+                continue
+            death = srv.death_note()
+            if death:
+                reason = f"{reason}; {death}" if reason else death
+            elif reason is None and not srv.signalled:
+                reason = serves_again(srv)
+    finally:
+        for srv in ctx.servers:
+            srv.stop()
+    for srv in ctx.servers:
+        report = srv.sanitizer_report()
+        if report:
+            reason = f"{reason}; sanitizer: {report}" if reason else f"sanitizer: {report}"
+    return reason, time.monotonic() - started, ctx.notes
+
+
+def select_cases(args):
+    protos = {"http": {"http", None}, "echo": {"echo", None}, "both": {"http", "echo", None}}
+    chosen = [c for c in CASES if c.proto in protos[args.proto]]
+    if args.group:
+        unknown = set(args.group) - set(GROUPS)
+        if unknown:
+            sys.exit(f"conformance.py: unknown group {sorted(unknown)[0]!r}; groups: "
+                     f"{', '.join(GROUPS)}")
+        chosen = [c for c in chosen if c.group in args.group]
+    if args.case:
+        chosen = [c for c in chosen if c.full_name in args.case or c.name in args.case]
+        if not chosen:
+            sys.exit(f"conformance.py: no case named {args.case[0]!r} (see --list)")
+    order = {g: i for i, g in enumerate(GROUPS)}
+    return sorted(chosen, key=lambda c: (order[c.group], CASES.index(c)))
+
+
+class Printer:
+    """Prints results in the cases' order, as soon as every earlier one is known."""
+
+    def __init__(self, cases, verbose):
+        self.cases = cases
+        self.verbose = verbose
+        self.results = {}
+        self.next = 0
+        self.failed = 0
+        self.lock = threading.Lock()
+
+    def report(self, case, reason, elapsed, notes):
+        with self.lock:
+            self.results[case] = (reason, elapsed, notes)
+            while self.next < len(self.cases) and self.cases[self.next] in self.results:
+                self._print(self.cases[self.next])
+                self.next += 1
+
+    def _print(self, case):
+        reason, elapsed, notes = self.results[case]
+        if reason is None:
+            line = f"PASS {case.full_name}"
+        else:
+            self.failed += 1
+            line = f"FAIL {case.full_name}: {' '.join(reason.split())}"
+        if self.verbose:
+            line += f"  ({elapsed:.1f} s)"
+        print(line, flush=True)
+        if self.verbose:
+            for n in notes:
+                print(f"    {n}", flush=True)
+
+
+def run_all(cases, args):
+    printer = Printer(cases, args.verbose)
+    limit = CASE_LIMIT * args.slow
+
+    def one(case):
+        ctx = Context(args.bin, case.proto)
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=run_case(case, ctx)), daemon=True)
+        t.start()
+        t.join(limit)
+        if t.is_alive():
+            for srv in list(ctx.servers):
+                srv.kill()
+            printer.report(case, f"the case did not finish within {limit:.0f} s", limit,
+                           ctx.notes)
+            return
+        printer.report(case, *result["r"])
+
+    light = [c for c in cases if not c.heavy]
+    heavy = [c for c in cases if c.heavy]
+    heavy_lane = threading.Thread(target=lambda: [one(c) for c in heavy], daemon=True)
+    heavy_lane.start()
+    with ThreadPoolExecutor(SIDE_BY_SIDE) as pool:
+        for f in [pool.submit(one, c) for c in light]:
+            f.result()
+    heavy_lane.join()
+    return len(cases) - printer.failed, printer.failed
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", help="the server binary, e.g. build/bin/epoll")
+    ap.add_argument("--proto", choices=["http", "echo", "both"], default="both")
+    ap.add_argument("--group", action="append",
+                    help=f"only this group (repeatable): {', '.join(GROUPS)}")
+    ap.add_argument("--case", action="append",
+                    help="only this case, NAME or GROUP/NAME (repeatable; with --group, only "
+                         "the cases in both)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="show timings and measurements")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    args = ap.parse_args()
+
+    cases = select_cases(args)
+    if args.list:
+        for c in cases:
+            print(c.full_name)
+        return 0
+    if not args.bin:
+        ap.error("--bin is required")
+    if not (os.path.isfile(args.bin) and os.access(args.bin, os.X_OK)):
+        print(f"conformance.py: {args.bin}: not an executable file", file=sys.stderr)
+        return 2
+    args.bin = os.path.abspath(args.bin)
+    args.slow = 3.0 if fixture.is_sanitized(args.bin) else 1.0
+    fixture.set_slow(args.slow)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))   # for the many-connection cases
+
+    def interrupted(sig, frame):
+        fixture.kill_all_live()
+        print(f"interrupted by {signal.Signals(sig).name}; servers killed", file=sys.stderr,
+              flush=True)
+        os._exit(130)
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+
+    try:
+        passed, failed = run_all(cases, args)
+    finally:
+        fixture.kill_all_live()
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

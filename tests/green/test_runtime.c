@@ -1,0 +1,572 @@
+/*
+ * test_runtime.c: the scheduler, the netpoller, timers and blocking calls, by behaviour.
+ * Nothing here asserts a duration: where time matters, the test checks an order of events
+ * (B happened while A was still in progress), and the watchdog in check.h only turns hangs
+ * into failures. GREEN_TEST_SCALE (default 1.0) shrinks the big counts for slow runs
+ * (Valgrind, qemu).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "check.h"
+#include "green.h"
+
+static unsigned scaled(unsigned n)
+{
+	const char *s = getenv("GREEN_TEST_SCALE");
+	double f = s ? atof(s) : 1.0;
+	unsigned v = (unsigned)(n * f);
+	return v ? v : 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned os_threads(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/task");
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Threads left over from green_run, given the kernel (or an emulator finishing a thread's
+ * exit after it was joined, as qemu-user does) up to a second to forget joined threads. */
+static unsigned threads_before;
+
+static unsigned extra_threads(void)
+{
+	unsigned n = os_threads();
+	for (int i = 0; i < 100 && n > threads_before; i++) {
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+		n = os_threads();
+	}
+	return n > threads_before ? n - threads_before : 0;
+}
+
+/* Threads of the process before green_run: qemu-user and ThreadSanitizer have their own. */
+
+static void *nop_thread(void *arg)
+{
+	return arg;
+}
+
+static bool run(unsigned workers, void (*fn)(void *), void *arg)
+{
+	struct green_config cfg = { .workers = workers };
+	pthread_t t;
+	/* TSan starts its background thread with the first pthread_create: have it now. */
+	if (pthread_create(&t, NULL, nop_thread, NULL) == 0)
+		pthread_join(t, NULL);
+	threads_before = os_threads();
+	return green_run(&cfg, fn, arg) == 0;
+}
+
+/* ---- many green threads: spawn, sleep, exit ---- */
+
+static unsigned spawn_total;
+static _Atomic unsigned alive, finished, slept_short;
+
+static void sleeper(void *arg)
+{
+	unsigned ms = (unsigned)(uintptr_t)arg % 5;
+	uint64_t t0 = now_ns();
+	green_sleep_ms(ms);
+	if (now_ns() - t0 < ms * 1000000ull)
+		atomic_fetch_add(&slept_short, 1);  /* woke before its time */
+	atomic_fetch_add(&finished, 1);
+	atomic_fetch_sub(&alive, 1);
+}
+
+static void spawn_many(void *arg)
+{
+	unsigned max_alive = (unsigned)(uintptr_t)arg;
+	for (unsigned i = 0; i < spawn_total; i++) {
+		while (atomic_load(&alive) >= max_alive)
+			green_sleep_ms(1);
+		atomic_fetch_add(&alive, 1);
+		if (!green_spawn(sleeper, (void *)(uintptr_t)i)) {
+			perror("green_spawn");
+			atomic_fetch_sub(&alive, 1);
+			return;
+		}
+	}
+}
+
+static bool spawn_sleep_exit(void)
+{
+	spawn_total = scaled(100000);
+	EXPECT(run(0, spawn_many, (void *)(uintptr_t)20000), "the runtime to run");
+	EXPECT(atomic_load(&finished) == spawn_total, "all %u to finish, %u did", spawn_total,
+	       atomic_load(&finished));
+	EXPECT(atomic_load(&slept_short) == 0, "no sleep to end early, %u did",
+	       atomic_load(&slept_short));
+	unsigned extra = extra_threads();
+	EXPECT(extra == 0, "no thread left after green_run, %u are", extra);
+	return true;
+}
+
+/* ---- stealing: work spawned on one worker spreads to the others ---- */
+
+static _Atomic unsigned ran_elsewhere, spinners_done;
+static unsigned spawner_worker;
+
+static void spinner(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		if (green_worker_id() != spawner_worker)
+			atomic_fetch_add(&ran_elsewhere, 1);
+		green_yield();
+	}
+	atomic_fetch_add(&spinners_done, 1);
+}
+
+static void spawn_spinners(void *arg)
+{
+	(void)arg;
+	spawner_worker = green_worker_id();
+	for (unsigned i = 0; i < scaled(10000); i++)
+		green_spawn(spinner, NULL);
+}
+
+static bool stealing(void)
+{
+	EXPECT(run(4, spawn_spinners, NULL), "the runtime to run");
+	EXPECT(atomic_load(&spinners_done) == scaled(10000), "all spinners to finish");
+	EXPECT(atomic_load(&ran_elsewhere) > 0,
+	       "green threads spawned on worker %u to run on another worker too", spawner_worker);
+	return true;
+}
+
+/* ---- wake-ups from many workers at once: rings of green threads passing a token over
+ * socketpairs, and sleepers, on 4 workers. A lost wake-up hangs (the watchdog fails it); a
+ * double one aborts in the runtime ("woken while not parked"); a miscounted one shows. ---- */
+
+enum { RING = 8 };
+
+struct ring {
+	int fd[RING][2];             /* member i reads fd[i][0]; member i-1 writes fd[i][1] */
+	unsigned laps;
+	_Atomic unsigned done;
+};
+
+struct member {
+	struct ring *r;
+	unsigned i;
+};
+
+static _Atomic unsigned tokens_passed;
+
+static void ring_member(void *arg)
+{
+	struct member *m = arg;
+	struct ring *r = m->r;
+	int in = r->fd[m->i][0], out = r->fd[(m->i + 1) % RING][1];
+	if (m->i == 0 && green_write(out, "t", 1) != 1)
+		return;
+	for (unsigned lap = 0; lap < r->laps; lap++) {
+		char c;
+		if (green_read(in, &c, 1) != 1)
+			return;
+		atomic_fetch_add(&tokens_passed, 1);
+		if (m->i == 0 && lap + 1 == r->laps)
+			break;               /* the last lap ends here */
+		if (green_write(out, &c, 1) != 1)
+			return;
+		if (lap % 16 == 0)
+			green_sleep_ms(0);
+	}
+	atomic_fetch_add(&r->done, 1);
+}
+
+static void rings(void *arg)
+{
+	unsigned nrings = (unsigned)(uintptr_t)arg;
+	struct ring *r = calloc(nrings, sizeof *r);
+	struct member *m = calloc((size_t)nrings * RING, sizeof *m);
+	for (unsigned k = 0; k < nrings; k++) {
+		r[k].laps = scaled(500);
+		for (unsigned i = 0; i < RING; i++)
+			if (socketpair(AF_UNIX, SOCK_STREAM, 0, r[k].fd[i]) < 0)
+				abort();
+		for (unsigned i = 0; i < RING; i++) {
+			m[k * RING + i] = (struct member){ &r[k], i };
+			green_spawn(ring_member, &m[k * RING + i]);
+		}
+	}
+	for (unsigned k = 0; k < nrings; k++)
+		while (atomic_load(&r[k].done) < RING)
+			green_sleep_ms(2);
+	for (unsigned k = 0; k < nrings; k++)
+		for (unsigned i = 0; i < RING; i++) {
+			green_close(r[k].fd[i][0]);
+			green_close(r[k].fd[i][1]);
+		}
+	free(m);
+	free(r);
+}
+
+static bool many_wakeups(void)
+{
+	unsigned nrings = 16;
+	EXPECT(run(4, rings, (void *)(uintptr_t)nrings), "the runtime to run");
+	unsigned want = nrings * RING * scaled(500);
+	EXPECT(atomic_load(&tokens_passed) == want, "%u tokens passed, got %u", want,
+	       atomic_load(&tokens_passed));
+	return true;
+}
+
+/* ---- close while a green thread waits on the fd ---- */
+
+struct closer_case {
+	int fd[2];
+	_Atomic int reader_errno, writer_errno;
+	_Atomic bool reader_parked;
+};
+
+static void blocked_reader(void *arg)
+{
+	struct closer_case *c = arg;
+	char buf[16];
+	atomic_store(&c->reader_parked, true);
+	ssize_t n = green_read(c->fd[0], buf, sizeof buf);
+	atomic_store(&c->reader_errno, n < 0 ? errno : -1);
+}
+
+static void blocked_writer(void *arg)
+{
+	struct closer_case *c = arg;
+	static char chunk[65536];
+	ssize_t n;
+	while ((n = green_write(c->fd[1], chunk, sizeof chunk)) > 0)
+		;                        /* until the socket buffer is full and we park */
+	atomic_store(&c->writer_errno, n < 0 ? errno : -1);
+}
+
+static void close_while_waiting_main(void *arg)
+{
+	struct closer_case *c = arg;
+	int other[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, other) < 0)
+		abort();
+	c->fd[1] = other[0];         /* the writer fills other[0] -> other[1], never read */
+	green_spawn(blocked_reader, c);
+	green_spawn(blocked_writer, c);
+	green_sleep_ms(50);          /* let both park (they would park at any later time too) */
+	green_close(c->fd[0]);
+	green_close(c->fd[1]);
+	close(other[1]);
+}
+
+static bool close_while_waiting(void)
+{
+	struct closer_case c = { .reader_errno = 0, .writer_errno = 0 };
+	int pair[2];
+	EXPECT(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0, "a socketpair");
+	c.fd[0] = pair[0];
+	EXPECT(run(2, close_while_waiting_main, &c), "the runtime to run");
+	close(pair[1]);
+	EXPECT(atomic_load(&c.reader_errno) == EBADF, "the parked reader to get EBADF, got %d",
+	       atomic_load(&c.reader_errno));
+	EXPECT(atomic_load(&c.writer_errno) == EBADF, "the parked writer to get EBADF, got %d",
+	       atomic_load(&c.writer_errno));
+	return true;
+}
+
+/* ---- I/O deadline ---- */
+
+static _Atomic int timeout_errno;
+static _Atomic bool timeout_then_read;
+
+static void timeout_main(void *arg)
+{
+	(void)arg;
+	int pair[2];
+	char c;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+		abort();
+	green_fd_timeout(pair[0], 50);
+	ssize_t n = green_read(pair[0], &c, 1);
+	atomic_store(&timeout_errno, n < 0 ? errno : 0);
+	/* the fd still works after a timeout */
+	if (write(pair[1], "x", 1) == 1 && green_read(pair[0], &c, 1) == 1 && c == 'x')
+		atomic_store(&timeout_then_read, true);
+	green_close(pair[0]);
+	close(pair[1]);
+}
+
+static bool io_deadline(void)
+{
+	EXPECT(run(1, timeout_main, NULL), "the runtime to run");
+	EXPECT(atomic_load(&timeout_errno) == ETIMEDOUT, "ETIMEDOUT, got %d",
+	       atomic_load(&timeout_errno));
+	EXPECT(atomic_load(&timeout_then_read), "a read after the timeout to work");
+	return true;
+}
+
+/* ---- data and an end of file under one epoll edge: the reader must get both ----
+ * With one worker, the writer's write() and shutdown() both happen before the worker polls
+ * again, so the parked reader is woken once for both. A reader that took its short read as
+ * "the socket is empty" would then wait for an edge that never comes (the watchdog fails it). */
+
+static int eof_pair[2];
+static _Atomic int eof_reads[2] = { -2, -2 };
+
+static void eof_reader(void *arg)
+{
+	(void)arg;
+	char buf[64];
+	atomic_store(&eof_reads[0], (int)green_read(eof_pair[0], buf, sizeof buf));
+	atomic_store(&eof_reads[1], (int)green_read(eof_pair[0], buf, sizeof buf));
+}
+
+static void eof_main(void *arg)
+{
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, eof_pair) < 0)
+		abort();
+	green_fd_timeout(eof_pair[0], 10000);   /* registers it; a hang ends as ETIMEDOUT */
+	green_spawn(eof_reader, NULL);
+	green_yield();                          /* the reader runs and parks */
+	if (write(eof_pair[1], "abc", 3) != 3 || shutdown(eof_pair[1], SHUT_WR) < 0)
+		abort();
+	while (atomic_load(&eof_reads[1]) == -2)
+		green_sleep_ms(1);
+	green_close(eof_pair[0]);
+	close(eof_pair[1]);
+}
+
+static bool eof_after_data(void)
+{
+	EXPECT(run(1, eof_main, NULL), "the runtime to run");
+	EXPECT(atomic_load(&eof_reads[0]) == 3, "the data first, got %d", atomic_load(&eof_reads[0]));
+	EXPECT(atomic_load(&eof_reads[1]) == 0, "then the end of file, got %d",
+	       atomic_load(&eof_reads[1]));
+	return true;
+}
+
+/* ---- green_interrupt ends a sleep ---- */
+
+static _Atomic int interrupted_errno;
+static _Atomic bool sleeper_started;
+
+static void long_sleeper(void *arg)
+{
+	(void)arg;
+	atomic_store(&sleeper_started, true);
+	int rc = green_sleep_ms(60000);
+	atomic_store(&interrupted_errno, rc < 0 ? errno : 0);
+}
+
+static void interrupt_main(void *arg)
+{
+	(void)arg;
+	struct green *g = green_spawn(long_sleeper, NULL);
+	while (!atomic_load(&sleeper_started))
+		green_sleep_ms(1);
+	green_sleep_ms(10);
+	green_interrupt(g);
+}
+
+static bool interrupt_sleep(void)
+{
+	EXPECT(run(2, interrupt_main, NULL), "the runtime to run (a hang means the sleep went on)");
+	EXPECT(atomic_load(&interrupted_errno) == EINTR, "EINTR, got %d",
+	       atomic_load(&interrupted_errno));
+	return true;
+}
+
+/* ---- blocking calls: the other green threads keep running ---- */
+
+static _Atomic bool blocking_now;
+static _Atomic unsigned ticks_during_block;
+static _Atomic bool block_over;
+
+static void real_sleep(void *arg)
+{
+	struct timespec ts = { 0, (long)(uintptr_t)arg * 1000000L };
+	atomic_store(&blocking_now, true);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	atomic_store(&blocking_now, false);
+}
+
+static void ticker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&block_over)) {
+		if (atomic_load(&blocking_now))
+			atomic_fetch_add(&ticks_during_block, 1);
+		green_sleep_ms(5);
+	}
+}
+
+static void blocker_main(void *arg)
+{
+	bool wrapped = arg != NULL;
+	green_spawn(ticker, NULL);
+	green_sleep_ms(10);
+	if (wrapped)
+		green_blocking(real_sleep, (void *)(uintptr_t)300);
+	else
+		real_sleep((void *)(uintptr_t)300);
+	atomic_store(&block_over, true);
+}
+
+static bool blocking_case(unsigned workers, bool wrapped)
+{
+	atomic_store(&ticks_during_block, 0);
+	atomic_store(&block_over, false);
+	EXPECT(run(workers, blocker_main, wrapped ? (void *)1 : NULL), "the runtime to run");
+	return true;
+}
+
+static bool blocking_call_workers1(void)
+{
+	if (!blocking_case(1, true))
+		return false;
+	EXPECT(atomic_load(&ticks_during_block) > 0,
+	       "the ticker to run while the only worker's thread sat in a blocking call");
+	unsigned extra = extra_threads();
+	EXPECT(extra == 0, "no thread left, %u are", extra);
+	return true;
+}
+
+static bool blocking_call_workers2(void)
+{
+	if (!blocking_case(2, true))
+		return false;
+	EXPECT(atomic_load(&ticks_during_block) > 0, "the ticker to run during the blocking call");
+	return true;
+}
+
+/* The control experiment: the same call unwrapped stalls the only worker, so nothing else
+ * runs meanwhile. This is what green_blocking() is for. */
+static bool unwrapped_blocking_stalls(void)
+{
+	if (!blocking_case(1, false))
+		return false;
+	EXPECT(atomic_load(&ticks_during_block) == 0,
+	       "an unwrapped blocking call to stall the single worker (ticks: %u)",
+	       atomic_load(&ticks_during_block));
+	return true;
+}
+
+/* ---- a TCP echo server and clients over loopback: accept, connect, read, write ---- */
+
+static _Atomic unsigned echoed;
+static uint16_t echo_port;
+
+static void echo_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[512];
+	ssize_t n;
+	while ((n = green_read(fd, buf, sizeof buf)) > 0)
+		if (green_write(fd, buf, (size_t)n) != n)
+			break;
+	green_close(fd);
+}
+
+static void echo_server(void *arg)
+{
+	int lfd = (int)(intptr_t)arg;
+	for (;;) {
+		int fd = green_accept(lfd, NULL, NULL);
+		if (fd < 0)
+			break;               /* closed by the main green thread: done */
+		green_spawn(echo_conn, (void *)(intptr_t)fd);
+	}
+}
+
+static void echo_client(void *arg)
+{
+	(void)arg;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(echo_port),
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (fd < 0 || green_connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		perror("connect");
+		goto out;
+	}
+	for (int i = 0; i < 10; i++) {
+		char msg[32], back[32];
+		int len = snprintf(msg, sizeof msg, "message %d", i), got = 0;
+		if (green_write(fd, msg, (size_t)len) != len)
+			goto out;
+		while (got < len) {
+			ssize_t n = green_read(fd, back + got, (size_t)(len - got));
+			if (n <= 0)
+				goto out;
+			got += (int)n;
+		}
+		if (memcmp(msg, back, (size_t)len) == 0)
+			atomic_fetch_add(&echoed, 1);
+	}
+out:
+	green_close(fd);
+}
+
+static void echo_main(void *arg)
+{
+	unsigned clients = (unsigned)(uintptr_t)arg;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 512) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
+		abort();
+	echo_port = ntohs(sa.sin_port);
+	green_spawn(echo_server, (void *)(intptr_t)lfd);
+	for (unsigned i = 0; i < clients; i++)
+		green_spawn(echo_client, NULL);
+	while (atomic_load(&echoed) < clients * 10u) {
+		green_sleep_ms(5);
+		static unsigned waited;
+		if (++waited > 2000)
+			break;
+	}
+	green_close(lfd);            /* wakes the acceptor with EBADF */
+}
+
+static bool tcp_echo(void)
+{
+	unsigned clients = scaled(200);
+	EXPECT(run(2, echo_main, (void *)(uintptr_t)clients), "the runtime to run");
+	EXPECT(atomic_load(&echoed) == clients * 10, "%u echoes, got %u", clients * 10,
+	       atomic_load(&echoed));
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct test_case cases[] = {
+		{ "spawn-sleep-exit-100000", spawn_sleep_exit },
+		{ "idle-workers-steal", stealing },
+		{ "wakeups-from-many-workers", many_wakeups },
+		{ "close-while-waiting", close_while_waiting },
+		{ "io-deadline", io_deadline },
+		{ "eof-after-data-under-one-edge", eof_after_data },
+		{ "interrupt-sleep", interrupt_sleep },
+		{ "blocking-call-workers-1", blocking_call_workers1 },
+		{ "blocking-call-workers-2", blocking_call_workers2 },
+		{ "unwrapped-blocking-call-stalls-worker", unwrapped_blocking_stalls },
+		{ "tcp-echo-accept-connect", tcp_echo },
+	};
+	return run_cases(cases, sizeof cases / sizeof cases[0], argc, argv);
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# build/bin/green as a server, for what is particular to it (the conformance suite checks the
+# protocol, like for every model): a /block request holds one worker's OS thread in a
+# blocking call, yet the other connections are answered meanwhile, also with --workers 1;
+# and SIGTERM ends it promptly with code 0 while connections sleep, idle, or read.
+# Assertions are about order (answered while the block was still in progress), not time.
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-build/bin}
+. tests/green/suite-lib.sh
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start_server ARGS...: sets $port, $spid and $log.
+nstarted=0
+start_server() {
+	local i
+	log=$tmp/server.$((++nstarted)).log        # a fresh file: never read an old server's port
+	"$BIN/green" --port 0 "$@" >"$log" 2>&1 &
+	spid=$!
+	pids+=("$spid")
+	port=
+	for ((i = 0; i < 100; i++)); do
+		port=$(sed -n 's/^listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log" 2>/dev/null)
+		[[ -n $port ]] && return 0
+		sleep 0.05
+	done
+	echo "    the server did not start:"; indent <"$log"
+	return 1
+}
+
+stop_server() {          # SIGTERM; sets $stop_rc (124: still running after 5 s)
+	local i
+	kill -TERM "$spid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$spid" 2>/dev/null; then
+		kill -9 "$spid"
+		wait "$spid" 2>/dev/null
+		stop_rc=124
+	else
+		wait "$spid"
+		stop_rc=$?
+	fi
+}
+
+# One attempt: a /block?ms=500 in the background, then quick requests. True if all the quick
+# ones were answered while the block was still in progress.
+quick_during_block() {
+	rm -f "$tmp/block.done"
+	(curl -s -m 10 "http://127.0.0.1:$port/block?ms=500" >"$tmp/block.out"; touch "$tmp/block.done") &
+	local bg=$! n
+	sleep 0.1               # let the block start (if it has not, the check below fails safe)
+	for n in 1 2 3; do
+		curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" >"$tmp/quick.code"
+		[[ $(<"$tmp/quick.code") == 200 ]] ||
+			{ echo "    quick request: $(<"$tmp/quick.code")"; wait "$bg"; return 1; }
+	done
+	local during=1
+	[[ -e $tmp/block.done ]] && during=0
+	wait "$bg"
+	grep -q 'blocked 500 ms' "$tmp/block.out" ||
+		{ echo "    /block answered: $(<"$tmp/block.out")"; return 1; }
+	((during)) || echo "    the block ended before the quick requests did"
+	((during))
+}
+
+for workers in 1 2; do
+	name="while /block?ms=500 holds a thread, other requests are answered (--workers $workers)"
+	if start_server --workers "$workers"; then
+		got=0
+		for attempt in 1 2 3; do   # a very slow moment can finish the block first: retry
+			if quick_during_block; then got=1; break; fi
+		done
+		((got)) && ok "$name" || bad "$name"
+		stop_server
+	else
+		bad "$name"
+	fi
+done
+
+name="SIGTERM with sleeping, idle and half-sent connections: exit 0 within a second"
+if start_server --workers 2; then
+	curl -s -m 10 "http://127.0.0.1:$port/sleep?ms=30000" >/dev/null 2>&1 &
+	pids+=($!)
+	exec 7<>"/dev/tcp/127.0.0.1/$port"        # idle
+	exec 8<>"/dev/tcp/127.0.0.1/$port"
+	printf 'GET / HTTP/1.1\r\nHost: x\r\n' >&8   # half a request head
+	sleep 0.3
+	t0=$(date +%s%N)
+	stop_server
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	exec 7>&- 8>&-
+	if ((stop_rc == 0 && ms < 1000)); then
+		ok "$name"
+	else
+		bad "$name (exit $stop_rc after $ms ms)"
+		indent <"$log"
+	fi
+else
+	bad "$name"
+fi
+finish
