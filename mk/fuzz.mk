@@ -18,9 +18,15 @@ fuzz: $$(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus-$$t tests/fuzz/seeds-$$t; \
 		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
-		$(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		if ! $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus-$$t tests/fuzz/seeds-$$t \
-			2>&1 | tail -n 3 || exit 1; \
+			>$(FUZZ_BUILD)/fuzz_$$t.log 2>&1; then \
+			tail -n 30 $(FUZZ_BUILD)/fuzz_$$t.log; \
+			echo "fuzz_$$t FAILED: the input is in $(FUZZ_BUILD)/, the log in $(FUZZ_BUILD)/fuzz_$$t.log"; \
+			exit 1; \
+		fi; \
+		grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+			$(FUZZ_BUILD)/fuzz_$$t.log; \
 	done
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*)

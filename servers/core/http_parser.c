@@ -8,6 +8,7 @@
 #include "http_parser.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* tchar from RFC 9110: the characters of a method or a field name. */
 static const unsigned char is_tchar[256] = {
@@ -314,14 +315,18 @@ int http_parse_head(const char *buf, size_t len, struct http_request *r)
 	if (has_te && r->minor_version == 0)
 		return 400;   /* HTTP/1.0 has no chunked coding */
 	r->keep_alive = r->minor_version == 1 ? !conn_close : conn_keep && !conn_close;
+	if (r->minor_version == 0)
+		r->expect_continue = false;   /* an HTTP/1.0 client knows no 1xx (RFC 9110 §10.1.1) */
 	split_target(r);
 	return 0;
 }
 
 const struct http_header *http_find_header(const struct http_request *r, const char *name)
 {
+	/* Not eq_nocase(): `name` is the caller's, in any case ("Host"), not a lower-case literal. */
+	size_t len = strlen(name);
 	for (size_t i = 0; i < r->num_headers; i++)
-		if (eq_nocase(r->headers[i].name, r->headers[i].name_len, name))
+		if (r->headers[i].name_len == len && strncasecmp(r->headers[i].name, name, len) == 0)
 			return &r->headers[i];
 	return NULL;
 }

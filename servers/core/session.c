@@ -69,13 +69,18 @@ struct session *session_new(enum proto proto, struct bufpool *pool)
 	return s;
 }
 
-static void release_buffers(struct session *s)
+static void release_input(struct session *s)
 {
 	if (s->in) {
 		bufpool_put(s->pool, s->in);
 		s->in = NULL;
 		s->in_head = s->in_tail = 0;
 	}
+}
+
+static void release_buffers(struct session *s)
+{
+	release_input(s);
 	if (s->out.buf) {
 		bufpool_put(s->pool, s->out.buf);
 		response_detach(&s->out);
@@ -103,8 +108,10 @@ static size_t in_len(const struct session *s)
 static void consume(struct session *s, size_t n)
 {
 	s->in_head += n;
+	/* An emptied input buffer goes back at once: a long answer (a /bytes download, an echo
+	 * waiting for more of its body) then holds only its output buffer while it waits. */
 	if (s->in_head == s->in_tail)
-		s->in_head = s->in_tail = 0;
+		release_input(s);
 }
 
 bool session_idle(const struct session *s)
@@ -458,12 +465,10 @@ void session_read(struct session *s, size_t n)
 
 const char *session_wbuf(struct session *s, size_t *len)
 {
-	if (s->proto == PROTO_ECHO) {
-		*len = in_len(s);
-		return s->in + s->in_head;
-	}
-	*len = response_pending(&s->out);
-	return response_data(&s->out);
+	*len = s->proto == PROTO_ECHO ? in_len(s) : response_pending(&s->out);
+	if (*len == 0)
+		return NULL;   /* asked between writes, the buffer may be back in the pool */
+	return s->proto == PROTO_ECHO ? s->in + s->in_head : response_data(&s->out);
 }
 
 void session_wrote(struct session *s, size_t n)

@@ -1,62 +1,174 @@
 /*
- * check.h: the smallest unit-test scaffolding that prints what the suite runner wants.
+ * check.h: the unit tests' whole framework, in one header: checks that count, and that say
+ * what they saw when they fail.
  *
- *     static void test_x(void) { CHECK(1 + 1 == 2); CHECK_EQ_U(f(), 42); }
- *     int main(void) { RUN(test_x); return check_summary(); }
+ *   CHECK(cond)                     FAIL file:line: cond
+ *   CHECK_EQ(got, want)             integers: FAIL file:line: got == want (got 3, want 4)
+ *   CHECK_EQ_U(got, want)           the same, unsigned (CHECK_EQ_I: CHECK_EQ by another name)
+ *   CHECK_NEAR(got, want, tol)      doubles, within tol
+ *   CHECK_STR(got, want)            strings; CHECK_MEM(got, glen, want, wlen) byte strings,
+ *                                   shown escaped around the first difference
+ *   CHECK_FAIL(fmt, ...)            a failure the test worked out itself
+ *   check_case("split at %zu", k)   names the case being checked, for the failures that follow
+ *   RUN(test_x)                     runs a test function, then prints "ok test_x" or "FAIL test_x"
+ *   return check_report();          prints "N passed, N failed" and gives the exit status;
+ *                                   check_summary() is the same
  *
- * RUN prints "ok NAME" or "FAIL NAME" after the first failed check's location and values;
- * check_summary() prints "N passed, N failed" and returns the exit code.
+ * What counts: each check, or, for a test function run by RUN, the function as a whole
+ * (failed if any of its checks failed), so a loop of checks over every split counts once.
+ * A failing check does not stop the test, so one run lists every failure. Each check returns
+ * whether it passed, so a loop over thousands of splits can stop at the first bad one.
+ * One test binary is one translation unit, so the counters are plain statics.
  */
 #ifndef C10K_CHECK_H
 #define C10K_CHECK_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-static int check_passed, check_failed, check_case_failed;
+static unsigned check_passed, check_failed;
+static unsigned check_failures;          /* failed checks, counted or not */
+static bool check_in_run;                /* inside RUN: the function counts, not its checks */
+static char check_case_name[160];
 
-#define CHECK_FAIL(...) do { \
-		if (!check_case_failed) { \
-			fprintf(stdout, "  %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stdout, __VA_ARGS__); \
-			fputc('\n', stdout); \
-		} \
-		check_case_failed = 1; \
-	} while (0)
+/* Names what the checks after it are about, until the next call; "" for nothing. */
+__attribute__((format(printf, 1, 2)))
+static inline void check_case(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(check_case_name, sizeof check_case_name, fmt, ap);
+	va_end(ap);
+}
 
-#define CHECK(cond) do { if (!(cond)) CHECK_FAIL("%s", #cond); } while (0)
+__attribute__((format(printf, 4, 5)))
+static inline bool check_result(bool ok, const char *file, int line, const char *fmt, ...)
+{
+	if (ok) {
+		check_passed += !check_in_run;
+		return true;
+	}
+	check_failed += !check_in_run;
+	check_failures++;
+	printf("FAIL %s:%d: ", file, line);
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (check_case_name[0])
+		printf("  [%s]", check_case_name);
+	putchar('\n');
+	return false;
+}
 
-#define CHECK_EQ_U(got, want) do { \
-		unsigned long long g_ = (unsigned long long)(got), w_ = (unsigned long long)(want); \
-		if (g_ != w_) CHECK_FAIL("%s is %llu, want %llu", #got, g_, w_); \
-	} while (0)
+/* Prints up to 60 bytes of s[0, n) from `from`, C-escaped, so CR, LF and NUL show. */
+static inline void check_print_escaped(const char *s, size_t n, size_t from)
+{
+	size_t to = from + 60 < n ? from + 60 : n;
+	printf("%s\"", from ? "..." : "");
+	for (size_t i = from; i < to; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r')
+			printf("\\r");
+		else if (c == '\n')
+			printf("\\n");
+		else if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+	printf("\"%s", to < n ? "..." : "");
+}
 
-#define CHECK_EQ_I(got, want) do { \
-		long long g_ = (long long)(got), w_ = (long long)(want); \
-		if (g_ != w_) CHECK_FAIL("%s is %lld, want %lld", #got, g_, w_); \
-	} while (0)
+static inline bool check_mem(const char *file, int line, const char *expr, const void *got,
+                             size_t got_len, const void *want, size_t want_len)
+{
+	size_t at = 0;
+	while (at < got_len && at < want_len && ((const char *)got)[at] == ((const char *)want)[at])
+		at++;
+	if (at == got_len && at == want_len)
+		return check_result(true, file, line, "%s", expr);
+	size_t from = at > 20 ? at - 20 : 0;
+	check_failed += !check_in_run;
+	check_failures++;
+	printf("FAIL %s:%d: %s (differ at byte %zu of %zu/%zu: got ", file, line, expr, at,
+	       got_len, want_len);
+	check_print_escaped(got, got_len, from);
+	printf(", want ");
+	check_print_escaped(want, want_len, from);
+	printf(")");
+	if (check_case_name[0])
+		printf("  [%s]", check_case_name);
+	putchar('\n');
+	return false;
+}
 
-#define CHECK_NEAR(got, want, tol) do { \
-		double g_ = (got), w_ = (want); \
-		if (!(g_ >= w_ - (tol) && g_ <= w_ + (tol))) CHECK_FAIL("%s is %.6f, want %.6f", #got, g_, w_); \
-	} while (0)
-
-#define CHECK_STR(got, want) do { \
-		const char *g_ = (got), *w_ = (want); \
-		if (strcmp(g_, w_) != 0) CHECK_FAIL("%s is\n%s\nwant\n%s", #got, g_, w_); \
-	} while (0)
-
-#define RUN(fn) do { \
-		check_case_failed = 0; \
-		fn(); \
-		if (check_case_failed) { check_failed++; printf("FAIL %s\n", #fn); } \
-		else { check_passed++; printf("ok %s\n", #fn); } \
-	} while (0)
+/* The counts, as the last line of the output; main() returns this. */
+static inline int check_report(void)
+{
+	printf("%u passed, %u failed\n", check_passed, check_failed);
+	return check_failed ? 1 : 0;
+}
 
 static inline int check_summary(void)
 {
-	printf("%d passed, %d failed\n", check_passed, check_failed);
-	return check_failed ? 1 : 0;
+	return check_report();
 }
+
+#define CHECK(cond) check_result((cond), __FILE__, __LINE__, "%s", #cond)
+
+#define CHECK_FAIL(...) check_result(false, __FILE__, __LINE__, __VA_ARGS__)
+
+#define CHECK_EQ(got, want)                                                                   \
+	({                                                                                        \
+		long long got_ = (long long)(got), want_ = (long long)(want);                         \
+		check_result(got_ == want_, __FILE__, __LINE__, "%s == %s (got %lld, want %lld)",     \
+		             #got, #want, got_, want_);                                               \
+	})
+#define CHECK_EQ_I(got, want) CHECK_EQ(got, want)
+
+#define CHECK_EQ_U(got, want)                                                                 \
+	({                                                                                        \
+		unsigned long long got_ = (unsigned long long)(got);                                  \
+		unsigned long long want_ = (unsigned long long)(want);                                \
+		check_result(got_ == want_, __FILE__, __LINE__, "%s == %s (got %llu, want %llu)",     \
+		             #got, #want, got_, want_);                                               \
+	})
+
+#define CHECK_NEAR(got, want, tol)                                                            \
+	({                                                                                        \
+		double got_ = (got), want_ = (want);                                                  \
+		check_result(got_ >= want_ - (tol) && got_ <= want_ + (tol), __FILE__, __LINE__,      \
+		             "%s near %s (got %.6f, want %.6f)", #got, #want, got_, want_);           \
+	})
+
+#define CHECK_MEM(got, got_len, want, want_len)                                               \
+	check_mem(__FILE__, __LINE__, #got " == " #want, (got), (got_len), (want), (want_len))
+
+/* A NUL-terminated string against a literal or another string. */
+#define CHECK_STR(got, want)                                                                  \
+	({                                                                                        \
+		const char *gs_ = (got), *ws_ = (want);                                               \
+		gs_ && ws_ ? CHECK_MEM(gs_, strlen(gs_), ws_, strlen(ws_))                            \
+		           : check_result(gs_ == ws_, __FILE__, __LINE__, "%s == %s (got %s, want %s)", \
+		                          #got, #want, gs_ ? gs_ : "NULL", ws_ ? ws_ : "NULL");       \
+	})
+
+/* Runs one test function, counted as one: passed if all its checks passed. */
+#define RUN(fn)                                                                               \
+	do {                                                                                      \
+		unsigned failures_before_ = check_failures;                                           \
+		check_in_run = true;                                                                  \
+		fn();                                                                                 \
+		check_in_run = false;                                                                 \
+		bool ok_ = check_failures == failures_before_;                                        \
+		check_passed += ok_;                                                                  \
+		check_failed += !ok_;                                                                 \
+		printf("%s %s\n", ok_ ? "ok" : "FAIL", #fn);                                         \
+	} while (0)
 
 #endif
