@@ -20,6 +20,8 @@ struct response {
 #define RESPONSE_CHUNKED UINT64_MAX
 /* What chunk framing adds around chunk data: hex size, two CRLFs. */
 enum { RESPONSE_CHUNK_OVERHEAD = 20 };
+/* The most a response head takes (they are about 200 bytes). */
+enum { RESPONSE_HEAD_MAX = 512 };
 
 void response_attach(struct response *r, char *buf, size_t cap);
 void response_detach(struct response *r);

@@ -7,6 +7,10 @@
  * `out`. Every way a client could make the server hold more (a huge body, a response it does
  * not read, a stream of pipelined requests) is turned into waiting instead: output is produced
  * only while `out` has room, and input is read only when no output is pending.
+ *
+ * A request's body is read whole (and dropped) before the request is answered, so that a
+ * malformed or oversized chunked body still gets its 400 or 413. /echo is the exception: its
+ * answer is the body, streamed back as it comes.
  */
 #include "session.h"
 
@@ -45,6 +49,8 @@ struct session {
 	bool http10;                    /* an HTTP/1.0 client keeps the connection only if told so */
 	bool head_only;                 /* HEAD: headers without the body */
 	enum body_framing framing;
+	struct route_call call;         /* what the request asked for */
+	bool answered;                  /* its answer has begun (the head is queued) */
 	bool echo_body;                 /* the body goes back out; otherwise it is discarded */
 	uint64_t body_left;             /* BODY_LENGTH: bytes still to come */
 	struct chunked chunks;          /* BODY_CHUNKED: the decoder */
@@ -143,7 +149,16 @@ static const char *connection_header(const struct session *s)
 	return s->http10 ? "keep-alive" : NULL;
 }
 
-/* After the response is queued: the body (if any) is discarded unless we are closing. */
+/* Every answer's head goes through here, so the session knows the answer has begun. */
+static void put_head(struct session *s, int status, const char *type, uint64_t content_length,
+                     const char *allow)
+{
+	response_head(&s->out, status, type, content_length, connection_header(s), allow);
+	s->answered = true;
+}
+
+/* After the answer is queued: a body the answer did not read is discarded, unless the
+ * connection is closing anyway. */
 static void finish_response(struct session *s)
 {
 	if (!s->keep_alive)
@@ -154,12 +169,19 @@ static void finish_response(struct session *s)
 		s->phase = PH_HEAD;
 }
 
-static void answer(struct session *s, int status, const char *type, const char *body, size_t len)
+/* A whole answer with a short body; `allow` is the Allow header of a 405, or NULL. */
+static void answer_allowing(struct session *s, int status, const char *type, const char *body,
+                            size_t len, const char *allow)
 {
-	response_head(&s->out, status, type, len, connection_header(s), NULL);
+	put_head(s, status, type, len, allow);
 	if (!s->head_only)
 		response_put(&s->out, body, len);
 	finish_response(s);
+}
+
+static void answer(struct session *s, int status, const char *type, const char *body, size_t len)
+{
+	answer_allowing(s, status, type, body, len, NULL);
 }
 
 /* An error after a well-framed request (404, 405, a bad parameter): the connection goes on,
@@ -168,10 +190,7 @@ static void answer_error(struct session *s, int status, const char *why, const c
 {
 	char body[256];
 	size_t len = response_error_body(body, sizeof body, status, why);
-	response_head(&s->out, status, "text/plain", len, connection_header(s), allow);
-	if (!s->head_only)
-		response_put(&s->out, body, len);
-	finish_response(s);
+	answer_allowing(s, status, "text/plain", body, len, allow);
 }
 
 /* An error that leaves the stream unframed (a malformed or oversized request): nothing after
@@ -186,9 +205,7 @@ static void answer_and_close(struct session *s, int status)
 static void answer_waited(struct session *s)
 {
 	char body[64];
-	size_t len = routes_result_body(body, sizeof body,
-	                                s->wait_kind == WANT_SLEEP ? ROUTE_SLEEP : ROUTE_BLOCK,
-	                                s->wait_ms);
+	size_t len = routes_result_body(body, sizeof body, s->call.route, s->wait_ms);
 	answer(s, 200, "text/plain", body, len);
 }
 
@@ -208,28 +225,25 @@ static bool accept_body(struct session *s, const struct http_request *req)
 	return true;
 }
 
-static void dispatch(struct session *s, const struct http_request *req)
+/* /echo: the body streams back as it comes. A Content-Length body is answered with the same
+ * Content-Length at once; a chunked one is answered chunked, but only once its first chunk
+ * has proved well formed (see step_body_chunked), so that garbage still gets its 400. */
+static void start_echo(struct session *s, uint64_t content_length)
 {
-	s->keep_alive = req->keep_alive;
-	s->http10 = req->minor_version == 0;
-	s->head_only = req->method_id == HTTP_HEAD;
-	s->echo_body = false;
-	if (!accept_body(s, req)) {
-		answer_and_close(s, 413);
-		return;
-	}
-	struct route_call call;
-	int status = routes_find(req, &call);
-	/* A client that waits for "100 Continue" and gets an answer without it may never send
-	 * the body we would have to discard: close after answering it. */
-	bool echoes_body = status == 0 && call.route == ROUTE_ECHO;
-	if (req->expect_continue && s->framing != BODY_NONE && !echoes_body)
-		s->keep_alive = false;
-	if (status) {
-		answer_error(s, status, call.why, call.allow);
-		return;
-	}
-	switch (call.route) {
+	s->echo_body = true;
+	if (s->framing != BODY_CHUNKED)
+		put_head(s, 200, "application/octet-stream", content_length, NULL);
+	if (s->framing == BODY_NONE)
+		finish_response(s);
+	else
+		s->phase = PH_BODY;
+}
+
+/* Answers a request whose body, if it had one, has been read whole. */
+static void perform(struct session *s)
+{
+	const struct route_call *call = &s->call;
+	switch (call->route) {
 	case ROUTE_PLAINTEXT:
 		answer(s, 200, "text/plain", "Hello, World!", 13);
 		break;
@@ -239,21 +253,9 @@ static void dispatch(struct session *s, const struct http_request *req)
 		answer(s, 200, "application/json", body, len);
 		break;
 	}
-	case ROUTE_ECHO:
-		if (req->expect_continue)
-			response_continue(&s->out);
-		s->echo_body = true;
-		response_head(&s->out, 200, "application/octet-stream",
-		              s->framing == BODY_CHUNKED ? RESPONSE_CHUNKED : req->content_length,
-		              connection_header(s), NULL);
-		s->phase = s->framing == BODY_NONE ? PH_HEAD : PH_BODY;
-		if (!s->keep_alive && s->framing == BODY_NONE)
-			s->phase = PH_CLOSING;
-		break;
 	case ROUTE_BYTES:
-		response_head(&s->out, 200, "application/octet-stream", call.n, connection_header(s),
-		              NULL);
-		s->bytes_left = s->head_only ? 0 : call.n;
+		put_head(s, 200, "application/octet-stream", call->n, NULL);
+		s->bytes_left = s->head_only ? 0 : call->n;
 		s->bytes_sent = 0;
 		if (s->bytes_left)
 			s->phase = PH_BYTES;
@@ -261,19 +263,53 @@ static void dispatch(struct session *s, const struct http_request *req)
 			finish_response(s);
 		break;
 	case ROUTE_WORK: {
-		routes_burn_cpu_us((unsigned)call.n);
+		routes_burn_cpu_us((unsigned)call->n);
 		char body[64];
-		size_t len = routes_result_body(body, sizeof body, ROUTE_WORK, call.n);
+		size_t len = routes_result_body(body, sizeof body, ROUTE_WORK, call->n);
 		answer(s, 200, "text/plain", body, len);
 		break;
 	}
 	case ROUTE_SLEEP:
 	case ROUTE_BLOCK:
-		s->wait_kind = call.route == ROUTE_SLEEP ? WANT_SLEEP : WANT_BLOCK;
-		s->wait_ms = (unsigned)call.n;
+		s->wait_kind = call->route == ROUTE_SLEEP ? WANT_SLEEP : WANT_BLOCK;
+		s->wait_ms = (unsigned)call->n;
 		s->phase = PH_WAIT;
 		break;
+	case ROUTE_ECHO:
+		break;   /* streamed by start_echo() */
 	}
+}
+
+static void dispatch(struct session *s, const struct http_request *req)
+{
+	s->keep_alive = req->keep_alive;
+	s->http10 = req->minor_version == 0;
+	s->head_only = req->method_id == HTTP_HEAD;
+	s->echo_body = false;
+	s->answered = false;
+	if (!accept_body(s, req)) {
+		answer_and_close(s, 413);
+		return;
+	}
+	int status = routes_find(req, &s->call);
+	if (status) {
+		/* A client that waits for "100 Continue" and gets an answer without it may never
+		 * send the body we would have to discard: close after answering it. */
+		if (req->expect_continue && s->framing != BODY_NONE)
+			s->keep_alive = false;
+		answer_error(s, status, s->call.why, s->call.allow);
+		return;
+	}
+	/* The body will be read (to echo it, or to drop it before answering): a client waiting
+	 * for permission to send it gets it now. */
+	if (req->expect_continue && s->framing != BODY_NONE)
+		response_continue(&s->out);
+	if (s->call.route == ROUTE_ECHO)
+		start_echo(s, req->content_length);
+	else if (s->framing != BODY_NONE)
+		s->phase = PH_BODY;   /* read the whole request first; the answer comes at its end */
+	else
+		perform(s);
 }
 
 /* ---- The phases ---- */
@@ -324,10 +360,20 @@ static int step_head(struct session *s)
 }
 
 /* The body ended (or broke): on to the next request, or to closing. */
-static void end_body(struct session *s, bool ok)
+/* The body ended, whole (status 0) or refused (400 malformed, 413 too large). A request not
+ * yet answered is answered now; one whose answer has begun can only be cut short, and
+ * stopping before the answer's end is what tells the client. */
+static void end_body(struct session *s, int status)
 {
 	s->framing = BODY_NONE;
-	s->phase = ok && s->keep_alive ? PH_HEAD : PH_CLOSING;
+	if (status && !s->answered)
+		answer_and_close(s, status);
+	else if (status)
+		s->phase = PH_CLOSING;
+	else if (!s->answered)
+		perform(s);
+	else
+		finish_response(s);
 }
 
 static int step_body_length(struct session *s)
@@ -346,7 +392,7 @@ static int step_body_length(struct session *s)
 	consume(s, (size_t)n);
 	s->body_left -= n;
 	if (s->body_left == 0)
-		end_body(s, true);
+		end_body(s, 0);
 	return -1;
 }
 
@@ -355,25 +401,29 @@ static int step_body_chunked(struct session *s)
 	size_t max_data = SIZE_MAX;
 	if (s->echo_body) {
 		size_t room = response_room(&s->out);
-		if (room <= RESPONSE_CHUNK_OVERHEAD)
+		size_t framing = RESPONSE_CHUNK_OVERHEAD + (s->answered ? 0 : RESPONSE_HEAD_MAX);
+		if (room <= framing)
 			return WANT_WRITE;
-		max_data = room - RESPONSE_CHUNK_OVERHEAD;
+		max_data = room - framing;
 	}
 	size_t used, len;
 	const char *data;
 	enum chunked_status st = chunked_decode(&s->chunks, s->in + s->in_head, in_len(s),
 	                                        max_data, &used, &data, &len);
+	/* An echo's answer begins once the body has shown a well-formed first chunk. */
+	if (s->echo_body && !s->answered && (len || st == CHUNKED_DONE))
+		put_head(s, 200, "application/octet-stream", RESPONSE_CHUNKED, NULL);
 	if (s->echo_body && len)
 		response_chunk(&s->out, data, len);
 	consume(s, used);
-	if (st == CHUNKED_ERROR || s->chunks.total > MAX_BODY) {
-		/* The answer has begun, so there is no status left to send: stopping short of the
-		 * last chunk tells the client the body was refused. */
-		end_body(s, false);
+	if (st == CHUNKED_ERROR) {
+		end_body(s, 400);
+	} else if (s->chunks.total > MAX_BODY) {
+		end_body(s, 413);
 	} else if (st == CHUNKED_DONE) {
 		if (s->echo_body)
 			response_chunk(&s->out, NULL, 0);
-		end_body(s, true);
+		end_body(s, 0);
 	} else if (used == 0) {
 		return in_len(s) ? WANT_WRITE : need_input(s);
 	}

@@ -115,13 +115,16 @@ def unknown_transfer_coding(ctx):
         refused_and_closed(srv, raw, 501, f"Transfer-Encoding: {te.decode()}")
 
 
-def malformed_chunk(srv, framing, what):
-    """A bad chunk in an /echo body: a 400, or (the 200 head having gone out already) the
-    chunked answer cut short; either way the connection closes and what follows is ignored."""
+def malformed_chunk(srv, request_line, framing, what, must_be_400):
+    """A bad chunk in a request's body: a 400, and the connection closed, with what follows
+    ignored. Only an /echo whose answer has begun (its first chunk was well formed) may
+    instead cut its chunked 200 short."""
     with Conn.to(srv) as c:
-        c.send(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + framing + SMUGGLED)
+        c.send(request_line + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + framing +
+               SMUGGLED)
+        what = f"{request_line.decode()}, {what}"
         r = c.read_head()
-        if r.status == 200:
+        if r.status == 200 and not must_be_400:
             expect((r.header("Transfer-Encoding") or "").lower() == "chunked",
                    f"{what}: expected a 400, or a chunked 200 cut short; got an unchunked 200")
             complete, body = c.read_chunked_partial()
@@ -134,18 +137,41 @@ def malformed_chunk(srv, framing, what):
         expect(problem is None, f"{what}: after the 400: {problem}")
 
 
+# (framing, what is wrong, whether it is wrong already in the first chunk-size line)
+MALFORMED_CHUNKS = (
+    (b"zz\r\nabc\r\n0\r\n\r\n", "chunk size 'zz'", True),
+    (b"5\r\nabc\r\n0\r\n\r\n", "chunk shorter than its size", False),
+    (b"3\r\nabcdef\r\n0\r\n\r\n", "chunk longer than its size", False),
+    (b"-1\r\nabc\r\n", "negative chunk size", True),
+    (b"3\nabc\n0\n\n", "bare LF in chunk framing", True),
+    (b"0" * 5000 + b"3\r\nabc\r\n0\r\n\r\n", "chunk size line over 4 KiB", True),
+    (b"ffffffffffffffffff\r\n", "chunk size over 64 bits", True),
+    (b"\r\nabc\r\n0\r\n\r\n", "empty chunk size", True),
+)
+
+
 @case("bad-input", "malformed-chunk")
 def malformed_chunk_cases(ctx):
     srv = ctx.server()
-    for framing, what in ((b"zz\r\nabc\r\n0\r\n\r\n", "chunk size 'zz'"),
-                          (b"5\r\nabc\r\n0\r\n\r\n", "chunk shorter than its size"),
-                          (b"3\r\nabcdef\r\n0\r\n\r\n", "chunk longer than its size"),
-                          (b"-1\r\nabc\r\n", "negative chunk size"),
-                          (b"3\nabc\n0\n\n", "bare LF in chunk framing"),
-                          (b"0" * 5000 + b"3\r\nabc\r\n0\r\n\r\n", "chunk size line over 4 KiB"),
-                          (b"ffffffffffffffffff\r\n", "chunk size over 64 bits"),
-                          (b"\r\nabc\r\n0\r\n\r\n", "empty chunk size")):
-        malformed_chunk(srv, framing, what)
+    for framing, what, in_first_line in MALFORMED_CHUNKS:
+        # A route that reads the whole request before it answers: always a 400.
+        malformed_chunk(srv, b"GET /json", framing, what, must_be_400=True)
+        # /echo answers once the first chunk proves well formed: until then, a 400.
+        malformed_chunk(srv, b"POST /echo", framing, what, must_be_400=in_first_line)
+
+
+@case("bad-input", "chunked-body-over-16mib-413")
+def chunked_body_over_16mib_413(ctx):
+    # A route that reads the body before answering can still say 413 for a chunked body.
+    body = b"x" * ((16 << 20) + 65536)
+    with Conn.to(ctx.server()) as c:
+        sender = Sender(c.sock, b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                        chunked(body, [1 << 20]))
+        r = c.read_response()
+        expect_eq(r.status, 413, "GET / with a chunked body over 16 MiB")
+        problem = c.closed_by_peer()
+        expect(problem is None, f"after the 413: {problem}")
+        sender.join(BOUND["io"])   # it fails once the server closes; that is expected
 
 
 @case("bad-input", "chunked-body-over-16mib")

@@ -405,9 +405,15 @@ static const struct conversation {
 	  "Connection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
 	  RESPONSE("200 OK", OCTETS("2") "Connection: keep-alive\r\n", "hi"), true },
 	{ "expect without a body", "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", PLAIN, true },
+	/* the body is read before the answer, so the client is told to send it */
 	{ "expect on GET with a body",
 	  "GET / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
-	  RESPONSE("200 OK", TEXT("13") CLOSE, "Hello, World!"), false },
+	  "HTTP/1.1 100 Continue\r\n\r\n" PLAIN, true },
+	/* an error is answered without reading the body, so a client waiting for permission to
+	 * send it may never send it: the connection closes */
+	{ "expect on a 404 with a body",
+	  "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+	  RESPONSE("404 Not Found", TEXT("95") CLOSE, NOT_FOUND_BODY), false },
 	/* a body where none is wanted: discarded, and the connection goes on */
 	{ "GET with a body", "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", PLAIN, true },
 	{ "GET with a chunked body",
@@ -445,6 +451,15 @@ static const struct conversation {
 	  false },
 	{ "HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", BAD_VERSION, false },
 	{ "HTTP/1.2", "GET / HTTP/1.2\r\n\r\n", BAD_VERSION, false },
+	/* a chunked body gone bad before the answer began: 400, and closed */
+	{ "GET, bad chunk", "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiX\r\n",
+	  BAD_REQUEST, false },
+	{ "GET, bad chunk size", "GET /json HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	  BAD_REQUEST, false },
+	{ "echo, bad first chunk", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	  "zz\r\nhi\r\n", BAD_REQUEST, false },
+	{ "sleep, bad chunk", "GET /sleep?ms=1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	  "1;\n", BAD_REQUEST, false },
 	/* a chunked body gone bad after the answer began: cut short, and closed */
 	{ "echo, bad chunk", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
 	  "2\r\nhi\r\nzz\r\n",
@@ -699,15 +714,13 @@ static void test_echo_largest_body(void)
 	free(in);
 }
 
-/* A chunked echo past 16 MiB is cut short (no last chunk) and the connection closed, before
- * the rest of the body is read. */
-static void test_echo_chunked_over_limit(void)
+/* A request with a chunked body of 20 chunks of 1 MiB, then the last chunk. */
+static char *chunked_20mib(const char *request_line, size_t *len, size_t *head_len)
 {
 	size_t chunk = 1u << 20, chunks = 20;
-	size_t len = chunks * (chunk + 16) + 16;
-	char *in = malloc(len), *p = in;
-	p += sprintf(p, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
-	size_t head_len = (size_t)(p - in);
+	char *in = malloc(chunks * (chunk + 16) + 256), *p = in;
+	p += sprintf(p, "%s\r\nTransfer-Encoding: chunked\r\n\r\n", request_line);
+	*head_len = (size_t)(p - in);
 	for (size_t i = 0; i < chunks; i++) {
 		p += sprintf(p, "%zx\r\n", chunk);
 		memset(p, 'a' + (int)i, chunk);
@@ -715,8 +728,17 @@ static void test_echo_chunked_over_limit(void)
 		p += sprintf(p, "\r\n");
 	}
 	p += sprintf(p, "0\r\n\r\n");
-	struct driver d = { .proto = PROTO_HTTP, .in = in, .in_len = (size_t)(p - in),
-	                    .out_limit = 32u << 20 };
+	*len = (size_t)(p - in);
+	return in;
+}
+
+/* A chunked echo past 16 MiB is cut short (no last chunk) and the connection closed, before
+ * the rest of the body is read. */
+static void test_echo_chunked_over_limit(void)
+{
+	size_t len, head_len;
+	char *in = chunked_20mib("POST /echo HTTP/1.1", &len, &head_len);
+	struct driver d = { .proto = PROTO_HTTP, .in = in, .in_len = len, .out_limit = 32u << 20 };
 	CHECK_EQ(converse(&d), DRIVER_CLOSED);
 	CHECK_UNBROKEN(d);
 	CHECK(d.in_pos < d.in_len);
@@ -729,6 +751,21 @@ static void test_echo_chunked_over_limit(void)
 	CHECK(data_len > (16u << 20) && data_len <= (16u << 20) + BUFPOOL_BUF_SIZE);
 	CHECK(merged_len > data_len);
 	free(merged);
+	free(d.out);
+	free(in);
+}
+
+/* A chunked body past 16 MiB on a route that reads it before answering: 413, and closed,
+ * before the rest of the body is read. */
+static void test_discarded_chunked_over_limit(void)
+{
+	size_t len, head_len;
+	char *in = chunked_20mib("GET / HTTP/1.1", &len, &head_len);
+	struct driver d = { .proto = PROTO_HTTP, .in = in, .in_len = len };
+	CHECK_EQ(converse(&d), DRIVER_CLOSED);
+	CHECK_UNBROKEN(d);
+	CHECK(d.in_pos < d.in_len);
+	CHECK_MEM(d.out, d.out_len, TOO_LARGE, strlen(TOO_LARGE));
 	free(d.out);
 	free(in);
 }
@@ -908,6 +945,7 @@ int main(void)
 	test_bytes_64mib();
 	test_echo_largest_body();
 	test_echo_chunked_over_limit();
+	test_discarded_chunked_over_limit();
 	test_idle_release();
 	test_no_allocation_when_warm();
 	test_continue_before_body();
