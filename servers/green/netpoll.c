@@ -244,6 +244,29 @@ static uint64_t deadline_fire(struct timer *t, uint64_t now)
 	return next;
 }
 
+/* Claims the slot for a wait. True once WAIT is published; false when it held READY, now
+ * consumed: an event came before we waited. */
+static bool publish_wait(struct pd *pd, _Atomic uintptr_t *slot)
+{
+	for (;;) {
+		uintptr_t old = atomic_load(slot);
+		if (old == PD_READY) {
+			if (atomic_compare_exchange_strong(slot, &old, PD_NIL))
+				return false;
+			continue;
+		}
+		if (old != PD_NIL) {
+			struct green *g = green_current();
+			fprintf(stderr, "green: green thread #%llu waits on fd %d, which another one "
+			        "already waits on in the same direction\n",
+			        (unsigned long long)g->id, pd->fd);
+			abort();
+		}
+		if (atomic_compare_exchange_strong(slot, &old, PD_WAIT))
+			return true;
+	}
+}
+
 int pd_wait(struct pd *pd, enum green_dir dir)
 {
 	_Atomic uintptr_t *slot = &pd->slot[dir];
@@ -256,37 +279,26 @@ int pd_wait(struct pd *pd, enum green_dir dir)
 		if (timer_arm_by(&pd->timer, dl) < 0)
 			return -1;
 	}
-	for (;;) {
-		uintptr_t old = atomic_load(slot);
-		if (old == PD_READY) {
-			if (atomic_compare_exchange_strong(slot, &old, PD_NIL))
-				goto consumed; /* an event came before we waited */
-			continue;
-		}
-		if (old != PD_NIL) {
-			struct green *g = green_current();
-			fprintf(stderr, "green: green thread #%llu waits on fd %d, which another one "
-			        "already waits on in the same direction\n",
-			        (unsigned long long)g->id, pd->fd);
-			abort();
-		}
-		if (atomic_compare_exchange_strong(slot, &old, PD_WAIT))
-			break;
-	}
-	/* WAIT is published: a close or deadline from now on either sees it (and clears it, which
-	 * fails our commit) or happened before our check below. */
-	uintptr_t woke_by = PD_NIL;
-	if (!atomic_load(&pd->closing) && !expired(pd, dir)) {
-		green_park(wait_commit, slot);
-		/* Whoever readied us swapped our pointer out of the slot: it holds READY or NIL. */
+	uintptr_t woke_by = PD_READY;
+	if (publish_wait(pd, slot)) {
+		/* WAIT is published: a close or deadline from now on either sees it (and clears it,
+		 * which fails our commit) or happened before our check below. */
+		if (!atomic_load(&pd->closing) && !expired(pd, dir))
+			green_park(wait_commit, slot);
+		/*
+		 * Parked or not, the slot is still ours until we put NIL back: whoever readied us
+		 * took our pointer out, or we never parked and it holds our WAIT. But an event may
+		 * have left READY there meanwhile (even as we decided not to park), and READY is
+		 * the only record of that edge: the fd is edge-triggered, epoll will not report it
+		 * again. So take whatever is there, never overwrite it: the invariant is that a
+		 * READY leaves the slot only to a waiter that reports it (returns 0).
+		 */
 		woke_by = atomic_exchange(slot, PD_NIL);
-	} else {
-		atomic_store(slot, PD_NIL);      /* withdraw the WAIT */
 	}
 	bool timed_out = woke_by != PD_READY && timeout && expired(pd, dir);
 	atomic_store(&pd->deadline[dir], 0);
 	if (atomic_load(&pd->closing)) {
-		green_set_errno(EBADF);
+		green_set_errno(EBADF);  /* the readiness, if any, dies with the fd */
 		return -1;
 	}
 	if (timed_out) {
@@ -294,14 +306,6 @@ int pd_wait(struct pd *pd, enum green_dir dir)
 		return -1;
 	}
 	return 0;                        /* ready, or spurious: the caller retries either way */
-
-consumed:
-	atomic_store(&pd->deadline[dir], 0);
-	if (atomic_load(&pd->closing)) {
-		green_set_errno(EBADF);
-		return -1;
-	}
-	return 0;
 }
 
 int green_fd_timeout(int fd, unsigned ms)

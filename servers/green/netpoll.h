@@ -11,7 +11,8 @@
  * Transitions, all by compare-and-swap:
  *   waiter:  READY -> NIL (consume, no park)      NIL -> WAIT (going to park)
  *            WAIT -> g, on g0 after the switch (the commit; fails if the slot moved on)
- *            after waking: anything -> NIL
+ *            after waking, or when withdrawing a WAIT without parking: anything -> NIL, by
+ *            exchange; a READY taken so is reported as ready, never dropped
  *   poller:  NIL/WAIT -> READY    g -> READY, and g is readied (by exactly this CAS)
  *   close, deadline:  WAIT -> NIL    g -> NIL, and g is readied
  *

@@ -2,8 +2,8 @@
 # The green-thread runtime's own tests (tests/green/): every callee-saved register across
 # switches; spawn/sleep/exit of 100,000 green threads; stealing; wake-ups from many workers;
 # close while waiting; I/O deadlines; interrupts; blocking calls with 1 and 2 workers; TCP over
-# loopback; and the stack-overflow report. Under `make test SAN=1` and `SAN=thread` the same
-# programs run sanitized.
+# loopback; the stack-overflow report; and wait-slot races forced at their exact point
+# (test_netpoll.c). Under `make test SAN=1` and `SAN=thread` the same programs run sanitized.
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/bin}
@@ -11,5 +11,6 @@ BIN=${BIN:-build/bin}
 
 run_cases switch "$BIN/green-test-switch"
 run_cases runtime "$BIN/green-test-runtime"
+run_cases netpoll "$BIN/green-test-netpoll"
 check_overflow "$BIN/green-test-overflow"
 finish

@@ -35,6 +35,7 @@ file "$bin/green-test-switch" 2>/dev/null | grep -q aarch64 && ok "the tests are
 export GREEN_TEST_SCALE=0.05     # qemu is slow; the counts shrink, the cases stay
 run_cases aarch64/switch "${qemu[@]}" "$bin/green-test-switch"
 run_cases aarch64/runtime "${qemu[@]}" "$bin/green-test-runtime"
+run_cases aarch64/netpoll "${qemu[@]}" "$bin/green-test-netpoll"
 check_overflow "${qemu[@]}" "$bin/green-test-overflow"
 
 # The server itself, on aarch64: a request, a sleep, a block, and a clean stop.

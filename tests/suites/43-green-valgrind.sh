@@ -19,4 +19,5 @@ export GREEN_TEST_SCALE=0.02     # Valgrind runs one thread at a time, slowly
 vg=(valgrind --quiet --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite)
 run_cases valgrind/switch "${vg[@]}" "$BIN/green-test-switch"
 run_cases valgrind/runtime "${vg[@]}" "$BIN/green-test-runtime"
+run_cases valgrind/netpoll "${vg[@]}" "$BIN/green-test-netpoll"
 finish

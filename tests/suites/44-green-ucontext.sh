@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 build=build/ucontext
 if ! out=$(make --no-print-directory GREEN_SWITCH=ucontext BUILD=$build SAN= MODELS= \
-	$build/bin/green-test-switch $build/bin/green-test-runtime 2>&1); then
+	$build/bin/green-test-switch $build/bin/green-test-runtime $build/bin/green-test-netpoll 2>&1); then
 	bad "make GREEN_SWITCH=ucontext"
 	indent <<<"$out" | tail -n 30
 	finish
@@ -16,4 +16,5 @@ ok "make GREEN_SWITCH=ucontext"
 export GREEN_TEST_SCALE=0.2
 run_cases ucontext/switch "$build/bin/green-test-switch"
 run_cases ucontext/runtime "$build/bin/green-test-runtime"
+run_cases ucontext/netpoll "$build/bin/green-test-netpoll"
 finish
