@@ -57,7 +57,7 @@ ssize_t green_read(int fd, void *buf, size_t len)
 			/* A short read took all the data, but not an end of file that came with it:
 			 * its edge may have been consumed already. Then the next read must not wait. */
 			pd->drained = pd->stream && n > 0 && (size_t)n < len &&
-			              !atomic_load(&pd->peer_closed);
+			              !pd_peer_closed(pd);
 			break;
 		}
 		if (!would_block())

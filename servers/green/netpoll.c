@@ -81,7 +81,7 @@ static int do_register(struct pd *pd)
 	             type == SOCK_STREAM;
 	pd->drained = false;
 	pd->pollable = true;
-	atomic_store(&pd->peer_closed, false);
+	atomic_store(&pd->peer_closed, (uint64_t)atomic_load(&pd->seq) << 1);   /* open */
 	atomic_store(&pd->slot[GREEN_IN], PD_NIL);
 	atomic_store(&pd->slot[GREEN_OUT], PD_NIL);
 	atomic_store(&pd->deadline[GREEN_IN], 0);
@@ -178,9 +178,19 @@ struct green *netpoll(int timeout_ms)
 		if (!pd || atomic_load(&pd->seq) != seq)
 			continue;            /* the fd was released since: stale */
 		uint32_t e = ev[i].events;
-		/* Before the slot: a reader that consumes this wake-up must also see the flag. */
-		if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-			atomic_store(&pd->peer_closed, true);
+		/*
+		 * Before the slot: a reader that consumes this wake-up must also see the flag. And
+		 * not a store: between the check above and here the fd may have been released, its
+		 * number reused and registered afresh, and a store would mark the new connection's
+		 * peer closed. The flag names its incarnation, and registration resets it to (seq,
+		 * open); so this CAS, from (the event's seq, open), can only succeed while the fd
+		 * is still the one the event is about. A stale event may still leave READY in the
+		 * slot: a spurious wake-up, which costs one EAGAIN.
+		 */
+		if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+			uint64_t open = (uint64_t)seq << 1;
+			atomic_compare_exchange_strong(&pd->peer_closed, &open, open | 1);
+		}
 		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			push(&list, unblock(pd, GREEN_IN, true));
 		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))

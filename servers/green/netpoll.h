@@ -41,10 +41,17 @@ struct pd {
 	bool pollable;               /* in the epoll set (regular files are not) */
 	bool stream;                 /* a SOCK_STREAM socket: a short read drained it */
 	bool drained;                /* the reader's hint: input known to be used up */
-	_Atomic bool peer_closed;    /* epoll reported EPOLLRDHUP/HUP: an end of file is pending */
+	/* Epoll reported EPOLLRDHUP/HUP, so an end of file is pending: bit 0, for the incarnation
+	 * in the bits above it (seq << 1). Read it with pd_peer_closed(). */
+	_Atomic uint64_t peer_closed;
 	struct timer timer;          /* fires at the earliest deadline */
 	int fd;
 };
+
+static inline bool pd_peer_closed(struct pd *pd)
+{
+	return atomic_load(&pd->peer_closed) & 1;
+}
 
 /* The fd's descriptor, registered with epoll on first use, with the caller counted in
  * (pd_release() counts it out). NULL with errno on failure. */
