@@ -2,12 +2,18 @@
 # build/bin/green as a server, for what is particular to it (the conformance suite checks the
 # protocol, like for every model): a /block request holds one worker's OS thread in a
 # blocking call, yet the other connections are answered meanwhile, also with --workers 1;
-# and SIGTERM ends it promptly with code 0 while connections sleep, idle, or read.
-# Assertions are about order (answered while the block was still in progress), not time.
+# and SIGTERM ends it with code 0 while connections sleep, idle, or read.
+# Assertions are about order (answered while the block was still in progress), not time: the
+# machine is shared and noisy, so time bounds are generous (like the conformance suite's) and
+# only keep a failure from hanging; measured times are printed as information.
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/bin}
 . tests/green/suite-lib.sh
+
+# The conformance suite's bound on an exit after SIGTERM, stretched for sanitized builds.
+exit_bound_s=5
+[[ -n ${SAN:-} ]] && exit_bound_s=15
 
 tmp=$(mktemp -d)
 pids=()
@@ -36,10 +42,10 @@ start_server() {
 	return 1
 }
 
-stop_server() {          # SIGTERM; sets $stop_rc (124: still running after 5 s)
+stop_server() {          # SIGTERM; sets $stop_rc (124: still running after $exit_bound_s s)
 	local i
 	kill -TERM "$spid"
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < exit_bound_s * 20; i++)); do
 		kill -0 "$spid" 2>/dev/null || break
 		sleep 0.05
 	done
@@ -88,7 +94,7 @@ for workers in 1 2; do
 	fi
 done
 
-name="SIGTERM with sleeping, idle and half-sent connections: exit 0 within a second"
+name="SIGTERM with sleeping, idle and half-sent connections: exit 0 (bound: $exit_bound_s s)"
 if start_server --workers 2; then
 	curl -s -m 10 "http://127.0.0.1:$port/sleep?ms=30000" >/dev/null 2>&1 &
 	pids+=($!)
@@ -100,8 +106,9 @@ if start_server --workers 2; then
 	stop_server
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	exec 7>&- 8>&-
-	if ((stop_rc == 0 && ms < 1000)); then
+	if ((stop_rc == 0)); then
 		ok "$name"
+		echo "    exited $ms ms after SIGTERM (information, not a criterion)"
 	else
 		bad "$name (exit $stop_rc after $ms ms)"
 		indent <"$log"
