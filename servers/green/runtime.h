@@ -110,6 +110,7 @@ struct green {
 	struct stack stack;          /* this struct lives at the top of it */
 	struct timer sleep_timer;
 	_Atomic bool interrupted;
+	unsigned io_unparked;        /* I/O calls since it last gave up its worker (io.c's budget) */
 };
 
 /* ---- sched.c ---- */

@@ -510,6 +510,7 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 
 static void switch_to_g0(struct m *m, struct green *g, enum after after)
 {
+	g->io_unparked = 0;          /* it gives up its worker: io.c's fairness budget starts over */
 	m->after = after;
 	fiber_switch(&g->fiber, &m->g0, false);
 }

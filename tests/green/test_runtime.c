@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -467,6 +468,68 @@ static bool unwrapped_blocking_stalls(void)
 	return true;
 }
 
+/* ---- fairness: a green thread whose I/O never waits still lets the others run ----
+ * /dev/zero always has data and /dev/null always takes it, so a green thread copying one to
+ * the other never parks, like a connection whose client streams as fast as the server echoes.
+ * The runtime does not preempt: with one worker, without io.c's budget that green thread
+ * would hold the worker for good. Meanwhile another green thread is parked on a socket that
+ * then gets data: it must be woken and run while the copier is still copying. */
+
+static int fair_pair[2];
+static _Atomic bool copier_done, fair_served, served_while_copying;
+static _Atomic unsigned long copier_calls;
+
+static void copier(void *arg)
+{
+	(void)arg;
+	int in = open("/dev/zero", O_RDONLY), out = open("/dev/null", O_WRONLY);
+	char buf[4096];
+	uint64_t give_up = now_ns() + 10000000000u;   /* a failure ends, rather than hangs */
+	while (in >= 0 && out >= 0 && !atomic_load(&fair_served) && now_ns() < give_up) {
+		ssize_t n = green_read(in, buf, sizeof buf);
+		if (n <= 0 || green_write(out, buf, (size_t)n) != n)
+			break;
+		atomic_fetch_add(&copier_calls, 2);
+	}
+	atomic_store(&copier_done, true);
+	green_close(in);
+	green_close(out);
+}
+
+static void fair_waiter(void *arg)
+{
+	(void)arg;
+	char c;
+	ssize_t n = green_read(fair_pair[0], &c, 1);
+	atomic_store(&served_while_copying, n == 1 && !atomic_load(&copier_done));
+	atomic_store(&fair_served, true);
+}
+
+static void fairness_main(void *arg)
+{
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fair_pair) < 0)
+		abort();
+	green_spawn(fair_waiter, NULL);
+	green_yield();               /* one worker: the waiter runs, finds nothing, parks */
+	if (write(fair_pair[1], "x", 1) != 1)
+		abort();
+	green_spawn(copier, NULL);
+	while (!atomic_load(&fair_served) || !atomic_load(&copier_done))
+		green_sleep_ms(1);       /* this parks too: it needs the copier to let go as well */
+	green_close(fair_pair[0]);
+	close(fair_pair[1]);
+}
+
+static bool busy_io_yields(void)
+{
+	EXPECT(run(1, fairness_main, NULL), "the runtime to run");
+	EXPECT(atomic_load(&served_while_copying),
+	       "the parked green thread to be woken while the copier still copied (it made %lu "
+	       "I/O calls, none of which had to wait)", atomic_load(&copier_calls));
+	return true;
+}
+
 /* ---- a TCP echo server and clients over loopback: accept, connect, read, write ---- */
 
 static _Atomic unsigned echoed;
@@ -566,6 +629,7 @@ int main(int argc, char **argv)
 		{ "blocking-call-workers-1", blocking_call_workers1 },
 		{ "blocking-call-workers-2", blocking_call_workers2 },
 		{ "unwrapped-blocking-call-stalls-worker", unwrapped_blocking_stalls },
+		{ "busy-io-does-not-starve-others", busy_io_yields },
 		{ "tcp-echo-accept-connect", tcp_echo },
 	};
 	return run_cases(cases, sizeof cases / sizeof cases[0], argc, argv);
