@@ -8,7 +8,7 @@
  *   PD_WAIT    a green thread is about to park here (it has not switched away yet)
  *   a pointer  the green thread parked here
  *
- * Transitions, all by compare-and-swap:
+ * Transitions, all by compare-and-swap unless an exchange is said:
  *   waiter:  READY -> NIL (consume, no park)      NIL -> WAIT (going to park)
  *            WAIT -> g, on g0 after the switch (the commit; fails if the slot moved on)
  *            after waking, or when withdrawing a WAIT without parking: anything -> NIL, by
