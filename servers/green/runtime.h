@@ -68,6 +68,7 @@ void stack_guard_thread_exit(void);
 struct timer {
 	uint64_t when;               /* monotonic ns */
 	size_t slot;                 /* heap index + 1; 0 while not armed */
+	_Atomic uint64_t armed_when; /* when, while armed; 0 while not: readable without the lock */
 	/* Called with the timer lock held, the timer already disarmed. Returns when to fire
 	 * again, or 0 to stay disarmed. It may ready green threads; it must not take the lock. */
 	uint64_t (*fire)(struct timer *t, uint64_t now);
@@ -81,7 +82,9 @@ void timers_destroy(void);
  * when cancelled, -1 when out of memory. */
 int timer_arm_unless(struct timer *t, _Atomic bool *cancelled);
 /* Makes sure t fires no later than `when`: arms it, or moves it earlier. Its fire() re-arms it
- * for whatever is still pending. Returns 0, or -1 when out of memory. */
+ * for whatever is still pending. If t is armed for `when` or earlier already, it returns at
+ * once without the lock; the fire() that follows (unless t is cancelled) sees what the caller
+ * stored before the call. Returns 0, or -1 when out of memory. */
 int timer_arm_by(struct timer *t, uint64_t when);
 /* Disarms t. True if it was armed: then its fire() will not run, and did not. */
 bool timer_cancel(struct timer *t);

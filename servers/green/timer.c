@@ -75,6 +75,7 @@ static void remove_at(size_t i)
 	struct timer *t = timers.heap[i];
 	struct timer *last = timers.heap[--timers.len];
 	t->slot = 0;
+	atomic_store(&t->armed_when, 0);   /* before its fire() runs: see timer_arm_by() */
 	if (i < timers.len) {
 		place(i, last);
 		sift_down(i);
@@ -88,6 +89,7 @@ static int arm_locked(struct timer *t)
 		size_t i = t->slot - 1;
 		sift_down(i);
 		sift_up(t->slot - 1);
+		atomic_store(&t->armed_when, t->when);
 		return 0;
 	}
 	if (timers.len == timers.cap) {
@@ -100,6 +102,7 @@ static int arm_locked(struct timer *t)
 	}
 	place(timers.len++, t);
 	sift_up(timers.len - 1);
+	atomic_store(&t->armed_when, t->when);
 	return 0;
 }
 
@@ -138,8 +141,21 @@ int timer_arm_unless(struct timer *t, _Atomic bool *cancelled)
 	return rc;
 }
 
+/*
+ * Every wait with a deadline (pd_wait) calls this, and a deadline only ever moves later, so
+ * nearly always the timer is armed early enough already. Checking that without the lock keeps
+ * the one lock that all workers share out of every request: it is taken only when the timer
+ * is not armed (the fd's first wait, or after it fired with no wait pending, about once per
+ * time-out period). Why skipping is safe: armed_when is cleared when the timer leaves the heap,
+ * before its fire() runs. So if we read it set, that fire() comes after our read, which comes
+ * after whatever the caller stored before calling (pd_wait's deadline): the fire() sees it
+ * and wakes the waiter or re-arms for it. (All these accesses are sequentially consistent.)
+ */
 int timer_arm_by(struct timer *t, uint64_t when)
 {
+	uint64_t armed = atomic_load(&t->armed_when);
+	if (armed && armed <= when)
+		return 0;
 	int rc = 0;
 	pthread_mutex_lock(&timers.lock);
 	if (!t->slot || t->when > when) {

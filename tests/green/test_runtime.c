@@ -320,6 +320,74 @@ static bool io_deadline(void)
 	return true;
 }
 
+/* ---- I/O deadlines after many waits ----
+ * A wait moves the fd's deadline later but arms its timer only if it is not armed early
+ * enough already (timer_arm_by's lock-free check). Whatever path the waits took (the first
+ * one arming, later ones skipping the lock, the timer firing with no wait pending and
+ * disarming, or firing early and re-arming for the pending deadline), a read that then finds
+ * nothing must still time out. A guard writes a byte after 10 s, so that a lost deadline
+ * fails the test instead of hanging it. */
+
+enum { BUSY_TIMEOUT_MS = 100 };
+
+static int busy_pair[2];
+static _Atomic bool busy_done;
+static _Atomic int busy_result = -2, busy_errno;
+
+static void deadline_guard(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 1000 && !atomic_load(&busy_done); i++)
+		green_sleep_ms(10);
+	if (!atomic_load(&busy_done) && write(busy_pair[1], "late", 4) != 4)
+		abort();
+}
+
+/* n reads that each find one byte. Each is short, so each next read waits first (with a
+ * deadline), but does not park: the byte came before it. */
+static bool read_bytes(int n)
+{
+	for (int i = 0; i < n; i++) {
+		char buf[8];
+		if (write(busy_pair[1], "x", 1) != 1 ||
+		    green_read(busy_pair[0], buf, sizeof buf) != 1)
+			return false;
+	}
+	return true;
+}
+
+static void busy_deadline_main(void *arg)
+{
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, busy_pair) < 0)
+		abort();
+	green_fd_timeout(busy_pair[0], BUSY_TIMEOUT_MS);
+	green_spawn(deadline_guard, NULL);
+	char buf[8];
+	int ok = read_bytes(100);                   /* arms once, then skips the lock */
+	green_sleep_ms(2 * BUSY_TIMEOUT_MS);        /* it fires with no wait pending: disarmed */
+	ok = ok && read_bytes(100);                 /* armed again */
+	green_sleep_ms(BUSY_TIMEOUT_MS / 2);
+	ok = ok && read_bytes(1);                   /* a later deadline: the lock is skipped */
+	/* It fires half-way through this wait, and must re-arm for the wait's own deadline. */
+	ssize_t n = green_read(busy_pair[0], buf, sizeof buf);
+	atomic_store(&busy_errno, n < 0 ? errno : 0);
+	atomic_store(&busy_result, ok ? (int)n : -3);
+	atomic_store(&busy_done, true);
+	green_close(busy_pair[0]);
+	close(busy_pair[1]);
+}
+
+static bool io_deadline_after_waits(void)
+{
+	EXPECT(run(1, busy_deadline_main, NULL), "the runtime to run");
+	EXPECT(atomic_load(&busy_result) != -3, "each read with a byte waiting to get it");
+	EXPECT(atomic_load(&busy_result) == -1 && atomic_load(&busy_errno) == ETIMEDOUT,
+	       "the read that found nothing to time out; got %d (errno %d)",
+	       atomic_load(&busy_result), atomic_load(&busy_errno));
+	return true;
+}
+
 /* ---- data and an end of file under one epoll edge: the reader must get both ----
  * With one worker, the writer's write() and shutdown() both happen before the worker polls
  * again, so the parked reader is woken once for both. A reader that took its short read as
@@ -624,6 +692,7 @@ int main(int argc, char **argv)
 		{ "wakeups-from-many-workers", many_wakeups },
 		{ "close-while-waiting", close_while_waiting },
 		{ "io-deadline", io_deadline },
+		{ "io-deadline-after-many-waits", io_deadline_after_waits },
 		{ "eof-after-data-under-one-edge", eof_after_data },
 		{ "interrupt-sleep", interrupt_sleep },
 		{ "blocking-call-workers-1", blocking_call_workers1 },
