@@ -41,7 +41,7 @@ struct session {
 	char *in;                       /* unconsumed input is in[in_head, in_tail) */
 	size_t in_head, in_tail;
 	struct response out;            /* unsent output */
-	size_t scanned;                 /* http_head_scan() progress on the head at in_head */
+	struct http_scan scanned;       /* http_head_scan() progress on the head at in_head */
 	bool peer_closed;               /* the client will send no more */
 
 	/* The request being answered. */
@@ -355,7 +355,7 @@ static int step_head(struct session *s)
 	}
 	/* The request points into `in`; it is consumed only now that it has been answered. */
 	consume(s, (size_t)head);
-	s->scanned = 0;
+	s->scanned = (struct http_scan){ 0 };
 	return -1;
 }
 
