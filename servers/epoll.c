@@ -238,14 +238,17 @@ static int epoll_run(struct server *srv)
 	    epoll_ctl(l.epfd, EPOLL_CTL_ADD, srv->stop_fd, &stop_ev) != 0)
 		return 1;
 
+	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
 	bool stopping = false;
 	while (!stopping) {
 		struct epoll_event events[EVENTS_PER_TURN];
 		l.now = now_ms();
 		int n = epoll_wait(l.epfd, events, EVENTS_PER_TURN,
 		                   deadline_timeout_ms(&l.deadlines, l.now));
-		if (n < 0 && errno != EINTR)
+		if (n < 0 && errno != EINTR) {
+			rc = 1;
 			break;
+		}
 		l.now = now_ms();
 		uint64_t woke = l.now;
 		for (int i = 0; i < n; i++) {
@@ -269,7 +272,7 @@ static int epoll_run(struct server *srv)
 	bufpool_drain(&l.pool);
 	free(l.conns);
 	close(l.epfd);
-	return 0;
+	return rc;
 }
 
 static const struct model epoll_model = {

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/select.h>
 #include <unistd.h>
@@ -223,10 +224,17 @@ static void on_deadline(struct loop *l, struct conn *c)
 
 static int select_run(struct server *srv)
 {
+	/* The server's own fds go into the bitmaps too: they must fit as well. */
+	if (srv->listen_fd >= FD_SETSIZE || srv->stop_fd >= FD_SETSIZE) {
+		fprintf(stderr, "select: the server's own fds are past FD_SETSIZE (%d); "
+		                "start it with fewer open files\n", FD_SETSIZE);
+		return 1;
+	}
 	struct loop *l = calloc(1, sizeof *l);   /* FD_SETSIZE pointers: too big for the stack */
 	if (!l)
 		return 1;
 	*l = (struct loop){ .srv = srv, .pool = BUFPOOL_INIT(256) };
+	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
 	for (;;) {
 		fd_set rd, wr;
 		int nfds = build_sets(l, &rd, &wr);
@@ -236,8 +244,10 @@ static int select_run(struct server *srv)
 		int n = select(nfds, &rd, &wr, NULL, ms < 0 ? NULL : &tv);
 		l->now = now_ms();
 		uint64_t woke = l->now;
-		if (n < 0 && errno != EINTR)
+		if (n < 0 && errno != EINTR) {
+			rc = 1;
 			break;
+		}
 		if (n > 0 && FD_ISSET(srv->stop_fd, &rd))
 			break;
 		if (n > 0 && FD_ISSET(srv->listen_fd, &rd))
@@ -256,7 +266,7 @@ static int select_run(struct server *srv)
 	deadline_heap_free(&l->deadlines);
 	bufpool_drain(&l->pool);
 	free(l);
-	return 0;
+	return rc;
 }
 
 static const struct model select_model = {
