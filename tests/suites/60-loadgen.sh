@@ -239,6 +239,23 @@ if run chunky --port "$HTTP" --path '/bytes?n=200000' -c 2 -d 0.5 --warmup 0; th
 	expect "/bytes?n=200000: long bodies read whole" "$tmp/chunky.json" \
 		"d['requests'] > 0 and $NO_ERRORS and d['bytes_read'] >= 200000 * d['requests']"
 fi
+# An answer with "Connection: close" while pipelined requests wait behind it: the server closes
+# without answering them, and that loss is a read error (at the answer's time stamp, so in the
+# same window). A 9000-byte target gets a 414 and the close at once, on every connection.
+long_path=/$(head -c 9000 /dev/zero | tr '\0' a)
+if run close_pipelined --port "$HTTP" --path "$long_path" --pipeline 4 -c 2 -d 0.5 --warmup 0; then
+	expect "--pipeline 4, a 414 that closes: the 3 requests behind each are a read error" \
+		"$tmp/close_pipelined.json" "d['errors']['status'] > 0 and d['requests'] == d['errors']['status']
+		 and d['errors']['read'] >= d['errors']['status']"
+fi
+# The same through a 413 (a body over 16 MiB): the server answers from the head and closes
+# while the body is still going out, so a connection ends either with the 413 (and then a read
+# error for the 3 behind it) or with a failed write.
+if run close_413 --port "$HTTP" --method POST --path /echo --body-size 20000000 --pipeline 4 -c 1 -d 0.5 --warmup 0; then
+	expect "--pipeline 4, a 413 that closes mid-body: lost requests counted as read or write errors" \
+		"$tmp/close_413.json" "d['requests'] == d['errors']['status'] and d['errors']['status'] + d['errors']['write'] > 0
+		 and d['errors']['read'] >= d['errors']['status']"
+fi
 if run timeout --port "$HTTP" --path '/sleep?ms=5000' --timeout 0.3 -c 2 -d 1 --warmup 0; then
 	expect "a server slower than --timeout: timeouts counted, not answers" "$tmp/timeout.json" \
 		"d['requests'] == 0 and d['errors']['timeout'] >= 2"
