@@ -169,6 +169,22 @@ if run threads_rate --port "$HTTP" --path /plaintext -t 2 -c 5 --rate 300 -d 2 -
 		"$tmp/threads_rate.json" "abs(d['rate']['sends'] - 600) <= 60 and $NO_ERRORS"
 fi
 
+# --- CPU: the busy share is over the CPUs the threads could use, and says so --------------------
+# Two threads pinned to one CPU can use one CPU between them, not two.
+one_cpu=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+allowed=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
+expect "-t 2 unpinned: busy_ratio is over the fewer of 2 threads and the $allowed CPUs allowed" "$tmp/threads.json" \
+	"d['cpu_s']['cpus'] == min(2, $allowed)"
+if taskset -c "$one_cpu" "$LOADGEN" --port "$HTTP" --path /plaintext -t 2 -c 2 -d 0.3 --warmup 0 \
+	--json "$tmp/cpu_pinned.json" >"$tmp/cpu_pinned.out" 2>&1; then
+	expect "-t 2 on one CPU: busy_ratio is CPU time over elapsed x 1 CPU" "$tmp/cpu_pinned.json" \
+		"d['cpu_s']['cpus'] == 1 and abs(d['cpu_s']['busy_ratio'] - (d['cpu_s']['user'] + d['cpu_s']['sys'])
+		 / d['elapsed_s']) <= 0.0001"
+	grep -Eq '^  cpu .*: [0-9]+% of 1 CPU \(2 threads\)$' "$tmp/cpu_pinned.out" &&
+		ok "-t 2 on one CPU: the summary's busy share is labelled with 1 CPU and 2 threads" ||
+		bad "-t 2 on one CPU: summary" "$(grep cpu "$tmp/cpu_pinned.out")"
+else bad "-t 2 on one CPU" "loadgen exited non-zero: $(cat "$tmp/cpu_pinned.out")"; fi
+
 # --- pipelining, through the proxy ----------------------------------------------------------------
 start proxy2 python3 tests/loadgen/count_proxy.py "$HTTP" || exit 1
 PROXY=$PORT PROXY_PID=$PID
