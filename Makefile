@@ -5,7 +5,7 @@
 #   make test SAN=1       the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make check MODEL=X    the conformance suite against one model, case by case
 #   make bench            run every model through the benchmark scenarios (see README)
-#   make fuzz             fuzz the HTTP parser for a bounded time (needs clang)
+#   make fuzz             fuzz the parsers and the session for a bounded time (needs clang)
 #
 # The one list of server models. A model is servers/NAME.c; adding its name here is all it
 # takes for make, make test and make bench to pick it up.

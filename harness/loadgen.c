@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,16 @@ static double cpu_seconds(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* The CPUs the threads could keep busy between them: no more than there are threads, nor than
+ * the affinity mask allows (taskset, a cpuset). A cgroup CPU quota is not seen. */
+static unsigned usable_cpus(unsigned threads)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && (unsigned)CPU_COUNT(&set) < threads)
+		return (unsigned)CPU_COUNT(&set);
+	return threads;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt;
@@ -163,6 +174,7 @@ int main(int argc, char **argv)
 	res.elapsed_s = (double)(end - plan.start_ns) / 1e9;
 	res.cpu_user_s = cpu_seconds(after.ru_utime) - cpu_seconds(before.ru_utime);
 	res.cpu_sys_s = cpu_seconds(after.ru_stime) - cpu_seconds(before.ru_stime);
+	res.cpus = usable_cpus(opt.threads);
 
 	report_summary(stdout, &res);
 	rc = 0;

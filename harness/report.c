@@ -38,6 +38,14 @@ static double us(uint64_t ns)
 	return (double)ns / 1000.0;
 }
 
+/* The generator's CPU time over all the CPU time its threads could have had: near 1, it may
+ * have been the bottleneck. */
+static double busy_ratio(const struct result *r)
+{
+	double capacity = r->elapsed_s * r->cpus;
+	return capacity > 0 ? (r->cpu_user_s + r->cpu_sys_s) / capacity : 0;
+}
+
 static const char *mode_of(const struct options *o)
 {
 	if (o->idle)
@@ -104,9 +112,9 @@ void report_summary(FILE *out, const struct result *r)
 		if (achieved < 0.99 * o->rate)
 			fputs("               the connections could not keep up: try more of them (-c) or --pipeline\n", out);
 	}
-	fprintf(out, "  cpu          user %.2f s, sys %.2f s: %.0f%% of %u core%s\n", r->cpu_user_s, r->cpu_sys_s,
-	        r->elapsed_s > 0 ? 100 * (r->cpu_user_s + r->cpu_sys_s) / (r->elapsed_s * o->threads) : 0,
-	        o->threads, o->threads == 1 ? "" : "s");
+	fprintf(out, "  cpu          user %.2f s, sys %.2f s: %.0f%% of %u CPU%s (%u thread%s)\n", r->cpu_user_s,
+	        r->cpu_sys_s, 100 * busy_ratio(r), r->cpus, r->cpus == 1 ? "" : "s", o->threads,
+	        o->threads == 1 ? "" : "s");
 }
 
 /* A JSON string: the options are the only strings, and may hold anything. */
@@ -171,7 +179,7 @@ int report_json(FILE *out, const struct result *r)
 	else
 		fputs("  \"rate\": {\"target\": null, \"achieved\": null, \"sends\": null, \"late_sends\": null,"
 		      " \"waited_sends\": null, \"late_threshold_us\": null},\n", out);
-	fprintf(out, "  \"cpu_s\": {\"user\": %.6f, \"sys\": %.6f, \"busy_ratio\": %.4f}\n}\n", r->cpu_user_s,
-	        r->cpu_sys_s, r->elapsed_s > 0 ? (r->cpu_user_s + r->cpu_sys_s) / (r->elapsed_s * o->threads) : 0);
+	fprintf(out, "  \"cpu_s\": {\"user\": %.6f, \"sys\": %.6f, \"cpus\": %u, \"busy_ratio\": %.4f}\n}\n",
+	        r->cpu_user_s, r->cpu_sys_s, r->cpus, busy_ratio(r));
 	return ferror(out) ? -1 : 0;
 }

@@ -17,6 +17,7 @@ struct result {
 	double duration_s;           /* the measured window, exactly */
 	double elapsed_s;            /* the whole run: warm-up and window */
 	double cpu_user_s, cpu_sys_s;/* the generator's own CPU time over the whole run */
+	unsigned cpus;               /* the CPUs its threads could use: at most one per thread */
 };
 
 void counters_add(struct counters *into, const struct counters *from);

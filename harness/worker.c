@@ -288,6 +288,13 @@ static void on_connected(struct worker *w, struct conn *c, uint64_t now)
 
 /* --- answers -------------------------------------------------------------------------- */
 
+/* The server ends the connection (it closed, or its last answer said it would). That is an
+ * error only if answers are still owed: the requests in flight will never be answered. */
+static void conn_ended_by_server(struct worker *w, struct conn *c, uint64_t t)
+{
+	conn_drop(w, c, c->in_flight ? &w->count.err_read : NULL, t);
+}
+
 /* Bytes of HTTP responses; false when the connection was dropped. */
 static bool consume_http(struct worker *w, struct conn *c, const char *buf, size_t n, uint64_t t)
 {
@@ -310,7 +317,7 @@ static bool consume_http(struct worker *w, struct conn *c, const char *buf, size
 		complete(w, c, t, c->resp.status >= 200 && c->resp.status < 300);
 		http_resp_init(&c->resp, c->resp.head_request);
 		if (!keep_alive || w->opt->close) {
-			conn_drop(w, c, NULL, t);
+			conn_ended_by_server(w, c, t);
 			return false;
 		}
 	}
@@ -350,7 +357,7 @@ static void on_eof(struct worker *w, struct conn *c, uint64_t t)
 	}
 	if (c->in_flight && w->opt->proto == LOAD_HTTP && http_resp_eof(&c->resp) == HTTP_RESP_DONE)
 		complete(w, c, t, c->resp.status >= 200 && c->resp.status < 300);
-	conn_drop(w, c, c->in_flight ? &w->count.err_read : NULL, t);
+	conn_ended_by_server(w, c, t);
 }
 
 static void on_readable(struct worker *w, struct conn *c)

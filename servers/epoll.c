@@ -25,13 +25,21 @@
 #include "server.h"
 #include "session.h"
 
+/* What a connection waits for between turns of the loop. */
+enum waiting {
+	FOR_READ,                   /* the socket to become readable (or the idle time-out) */
+	FOR_WRITE,                  /* the socket to take more output (or the idle time-out) */
+	FOR_SLEEP,                  /* the end of its /sleep */
+	FOR_TURN,                   /* its next turn: it used up this one (see drive()) */
+};
+
 struct conn {
 	int fd;
+	enum waiting waiting;
 	bool can_read, can_write;   /* readiness the kernel reported and we have not used up */
 	bool hung_up;               /* the peer's FIN, a reset or an error was reported */
-	bool sleeping;              /* in /sleep: the deadline is its wake-up, not its idle limit */
 	struct session *session;
-	struct deadline deadline;   /* the idle time-out, or the end of a /sleep */
+	struct deadline deadline;   /* the idle time-out, the end of a /sleep, or the next turn */
 };
 
 struct loop {
@@ -61,22 +69,36 @@ static void conn_close(struct loop *l, struct conn *c)
 	free(c);
 }
 
-/* The connection waits for the socket: it may stay silent for the idle time-out, no longer. */
-static void wait_for_socket(struct loop *l, struct conn *c)
+/* Leaves the connection until what it waits for happens. The socket may keep it waiting
+ * for the idle time-out, no longer; a sleep or a turn is a deadline of its own. */
+static void wait_for(struct loop *l, struct conn *c, enum waiting what)
 {
-	if (l->srv->opts.idle_timeout_s)
+	c->waiting = what;
+	if (what == FOR_SLEEP)
+		deadline_set(&l->deadlines, &c->deadline, l->now + session_wait_ms(c->session));
+	else if (what == FOR_TURN)
+		deadline_set(&l->deadlines, &c->deadline, l->now);   /* due now: after the others */
+	else if (l->srv->opts.idle_timeout_s)
 		deadline_set(&l->deadlines, &c->deadline, l->now + l->srv->opts.idle_timeout_s * 1000u);
 }
 
-/* Runs a connection's protocol as far as it can go without waiting. */
+/* Reads and writes one connection may make per turn of the loop: a client that streams as
+ * fast as we serve it would otherwise keep the loop, and every other connection waiting. */
+enum { TRANSFERS_PER_TURN = 16 };
+
+/* Runs a connection's protocol as far as it can go without waiting, within its turn. */
 static void drive(struct loop *l, struct conn *c)
 {
-	for (;;) {
+	for (int transfers = 0;; transfers++) {
 		bool ok = true;
+		if (transfers == TRANSFERS_PER_TURN) {
+			wait_for(l, c, FOR_TURN);
+			return;
+		}
 		switch (session_next(c->session)) {
 		case WANT_READ:
 			if (!c->can_read) {
-				wait_for_socket(l, c);
+				wait_for(l, c, FOR_READ);
 				return;
 			}
 			ok = nb_read(c->session, c->fd, &c->can_read);
@@ -87,15 +109,14 @@ static void drive(struct loop *l, struct conn *c)
 			break;
 		case WANT_WRITE:
 			if (!c->can_write) {
-				wait_for_socket(l, c);
+				wait_for(l, c, FOR_WRITE);
 				return;
 			}
 			ok = nb_write(c->session, c->fd, &c->can_write);
 			break;
 		case WANT_SLEEP:
 			/* An event loop sleeps by arming a timer and moving on to other connections. */
-			c->sleeping = true;
-			deadline_set(&l->deadlines, &c->deadline, l->now + session_wait_ms(c->session));
+			wait_for(l, c, FOR_SLEEP);
 			return;
 		case WANT_BLOCK:
 			block_for_ms(session_wait_ms(c->session));   /* every connection waits with us */
@@ -151,7 +172,7 @@ static void conn_open(struct loop *l, int fd)
 	c->fd = fd;
 	l->conns[fd] = c;
 	l->open++;
-	wait_for_socket(l, c);   /* the first event will say whether it has sent anything */
+	wait_for(l, c, FOR_READ);   /* the first event will say whether it has sent anything */
 }
 
 static void accept_some(struct loop *l)
@@ -173,21 +194,28 @@ static void on_socket_event(struct loop *l, struct conn *c, uint32_t events)
 		c->hung_up = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->can_write = true;
-	/* A sleeping connection only notes the news: driving it now would ask for the sleep
-	 * again, and restart it. */
-	if (!c->sleeping)
+	/* Only the news it waits for moves a connection on; the rest is noted for later. This
+	 * matters: a sleeping one would ask for its sleep again, and one waiting to write must not
+	 * have its idle time-out put off by bytes it is not reading. */
+	if ((c->waiting == FOR_READ && c->can_read) || (c->waiting == FOR_WRITE && c->can_write))
 		drive(l, c);
 }
 
 static void on_deadline(struct loop *l, struct conn *c)
 {
-	if (!c->sleeping) {
+	switch (c->waiting) {
+	case FOR_SLEEP:
+		session_woke(c->session);
+		drive(l, c);
+		break;
+	case FOR_TURN:
+		drive(l, c);
+		break;
+	case FOR_READ:
+	case FOR_WRITE:
 		conn_close(l, c);   /* silent for the whole idle time-out */
-		return;
+		break;
 	}
-	c->sleeping = false;
-	session_woke(c->session);
-	drive(l, c);
 }
 
 static void close_all(struct loop *l)
@@ -210,14 +238,17 @@ static int epoll_run(struct server *srv)
 	    epoll_ctl(l.epfd, EPOLL_CTL_ADD, srv->stop_fd, &stop_ev) != 0)
 		return 1;
 
+	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
 	bool stopping = false;
 	while (!stopping) {
 		struct epoll_event events[EVENTS_PER_TURN];
 		l.now = now_ms();
 		int n = epoll_wait(l.epfd, events, EVENTS_PER_TURN,
 		                   deadline_timeout_ms(&l.deadlines, l.now));
-		if (n < 0 && errno != EINTR)
+		if (n < 0 && errno != EINTR) {
+			rc = 1;
 			break;
+		}
 		l.now = now_ms();
 		uint64_t woke = l.now;
 		for (int i = 0; i < n; i++) {
@@ -241,7 +272,7 @@ static int epoll_run(struct server *srv)
 	bufpool_drain(&l.pool);
 	free(l.conns);
 	close(l.epfd);
-	return 0;
+	return rc;
 }
 
 static const struct model epoll_model = {

@@ -66,7 +66,8 @@ static void on_sigchld(int sig)
 static _Noreturn void serve_in_child(struct server *srv, int fd)
 {
 	server_child_init(srv);
-	/* The child inherits the parent's signal mask, SIGCHLD blocked; it has no use for it. */
+	/* The child inherits the parent's signal mask (SIGCHLD, and the stop signals blocked
+	 * around fork()); with its own dispositions in place, it takes every signal again. */
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -88,9 +89,17 @@ static void accept_one(struct server *srv, struct children *k)
 		server_refuse(srv, fd, "at --max-conns; refusing new connections");
 		return;
 	}
+	/* SIGINT and SIGTERM wait while we fork: until the child has reset its dispositions it
+	 * would run our handler, and a signal meant for it would stop the whole server. */
+	sigset_t stop_signals, saved;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_signals, &saved);
 	pid_t pid = fork();
 	if (pid == 0)
-		serve_in_child(srv, fd);
+		serve_in_child(srv, fd);   /* which clears the mask once its dispositions are its own */
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 	if (pid < 0) {
 		/* No process to serve it (a process limit, or memory): refuse this one, go on. */
 		server_refuse(srv, fd, "fork failed; refusing connections");
@@ -136,12 +145,14 @@ static int fork_run(struct server *srv)
 	sigprocmask(SIG_BLOCK, &chld, &waiting);
 	sigdelset(&waiting, SIGCHLD);
 
+	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
 	for (;;) {
 		reap(&kids);
 		struct pollfd fds[2] = { { srv->listen_fd, POLLIN, 0 }, { srv->stop_fd, POLLIN, 0 } };
 		if (ppoll(fds, 2, NULL, &waiting) < 0) {
 			if (errno == EINTR)
 				continue;
+			rc = 1;
 			break;
 		}
 		if (fds[1].revents)
@@ -150,7 +161,7 @@ static int fork_run(struct server *srv)
 			accept_one(srv, &kids);
 	}
 	end_children(&kids);
-	return 0;
+	return rc;
 }
 
 static const struct model fork_model = {

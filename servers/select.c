@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/select.h>
 #include <unistd.h>
@@ -23,11 +24,20 @@
 #include "server.h"
 #include "session.h"
 
+/* What a connection waits for between turns of the loop; only the first two put it in a
+ * bitmap. */
+enum waiting {
+	FOR_READ,                        /* the socket to become readable (or the idle time-out) */
+	FOR_WRITE,                       /* the socket to take more output (or the idle time-out) */
+	FOR_SLEEP,                       /* the end of its /sleep */
+	FOR_TURN,                        /* its next turn: it used up this one (see drive()) */
+};
+
 struct conn {
 	int fd;
-	enum session_want waiting_for;   /* WANT_READ, WANT_WRITE or WANT_SLEEP */
+	enum waiting waiting;
 	struct session *session;
-	struct deadline deadline;        /* the idle time-out, or the end of a /sleep */
+	struct deadline deadline;        /* the idle time-out, the end of a /sleep, or the next turn */
 };
 
 struct loop {
@@ -55,12 +65,22 @@ static void conn_close(struct loop *l, struct conn *c)
 	free(c);
 }
 
-static void wait_for_socket(struct loop *l, struct conn *c, enum session_want want)
+/* Leaves the connection until what it waits for happens. The socket may keep it waiting
+ * for the idle time-out, no longer; a sleep or a turn is a deadline of its own. */
+static void wait_for(struct loop *l, struct conn *c, enum waiting what)
 {
-	c->waiting_for = want;
-	if (l->srv->opts.idle_timeout_s)
+	c->waiting = what;
+	if (what == FOR_SLEEP)
+		deadline_set(&l->deadlines, &c->deadline, l->now + session_wait_ms(c->session));
+	else if (what == FOR_TURN)
+		deadline_set(&l->deadlines, &c->deadline, l->now);   /* due now: after the others */
+	else if (l->srv->opts.idle_timeout_s)
 		deadline_set(&l->deadlines, &c->deadline, l->now + l->srv->opts.idle_timeout_s * 1000u);
 }
+
+/* Reads and writes one connection may make per turn of the loop: a client that streams as
+ * fast as we serve it would otherwise keep the loop, and every other connection waiting. */
+enum { TRANSFERS_PER_TURN = 16 };
 
 /*
  * Runs a connection as far as it can go this turn. `readable` comes from select(). Writes
@@ -70,27 +90,29 @@ static void wait_for_socket(struct loop *l, struct conn *c, enum session_want wa
 static void drive(struct loop *l, struct conn *c, bool readable)
 {
 	bool writable = true;
-	for (;;) {
+	for (int transfers = 0;; transfers++) {
 		bool ok = true;
-		enum session_want want = session_next(c->session);
-		switch (want) {
+		if (transfers == TRANSFERS_PER_TURN) {
+			wait_for(l, c, FOR_TURN);
+			return;
+		}
+		switch (session_next(c->session)) {
 		case WANT_READ:
 			if (!readable) {
-				wait_for_socket(l, c, want);
+				wait_for(l, c, FOR_READ);
 				return;
 			}
 			ok = nb_read(c->session, c->fd, &readable);
 			break;
 		case WANT_WRITE:
 			if (!writable) {
-				wait_for_socket(l, c, want);
+				wait_for(l, c, FOR_WRITE);
 				return;
 			}
 			ok = nb_write(c->session, c->fd, &writable);
 			break;
 		case WANT_SLEEP:
-			c->waiting_for = WANT_SLEEP;   /* in no bitmap: only the deadline wakes it */
-			deadline_set(&l->deadlines, &c->deadline, l->now + session_wait_ms(c->session));
+			wait_for(l, c, FOR_SLEEP);   /* in no bitmap: only the deadline wakes it */
 			return;
 		case WANT_BLOCK:
 			block_for_ms(session_wait_ms(c->session));   /* every connection waits with us */
@@ -132,7 +154,7 @@ static void conn_open(struct loop *l, int fd)
 	l->open++;
 	if (fd > l->max_fd)
 		l->max_fd = fd;
-	wait_for_socket(l, c, WANT_READ);
+	wait_for(l, c, FOR_READ);
 }
 
 static void accept_some(struct loop *l)
@@ -157,9 +179,9 @@ static int build_sets(struct loop *l, fd_set *rd, fd_set *wr)
 		l->max_fd--;
 	for (int fd = 0; fd <= l->max_fd; fd++) {
 		struct conn *c = l->conns[fd];
-		if (!c || c->waiting_for == WANT_SLEEP)
+		if (!c || (c->waiting != FOR_READ && c->waiting != FOR_WRITE))
 			continue;
-		FD_SET(fd, c->waiting_for == WANT_READ ? rd : wr);
+		FD_SET(fd, c->waiting == FOR_READ ? rd : wr);
 		if (fd > nfds)
 			nfds = fd;
 	}
@@ -168,8 +190,9 @@ static int build_sets(struct loop *l, fd_set *rd, fd_set *wr)
 
 /*
  * Drives the connections select() reported ready. `ready` is how many bits it set, so the
- * scan can stop at the last one instead of going on to nfds. A connection accepted this turn
- * is in neither bitmap: its fd was not in use when they were built.
+ * scan can stop at the last one instead of going on to nfds. Only a connection waiting for
+ * its socket is in a bitmap, and one accepted this turn is in neither: its fd was not in use
+ * when they were built.
  */
 static void serve_ready(struct loop *l, const fd_set *rd, const fd_set *wr, int nfds, int ready)
 {
@@ -177,27 +200,41 @@ static void serve_ready(struct loop *l, const fd_set *rd, const fd_set *wr, int 
 		bool readable = FD_ISSET(fd, rd), writable = FD_ISSET(fd, wr);
 		ready -= readable + writable;
 		struct conn *c = l->conns[fd];
-		if ((readable || writable) && c && c->waiting_for != WANT_SLEEP)
+		if ((readable || writable) && c)
 			drive(l, c, readable);
 	}
 }
 
 static void on_deadline(struct loop *l, struct conn *c)
 {
-	if (c->waiting_for != WANT_SLEEP) {
+	switch (c->waiting) {
+	case FOR_SLEEP:
+		session_woke(c->session);
+		drive(l, c, false);
+		break;
+	case FOR_TURN:
+		drive(l, c, true);   /* it was stopped with input left to read */
+		break;
+	case FOR_READ:
+	case FOR_WRITE:
 		conn_close(l, c);   /* silent for the whole idle time-out */
-		return;
+		break;
 	}
-	session_woke(c->session);
-	drive(l, c, false);
 }
 
 static int select_run(struct server *srv)
 {
+	/* The server's own fds go into the bitmaps too: they must fit as well. */
+	if (srv->listen_fd >= FD_SETSIZE || srv->stop_fd >= FD_SETSIZE) {
+		fprintf(stderr, "select: the server's own fds are past FD_SETSIZE (%d); "
+		                "start it with fewer open files\n", FD_SETSIZE);
+		return 1;
+	}
 	struct loop *l = calloc(1, sizeof *l);   /* FD_SETSIZE pointers: too big for the stack */
 	if (!l)
 		return 1;
 	*l = (struct loop){ .srv = srv, .pool = BUFPOOL_INIT(256) };
+	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
 	for (;;) {
 		fd_set rd, wr;
 		int nfds = build_sets(l, &rd, &wr);
@@ -207,8 +244,10 @@ static int select_run(struct server *srv)
 		int n = select(nfds, &rd, &wr, NULL, ms < 0 ? NULL : &tv);
 		l->now = now_ms();
 		uint64_t woke = l->now;
-		if (n < 0 && errno != EINTR)
+		if (n < 0 && errno != EINTR) {
+			rc = 1;
 			break;
+		}
 		if (n > 0 && FD_ISSET(srv->stop_fd, &rd))
 			break;
 		if (n > 0 && FD_ISSET(srv->listen_fd, &rd))
@@ -227,7 +266,7 @@ static int select_run(struct server *srv)
 	deadline_heap_free(&l->deadlines);
 	bufpool_drain(&l->pool);
 	free(l);
-	return 0;
+	return rc;
 }
 
 static const struct model select_model = {

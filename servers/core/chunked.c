@@ -14,6 +14,7 @@
 
 enum state {
 	SIZE,            /* hex digits of the chunk size */
+	SIZE_WS,         /* white space after them: only more of it, ';' or CR may follow */
 	EXT,             /* a chunk extension, skipped up to CR */
 	SIZE_LF,         /* the LF ending the size line */
 	DATA,            /* `left` bytes of data */
@@ -41,6 +42,14 @@ static int hex_value(char ch)
 	return -1;
 }
 
+/* What an extension or a trailer field may hold: visible bytes, obs-text, space and tab; not
+ * NUL, not DEL, no control character. (CR ends the line; a bare LF is an error.) */
+static bool is_field_char(char ch)
+{
+	unsigned char c = (unsigned char)ch;
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
 /* One byte of framing. Returns false when it cannot be valid. */
 static bool step(struct chunked *c, char ch)
 {
@@ -53,7 +62,9 @@ static bool step(struct chunked *c, char ch)
 			c->left = c->left << 4 | (uint64_t)v;
 		} else if (c->line_len == 0) {
 			return false;                  /* a size needs at least one digit */
-		} else if (ch == ';' || ch == ' ' || ch == '\t') {
+		} else if (ch == ' ' || ch == '\t') {
+			c->state = SIZE_WS;            /* "5 6" is not a size */
+		} else if (ch == ';') {
 			c->state = EXT;
 		} else if (ch == '\r') {
 			c->state = SIZE_LF;
@@ -62,11 +73,19 @@ static bool step(struct chunked *c, char ch)
 		}
 		return ++c->line_len <= CHUNKED_MAX_LINE;
 	}
-	case EXT:
-		if (ch == '\n')
+	case SIZE_WS:
+		if (ch == ';')
+			c->state = EXT;
+		else if (ch == '\r')
+			c->state = SIZE_LF;
+		else if (ch != ' ' && ch != '\t')
 			return false;
+		return ++c->line_len <= CHUNKED_MAX_LINE;
+	case EXT:
 		if (ch == '\r')
 			c->state = SIZE_LF;
+		else if (!is_field_char(ch))
+			return false;
 		return ++c->line_len <= CHUNKED_MAX_LINE;
 	case SIZE_LF:
 		if (ch != '\n')
@@ -86,12 +105,12 @@ static bool step(struct chunked *c, char ch)
 			return true;
 		}
 		c->state = TRAILER_LINE;
-		return ch != '\n' && ++c->trailer_len <= CHUNKED_MAX_TRAILER;
+		return is_field_char(ch) && ++c->trailer_len <= CHUNKED_MAX_TRAILER;
 	case TRAILER_LINE:
-		if (ch == '\n')
-			return false;
 		if (ch == '\r')
 			c->state = TRAILER_LF;
+		else if (!is_field_char(ch))
+			return false;
 		return ++c->trailer_len <= CHUNKED_MAX_TRAILER;
 	case TRAILER_LF:
 		c->state = TRAILER;

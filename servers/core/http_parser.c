@@ -46,35 +46,37 @@ static size_t target_len_of(const char *line, size_t len)
 	return first && last > first ? (size_t)(last - first - 1) : 0;
 }
 
-long http_head_scan(const char *buf, size_t len, size_t *scanned)
+long http_head_scan(const char *buf, size_t len, struct http_scan *scan)
 {
 	size_t start = skip_leading_crlf(buf, len);
-	size_t pos = *scanned > start ? *scanned : start;
+	size_t line = scan->line > start ? scan->line : start;
+	size_t from = scan->searched > line ? scan->searched : line;
 
-	/* Invariant: buf[start, pos) is whole CRLF-ended lines, the request line first, and no
-	 * empty line among them, so the head is not complete yet. */
+	/* Invariant: buf[start, line) is whole CRLF-ended lines, the request line first, and no
+	 * empty line among them, so the head is not complete yet; buf[line, from) holds no LF. */
 	for (;;) {
-		const char *lf = memchr(buf + pos, '\n', len - pos);
+		const char *lf = memchr(buf + from, '\n', len - from);
 		if (!lf)
 			break;
 		size_t lf_at = (size_t)(lf - buf);
 		if (lf_at == 0 || buf[lf_at - 1] != '\r')
 			return -400;
-		if (pos == start && target_len_of(buf + pos, lf_at - 1 - pos) > HTTP_MAX_TARGET)
+		if (line == start && target_len_of(buf + line, lf_at - 1 - line) > HTTP_MAX_TARGET)
 			return -414;
-		bool empty_line = lf_at - 1 == pos;
-		pos = lf_at + 1;
-		if (pos - start > HTTP_MAX_HEAD)
+		bool empty_line = lf_at - 1 == line;
+		line = from = lf_at + 1;
+		if (line - start > HTTP_MAX_HEAD)
 			return -431;
 		if (empty_line) {
-			if (pos - 2 == start)   /* an empty request line: more than we skip */
+			if (line - 2 == start)   /* an empty request line: more than we skip */
 				return -400;
-			*scanned = 0;
-			return (long)pos;
+			*scan = (struct http_scan){ 0 };
+			return (long)line;
 		}
 	}
-	*scanned = pos;
-	if (pos == start) {
+	scan->line = line;
+	scan->searched = len;
+	if (line == start) {
 		/* Still in the request line: only a long target makes it this long. */
 		if (len - start > HTTP_MAX_TARGET + REQUEST_LINE_SLACK) {
 			const char *sp = memchr(buf + start, ' ', REQUEST_LINE_SLACK);

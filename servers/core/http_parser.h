@@ -61,14 +61,21 @@ struct http_request {
 	bool expect_continue;        /* Expect: 100-continue */
 };
 
+/* Progress through a head arriving in pieces, kept between calls. */
+struct http_scan {
+	size_t line;                 /* where the unfinished line starts */
+	size_t searched;             /* how far it has been searched for its end */
+};
+
 /*
- * Looks for the end of a request head in buf[0, len). *scanned carries the progress from one
- * call to the next; set it to 0 before the first call for each request.
+ * Looks for the end of a request head in buf[0, len). *scan carries the progress from one
+ * call to the next, so that each byte is looked at once, however the head is split; zero it
+ * before the first call for each request (it is zeroed again when the head is complete).
  * Returns the head's length (up to and including the empty line) when it is complete, 0 when
  * more bytes are needed, or a negative HTTP status when no more bytes can make it valid:
  * -400 (a line not ended by CRLF), -414 (the target is too long), -431 (the head is too long).
  */
-long http_head_scan(const char *buf, size_t len, size_t *scanned);
+long http_head_scan(const char *buf, size_t len, struct http_scan *scan);
 
 /*
  * Parses a complete head (as delimited by http_head_scan) into *req.

@@ -6,7 +6,7 @@
  *
  * Blocking, for the models where each connection has a thread of control of its own (a
  * process, a thread): the loop of session.h's comment, nothing more; the kernel does the
- * waiting, in read(), write() and nanosleep().
+ * waiting, in read(), write() and the poll() of block_for_ms().
  */
 #include <errno.h>
 #include <sys/socket.h>

@@ -153,7 +153,8 @@ static unsigned parse_uint(const struct model *m, const char *opt, const char *a
 	char *end;
 	errno = 0;
 	unsigned long v = strtoul(arg, &end, 10);
-	if (!*arg || *end || errno || arg[0] == '-' || arg[0] == '+' || v < lo || v > hi)
+	/* Digits only: strtoul() alone would also take leading blanks and a sign. */
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < lo || v > hi)
 		usage_error(m, "%s: '%s' is not a whole number from %u to %u", opt, arg, lo, hi);
 	return (unsigned)v;
 }
@@ -196,7 +197,11 @@ static void parse_options(int argc, char **argv, const struct model *m, struct s
 		case 'H': print_help(m); exit(0);
 		case 'V': printf("%s (c10k-lab) %s\n", m->name, C10K_VERSION); exit(0);
 		case ':': usage_error(m, "%s needs a value", argv[optind - 1]);
-		default:  usage_error(m, "unknown option '%s'", argv[optind - 1]);
+		default:
+			/* optopt names an unknown short option; a long one is the word just read. */
+			if (optopt)
+				usage_error(m, "unknown option '-%c'", optopt);
+			usage_error(m, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -41,7 +41,7 @@ struct session {
 	char *in;                       /* unconsumed input is in[in_head, in_tail) */
 	size_t in_head, in_tail;
 	struct response out;            /* unsent output */
-	size_t scanned;                 /* http_head_scan() progress on the head at in_head */
+	struct http_scan scanned;       /* http_head_scan() progress on the head at in_head */
 	bool peer_closed;               /* the client will send no more */
 
 	/* The request being answered. */
@@ -355,11 +355,10 @@ static int step_head(struct session *s)
 	}
 	/* The request points into `in`; it is consumed only now that it has been answered. */
 	consume(s, (size_t)head);
-	s->scanned = 0;
+	s->scanned = (struct http_scan){ 0 };
 	return -1;
 }
 
-/* The body ended (or broke): on to the next request, or to closing. */
 /* The body ended, whole (status 0) or refused (400 malformed, 413 too large). A request not
  * yet answered is answered now; one whose answer has begun can only be cut short, and
  * stopping before the answer's end is what tells the client. */
@@ -424,9 +423,9 @@ static int step_body_chunked(struct session *s)
 		if (s->echo_body)
 			response_chunk(&s->out, NULL, 0);
 		end_body(s, 0);
-	} else if (used == 0) {
-		return in_len(s) ? WANT_WRITE : need_input(s);
 	}
+	/* Progress was made: chunked_decode() consumes at least a byte whenever it has input and
+	 * room for a byte of data (max_data >= 1 above). */
 	return -1;
 }
 

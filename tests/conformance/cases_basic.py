@@ -59,7 +59,7 @@ def version(ctx):
 # "--port 0" goes first, so that a binary that takes the bad option anyway does not try 8080.
 BAD_COMMAND_LINES = [
     ("bad-option-unknown", [(["--bogus"], "--bogus"), (["-z"], "-z")]),
-    ("bad-option-port", [(["--port", v], "--port") for v in ("70000", "abc", "-1", "80x", "")]),
+    ("bad-option-port", [(["--port", v], "--port") for v in ("70000", "abc", "-1", "80x", "", " 80", "+80")]),
     ("bad-option-proto", [(["--port", "0", "--proto", v], "--proto")
                           for v in ("smtp", "HTTPS", "")]),
     ("bad-option-workers", [(["--port", "0", "--workers", v], "--workers")

@@ -131,6 +131,29 @@ def idle_timeout_spares_busy(ctx):
     keep_busy(ctx, busy_http)
 
 
+@case("limits", "idle-timeout-closes-non-reader")
+def idle_timeout_closes_non_reader(ctx):
+    """A client that never reads its answer but sends a byte now and then is idle all the
+    same: the server can make no progress with it, so the idle time-out closes it. (Bytes it
+    does not read must not put the time-out off, or such clients could hold the server's
+    buffers for ever.)"""
+    srv = ctx.server("--idle-timeout", "1")
+    s = srv.connect(small_buffers=True)
+    try:
+        s.sendall(request("GET", "/bytes?n=67108864"))
+        deadline = time.monotonic() + BOUND["io"]
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            try:
+                s.send(b"x")
+            except OSError:
+                return   # closed by the server: a send after its close is refused
+        raise Fail("a client that never reads, sending a byte every 0.3 s, was still connected "
+                   f"{BOUND['io']:.0f} s later with --idle-timeout 1")
+    finally:
+        close_all([s])
+
+
 @case("limits", "idle-timeout-after-a-block")
 def idle_timeout_after_a_block(ctx):
     """A request that arrives while another client's /block holds the server for longer than

@@ -88,7 +88,8 @@ static void check_status(int status)
 /* The scanner fed buf[0, len) in pieces of the given sizes, as a session would. */
 static long scan_in_pieces(const char *buf, size_t len, uint64_t seed)
 {
-	size_t scanned = 0, have = 0;
+	struct http_scan scanned = { 0 };
+	size_t have = 0;
 	for (;;) {
 		seed = seed * 6364136223846793005u + 1442695040888963407u;
 		size_t piece = 1 + (size_t)((seed >> 33) % ((seed >> 62) ? 8 : 600));
@@ -107,12 +108,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *buf = malloc(size ? size : 1);
 	memcpy(buf, data, size);
 
-	size_t scanned = 0;
+	struct http_scan scanned = { 0 };
 	long whole = http_head_scan(buf, size, &scanned);
 	REQUIRE(whole == 0 || whole == -400 || whole == -414 || whole == -431 ||
 	        (whole > 0 && (size_t)whole <= size));
 	if (whole > 0) {
-		REQUIRE(scanned == 0);
+		REQUIRE(scanned.line == 0 && scanned.searched == 0);
 		REQUIRE(buf[whole - 1] == '\n' && buf[whole - 2] == '\r');
 		struct http_request req;
 		int status = http_parse_head(buf, (size_t)whole, &req);

@@ -169,6 +169,22 @@ if run threads_rate --port "$HTTP" --path /plaintext -t 2 -c 5 --rate 300 -d 2 -
 		"$tmp/threads_rate.json" "abs(d['rate']['sends'] - 600) <= 60 and $NO_ERRORS"
 fi
 
+# --- CPU: the busy share is over the CPUs the threads could use, and says so --------------------
+# Two threads pinned to one CPU can use one CPU between them, not two.
+one_cpu=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+allowed=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
+expect "-t 2 unpinned: busy_ratio is over the fewer of 2 threads and the $allowed CPUs allowed" "$tmp/threads.json" \
+	"d['cpu_s']['cpus'] == min(2, $allowed)"
+if taskset -c "$one_cpu" "$LOADGEN" --port "$HTTP" --path /plaintext -t 2 -c 2 -d 0.3 --warmup 0 \
+	--json "$tmp/cpu_pinned.json" >"$tmp/cpu_pinned.out" 2>&1; then
+	expect "-t 2 on one CPU: busy_ratio is CPU time over elapsed x 1 CPU" "$tmp/cpu_pinned.json" \
+		"d['cpu_s']['cpus'] == 1 and abs(d['cpu_s']['busy_ratio'] - (d['cpu_s']['user'] + d['cpu_s']['sys'])
+		 / d['elapsed_s']) <= 0.0001"
+	grep -Eq '^  cpu .*: [0-9]+% of 1 CPU \(2 threads\)$' "$tmp/cpu_pinned.out" &&
+		ok "-t 2 on one CPU: the summary's busy share is labelled with 1 CPU and 2 threads" ||
+		bad "-t 2 on one CPU: summary" "$(grep cpu "$tmp/cpu_pinned.out")"
+else bad "-t 2 on one CPU" "loadgen exited non-zero: $(cat "$tmp/cpu_pinned.out")"; fi
+
 # --- pipelining, through the proxy ----------------------------------------------------------------
 start proxy2 python3 tests/loadgen/count_proxy.py "$HTTP" || exit 1
 PROXY=$PORT PROXY_PID=$PID
@@ -238,6 +254,23 @@ fi
 if run chunky --port "$HTTP" --path '/bytes?n=200000' -c 2 -d 0.5 --warmup 0; then
 	expect "/bytes?n=200000: long bodies read whole" "$tmp/chunky.json" \
 		"d['requests'] > 0 and $NO_ERRORS and d['bytes_read'] >= 200000 * d['requests']"
+fi
+# An answer with "Connection: close" while pipelined requests wait behind it: the server closes
+# without answering them, and that loss is a read error (at the answer's time stamp, so in the
+# same window). A 9000-byte target gets a 414 and the close at once, on every connection.
+long_path=/$(head -c 9000 /dev/zero | tr '\0' a)
+if run close_pipelined --port "$HTTP" --path "$long_path" --pipeline 4 -c 2 -d 0.5 --warmup 0; then
+	expect "--pipeline 4, a 414 that closes: the 3 requests behind each are a read error" \
+		"$tmp/close_pipelined.json" "d['errors']['status'] > 0 and d['requests'] == d['errors']['status']
+		 and d['errors']['read'] >= d['errors']['status']"
+fi
+# The same through a 413 (a body over 16 MiB): the server answers from the head and closes
+# while the body is still going out, so a connection ends either with the 413 (and then a read
+# error for the 3 behind it) or with a failed write.
+if run close_413 --port "$HTTP" --method POST --path /echo --body-size 20000000 --pipeline 4 -c 1 -d 0.5 --warmup 0; then
+	expect "--pipeline 4, a 413 that closes mid-body: lost requests counted as read or write errors" \
+		"$tmp/close_413.json" "d['requests'] == d['errors']['status'] and d['errors']['status'] + d['errors']['write'] > 0
+		 and d['errors']['read'] >= d['errors']['status']"
 fi
 if run timeout --port "$HTTP" --path '/sleep?ms=5000' --timeout 0.3 -c 2 -d 1 --warmup 0; then
 	expect "a server slower than --timeout: timeouts counted, not answers" "$tmp/timeout.json" \

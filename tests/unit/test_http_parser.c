@@ -14,7 +14,7 @@
  * scanner rules first (line endings, lengths), then the parser, as the session does. */
 static int status_of(const char *buf, size_t len, struct http_request *req)
 {
-	size_t scanned = 0;
+	struct http_scan scanned = { 0 };
 	long head = http_head_scan(buf, len, &scanned);
 	if (head < 0)
 		return (int)-head;
@@ -255,7 +255,7 @@ static void test_leading_crlf(void)
 	CHECK_EQ(status_of_str("\r\n\r\n\r\n\r\nGET /json HTTP/1.1\r\n\r\n", &req), 0);
 	CHECK(span_is(req.path, req.path_len, "/json"));
 	CHECK_EQ(status_of_str("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", &req), 400);
-	size_t scanned = 0;
+	struct http_scan scanned = { 0 };
 	const char *s = "\r\n\r\nGET / HTTP/1.1\r\n\r\nGET";
 	CHECK_EQ(http_head_scan(s, strlen(s), &scanned), 22);   /* the CRLFs belong to the head */
 }
@@ -400,11 +400,11 @@ static char *head_with_target(size_t target_len, size_t *len)
 static void test_limits(void)
 {
 	struct http_request req;
-	size_t scanned;
+	struct http_scan scanned;
 	for (size_t len = HTTP_MAX_HEAD - 1; len <= HTTP_MAX_HEAD + 1; len++) {
 		char *h = head_of_length(len, "GET / HTTP/1.1");
 		check_case("head of %zu bytes", len);
-		scanned = 0;
+		scanned = (struct http_scan){ 0 };
 		long want = len <= HTTP_MAX_HEAD ? (long)len : -431;
 		CHECK_EQ(http_head_scan(h, len, &scanned), want);
 		if (len <= HTTP_MAX_HEAD)
@@ -414,7 +414,7 @@ static void test_limits(void)
 		memcpy(more, "\r\n\r\n\r\n\r\n", 8);
 		memcpy(more + 8, h, len);
 		memcpy(more + 8 + len, "GET", 3);
-		scanned = 0;
+		scanned = (struct http_scan){ 0 };
 		CHECK_EQ(http_head_scan(more, 8 + len + 3, &scanned), want < 0 ? want : want + 8);
 		free(more);
 		free(h);
@@ -427,7 +427,7 @@ static void test_limits(void)
 		CHECK_EQ(http_parse_head(h, len, &req), tl <= HTTP_MAX_TARGET ? 0 : 414);
 		if (tl <= HTTP_MAX_TARGET)
 			CHECK_EQ(req.target_len, tl);
-		scanned = 0;
+		scanned = (struct http_scan){ 0 };
 		CHECK_EQ(http_head_scan(h, len, &scanned), tl <= HTTP_MAX_TARGET ? -431 : -414);
 		free(h);
 	}
@@ -437,7 +437,7 @@ static void test_limits(void)
 	for (size_t tl = fit; tl <= fit + 1; tl++) {
 		char *h = head_with_target(tl, &len);
 		check_case("target of %zu bytes in a head of %zu", tl, len);
-		scanned = 0;
+		scanned = (struct http_scan){ 0 };
 		CHECK_EQ(http_head_scan(h, len, &scanned), tl == fit ? (long)len : -431);
 		free(h);
 	}
@@ -449,22 +449,22 @@ static void test_limits(void)
 	memcpy(h, "GET /", 5);
 	memset(h + 5, 'a', cut + 1 - 5);
 	check_case("request line prefix of %zu bytes", cut);
-	scanned = 0;
+	scanned = (struct http_scan){ 0 };
 	CHECK_EQ(http_head_scan(h, cut, &scanned), 0);
-	scanned = 0;
+	scanned = (struct http_scan){ 0 };
 	CHECK_EQ(http_head_scan(h, cut + 1, &scanned), -414);
 	memset(h, 'G', cut + 1);   /* no space at all: not a request line */
 	check_case("request line without space, %zu bytes", cut + 1);
-	scanned = 0;
+	scanned = (struct http_scan){ 0 };
 	CHECK_EQ(http_head_scan(h, cut, &scanned), 0);
-	scanned = 0;
+	scanned = (struct http_scan){ 0 };
 	CHECK_EQ(http_head_scan(h, cut + 1, &scanned), -400);
 	free(h);
 
 	/* A head still arriving is refused as soon as it is longer than the limit. */
 	h = head_of_length(HTTP_MAX_HEAD + 100, "GET / HTTP/1.1");
 	check_case("unfinished head");
-	scanned = 0;
+	scanned = (struct http_scan){ 0 };
 	CHECK_EQ(http_head_scan(h, HTTP_MAX_HEAD, &scanned), 0);
 	CHECK_EQ(http_head_scan(h, HTTP_MAX_HEAD + 1, &scanned), -431);
 	free(h);
@@ -474,14 +474,14 @@ static void test_limits(void)
 /* The scanner fed h[0, k) then h[0, len): the result must not depend on k. */
 static long scan_in_two(const char *h, size_t len, size_t k)
 {
-	size_t scanned = 0;
+	struct http_scan scanned = { 0 };
 	long r = http_head_scan(h, k, &scanned);
 	return r ? r : http_head_scan(h, len, &scanned);
 }
 
 static long scan_bytewise(const char *h, size_t len)
 {
-	size_t scanned = 0;
+	struct http_scan scanned = { 0 };
 	for (size_t n = 0; n <= len; n++) {
 		long r = http_head_scan(h, n, &scanned);
 		if (r)
@@ -518,7 +518,7 @@ static void test_scan_splits(void)
 		} else {
 			h = head_with_target(HTTP_MAX_TARGET + 1, &len);
 		}
-		size_t scanned = 0;
+		struct http_scan scanned = { 0 };
 		long whole = http_head_scan(h, len, &scanned);
 		check_case("head %zu (%s), whole: %ld", i,
 		           i >= n_heads && i < n_cases - 2 ? ERRORS[i - n_heads].why : "", whole);
@@ -554,6 +554,27 @@ static void test_reasons(void)
 			CHECK_EQ(ERRORS[i].status, 0);
 }
 
+/* A head arriving a byte at a time costs linear work: after each call that needs more, every
+ * byte so far has been searched, and the unfinished line's start is kept, so the next call
+ * looks only at the new byte. */
+static void test_scan_resumes_where_it_stopped(void)
+{
+	char head[HTTP_MAX_HEAD];
+	size_t len = (size_t)snprintf(head, sizeof head, "GET / HTTP/1.1\r\nX-Long: %07000d\r\n\r\n", 0);
+	struct http_scan scan = { 0 };
+	bool resumed = true, bounded = true;
+	for (size_t have = 1; have < len; have++) {
+		long r = http_head_scan(head, have, &scan);
+		resumed = resumed && r == 0 && scan.searched == have;
+		bounded = bounded && scan.line <= scan.searched;
+	}
+	CHECK(resumed);
+	CHECK(bounded);
+	CHECK_EQ(scan.line, len - 2);   /* the last line unfinished: the empty one, "\r" so far */
+	CHECK_EQ(http_head_scan(head, len, &scan), (long)len);
+	CHECK(scan.line == 0 && scan.searched == 0);   /* zeroed for the next request */
+}
+
 int main(void)
 {
 	test_methods();
@@ -566,6 +587,7 @@ int main(void)
 	test_errors();
 	test_limits();
 	test_scan_splits();
+	test_scan_resumes_where_it_stopped();
 	test_reasons();
 	return check_report();
 }
