@@ -22,8 +22,9 @@
 #include "netpoll.h"
 
 /* I/O calls in a row that did not park, after which a green thread yields (see
- * spend_io_budget). A yield costs less than a tenth of a system call, so a busy connection
- * spends well under 1% of its time on it. */
+ * spend_io_budget); the event-loop models give a connection the same 16 per turn (epoll.c's
+ * TRANSFERS_PER_TURN). A yield costs less than a tenth of a system call, so a busy
+ * connection spends well under 1% of its time on it. */
 enum { IO_BUDGET = 16 };
 
 __attribute__((noinline)) int green_errno(void)
