@@ -6,7 +6,9 @@
 Reads runs.csv (and the .hgrm latency distributions beside it), rewrites summary.csv from it,
 writes each plot's data under RESULTS_DIR/plots/data/ and has gnuplot draw it, as PNG and as
 SVG, with the scripts in scripts/plots/. A plot without data (its scenario did not run, or
-every run of it was invalid) is left out. Only valid runs are drawn.
+every run of it was invalid) is left out. Valid runs are drawn; on line plots, a point whose
+runs were all invalid is drawn apart, as an open marker off the line, so that a gap in a line
+is explained rather than hidden.
 """
 import math
 import os
@@ -43,6 +45,10 @@ def model_order(models):
     return known + sorted(m for m in models if m not in MODEL_ORDER)
 
 
+# The open marker of each line type's filled one (common.gp): a point from invalid runs.
+OPEN_POINT = {1: 6, 2: 4, 3: 8, 4: 12, 5: 10, 6: 14, 7: 3, 8: 1}
+
+
 def line_type(model, all_models):
     order = MODEL_ORDER + sorted(m for m in all_models if m not in MODEL_ORDER)
     return order.index(model) + 1
@@ -67,22 +73,37 @@ def ms(us):
 
 # ---- data files -------------------------------------------------------------------------
 
-def write_lines(path_prefix, summary, scenario, metric, scale=1.0, xmetric="x"):
-    """DATA.MODEL.dat per model: x median min max. Returns the models that have data."""
-    drawn = []
-    models = model_order({r["model"] for r in rows_of(summary, scenario)})
+def line_points(summary, scenario, model, metric, xmetric):
+    """(x, median, min, max) of each point of a model's line that has figures."""
+    return sorted((r[f"{xmetric}_median"], r[f"{metric}_median"], r[f"{metric}_min"],
+                   r[f"{metric}_max"]) for r in rows_of(summary, scenario)
+                  if r["model"] == model and r[f"{metric}_median"] is not None
+                  and r[f"{xmetric}_median"] is not None)
+
+
+def write_lines(path_prefix, summary, unchecked, scenario, metric, scale=1.0, xmetric="x"):
+    """DATA.MODEL.dat per model: x median min max, over the valid runs; and
+    DATA.MODEL.invalid.dat: x median, for the points with no valid run, from `unchecked` (the
+    summary over every run). Returns the models that have data, and whether any point was
+    invalid."""
+    drawn, any_invalid = [], False
+    models = model_order({r["model"] for r in rows_of(unchecked, scenario)})
     for model in models:
-        points = sorted((r[f"{xmetric}_median"], r[f"{metric}_median"], r[f"{metric}_min"],
-                         r[f"{metric}_max"]) for r in rows_of(summary, scenario)
-                        if r["model"] == model and r[f"{metric}_median"] is not None
-                        and r[f"{xmetric}_median"] is not None)
-        if not points:
+        valid = line_points(summary, scenario, model, metric, xmetric)
+        valid_x = {x for x, _, _, _ in valid}
+        invalid = [p for p in line_points(unchecked, scenario, model, metric, xmetric)
+                   if p[0] not in valid_x]
+        if not valid and not invalid:
             continue
         with open(f"{path_prefix}.{model}.dat", "w") as f:
-            for x, med, lo, hi in points:
+            for x, med, lo, hi in valid:
                 f.write(f"{x:g} {med * scale:g} {lo * scale:g} {hi * scale:g}\n")
+        with open(f"{path_prefix}.{model}.invalid.dat", "w") as f:
+            for x, med, _, _ in invalid:
+                f.write(f"{x:g} {med * scale:g}\n")
+        any_invalid = any_invalid or bool(invalid)
         drawn.append(model)
-    return drawn
+    return drawn, any_invalid
 
 
 def write_bars(path, bars, all_models):
@@ -138,12 +159,14 @@ def write_spectrum(path_prefix, results_dir, runs, point):
 def plan(summary, runs, results_dir, data_dir):
     """[(Plot, models drawn)] for every plot that has data; writes the data files."""
     all_models = {r["model"] for r in summary}
+    unchecked = results.summarise(runs, counted=lambda r: True)
     d = lambda name: os.path.join(data_dir, name)   # noqa: E731
     out = []
 
     def lines(plot, scenario, metric, scale=1.0, xmetric="x", **settings):
-        models = write_lines(d(plot.name), summary, scenario, metric, scale, xmetric)
-        plot.settings.update(settings)
+        models, any_invalid = write_lines(d(plot.name), summary, unchecked, scenario, metric,
+                                          scale, xmetric)
+        plot.settings.update(settings, invalid=int(any_invalid))
         if models:
             out.append((plot, models))
 
@@ -242,6 +265,8 @@ def draw(plot, models, data_dir, plots_dir, all_models):
                                                           ("lines", "spectrum") else ".dat"),
             "models": " ".join(models),
             "lts": " ".join(str(line_type(m, all_models)) for m in models),
+            "open_pts": " ".join(str(OPEN_POINT.get(line_type(m, all_models), 6))
+                                 for m in models),
             "ptitle": plot.title, "xlabel": plot.xlabel, "ylabel": plot.ylabel,
             "logx": 0, "logy": 0, "yformat": ""}
     base.update(plot.settings)

@@ -93,14 +93,15 @@ def is_valid(row):
     return row.get("valid") == "1"
 
 
-def summarise(runs):
-    """Rows of summary.csv: per (scenario, point, model) in the order first run."""
+def summarise(runs, counted=is_valid):
+    """Rows of summary.csv: per (scenario, point, model) in the order first run. The figures
+    are over the runs `counted` takes: the valid ones, unless told otherwise."""
     groups = {}
     for row in runs:
         groups.setdefault((row["scenario"], row["point"], row["model"]), []).append(row)
     summary = []
     for (scenario, point, model), rows in groups.items():
-        valid = [r for r in rows if is_valid(r)]
+        valid = [r for r in rows if counted(r)]
         out = {"scenario": scenario, "point": point, "model": model, "conns": rows[0]["conns"],
                "runs": len(rows), "valid_runs": len(valid)}
         for metric in SUMMARISED:
