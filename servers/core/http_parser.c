@@ -193,9 +193,9 @@ static int parse_request_line(const char **p, const char *end, struct http_reque
 	return 0;
 }
 
-/* Content-Length: 1*DIGIT. A value too large for 64 bits saturates, so that it is answered
- * as too large (413) rather than as malformed. */
-static bool parse_length(const char *v, size_t n, uint64_t *out)
+/* Content-Length is 1*DIGIT, as are the routes' parameters. A value too large for 64 bits
+ * saturates, so that it is answered as too large (413) rather than as malformed. */
+bool http_parse_digits(const char *v, size_t n, uint64_t *out)
 {
 	if (n == 0)
 		return false;
@@ -265,7 +265,7 @@ static int interpret_header(const struct http_header *h, struct http_request *r,
 	if (eq_nocase(h->name, h->name_len, "content-length")) {
 		if (r->has_content_length)   /* duplicates are how smuggling starts: refuse */
 			return 400;
-		if (!parse_length(h->value, h->value_len, &r->content_length))
+		if (!http_parse_digits(h->value, h->value_len, &r->content_length))
 			return 400;
 		r->has_content_length = true;
 	} else if (eq_nocase(h->name, h->name_len, "transfer-encoding")) {

@@ -85,6 +85,10 @@ long http_head_scan(const char *buf, size_t len, struct http_scan *scan);
  */
 int http_parse_head(const char *buf, size_t len, struct http_request *req);
 
+/* A decimal number: digits only, no sign, no white space. Sets *out to its value, saturated
+ * at UINT64_MAX; returns false when s[0, n) is empty or holds anything but digits. */
+bool http_parse_digits(const char *s, size_t n, uint64_t *out);
+
 /* The value of the first header named `name` (case-insensitive), or NULL. */
 const struct http_header *http_find_header(const struct http_request *req, const char *name);
 

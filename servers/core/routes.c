@@ -46,23 +46,6 @@ static bool query_param(const char *q, size_t qlen, const char *name, const char
 	return false;
 }
 
-/* A decimal number: digits only, no sign, within max. */
-static bool parse_bounded(const char *v, size_t n, uint64_t max, uint64_t *out)
-{
-	if (n == 0)
-		return false;
-	uint64_t x = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return false;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-		if (x > max)
-			return false;
-	}
-	*out = x;
-	return true;
-}
-
 static int check_param(const struct http_request *req, const struct route_entry *e,
                        struct route_call *call)
 {
@@ -72,7 +55,7 @@ static int check_param(const struct http_request *req, const struct route_entry 
 	if (!e->param)
 		return 0;
 	if (!query_param(req->query, req->query_len, e->param, &v, &vlen) ||
-	    !parse_bounded(v, vlen, e->max, &call->n)) {
+	    !http_parse_digits(v, vlen, &call->n) || call->n > e->max) {
 		call->why = e->bad_param;
 		return 400;
 	}
