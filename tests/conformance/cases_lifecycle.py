@@ -60,27 +60,25 @@ def sigterm_idle_connections(ctx):
         stops_cleanly(ctx, srv, signal.SIGTERM)   # and 5 that said nothing
 
 
+def stops_mid_request(ctx, target, count, sig):
+    """Sends `count` requests for `target` (a 30 s wait), then the signal: it must not wait."""
+    srv = ctx.server()
+    with connections(srv, count) as conns:
+        for c in conns:
+            c.send(request("GET", target))
+        time.sleep(0.2)   # let them reach the wait; if they have not, the signal still must work
+        stops_cleanly(ctx, srv, sig)
+
+
 @case("lifecycle", "sigint-mid-sleep")
 def sigint_mid_sleep(ctx):
-    # A 30 s /sleep must not hold the exit up.
-    srv = ctx.server()
-    with connections(srv, 5) as conns:
-        for c in conns:
-            c.send(request("GET", "/sleep?ms=30000"))
-        time.sleep(0.2)   # let them reach the sleep; if they have not, the signal still must work
-        stops_cleanly(ctx, srv, signal.SIGINT)
+    stops_mid_request(ctx, "/sleep?ms=30000", 5, signal.SIGINT)
 
 
 @case("lifecycle", "sigterm-mid-block")
 def sigterm_mid_block(ctx):
-    # A 30 s /block must not hold the exit up either, though it blocks a thread (the only one,
-    # in an event loop) in the kernel.
-    srv = ctx.server()
-    with connections(srv, 2) as conns:
-        for c in conns:
-            c.send(request("GET", "/block?ms=30000"))
-        time.sleep(0.2)
-        stops_cleanly(ctx, srv, signal.SIGTERM)
+    # Though /block holds a thread (the only one, in an event loop) in the kernel.
+    stops_mid_request(ctx, "/block?ms=30000", 2, signal.SIGTERM)
 
 
 @case("lifecycle", "sigterm-mid-bytes")
