@@ -5,8 +5,9 @@
 #   make bench FULL=1                   repetitions, longer runs, 10,000 connections
 #   make bench MODELS="epoll green" SCENARIOS="http idle"
 #   make bench SERVER_CPUS=0 CLIENT_CPUS=1    (default: the cores split in two, disjoint)
-#   make bench BENCH_ARGS="--duration 5"      any other runner option (python3 harness/bench --help)
+#   make bench BENCH_ARGS="--duration 5"      any other runner option (python3 -m harness.bench --help)
 #   make plots RESULTS=results/reference      redraw plots and report from a results directory
+#   make print-models                         the Makefile's MODELS, which the runner reads
 #
 # scripts/setup.sh installs wrk and gnuplot when missing (or prints how); the runner writes
 # results/<UTC time>-<host>/ and points results/latest to it.
@@ -16,15 +17,19 @@ BENCH_FLAGS = $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full
               $(if $(SERVER_CPUS),--server-cpus "$(SERVER_CPUS)") \
               $(if $(CLIENT_CPUS),--client-cpus "$(CLIENT_CPUS)") $(BENCH_ARGS)
 
-.PHONY: bench bench-setup plots
+.PHONY: bench bench-setup plots print-models
 bench-setup:
 	@scripts/setup.sh
 
 # The build comes after the set-up (which may install the compiler) and before the run.
 bench: bench-setup
 	@$(MAKE) --no-print-directory all
-	@python3 harness/bench $(BENCH_FLAGS)
+	@python3 -m harness.bench $(BENCH_FLAGS)
 
 plots:
 	@if [ -z "$(RESULTS)" ]; then echo "usage: make plots RESULTS=results/DIR" >&2; exit 2; fi
-	@python3 scripts/plots.py "$(RESULTS)" && python3 scripts/report.py "$(RESULTS)"
+	@python3 -m scripts.plots "$(RESULTS)" && python3 -m scripts.report "$(RESULTS)"
+
+# The one list of models, for the runner (harness/bench/servers.py): no one parses the Makefile.
+print-models:
+	@echo $(MODELS)

@@ -1,30 +1,29 @@
 #!/usr/bin/env python3
 """Draws every plot of a results directory from its CSV files alone.
 
-    scripts/plots.py RESULTS_DIR          (what `make plots RESULTS=...` runs)
+    python3 -m scripts.plots RESULTS_DIR  (from the top; what `make plots RESULTS=...` runs)
 
 Reads runs.csv (and the .hgrm latency distributions beside it), rewrites summary.csv from it,
 writes each plot's data under RESULTS_DIR/plots/data/ and has gnuplot draw it, as PNG and as
-SVG, with the scripts in scripts/plots/. A plot without data (its scenario did not run, or
+SVG, with the scripts in scripts/gnuplot/. A plot without data (its scenario did not run, or
 every run of it was invalid) is left out. Valid runs are drawn; on line plots, a point whose
 runs were all invalid is drawn apart, as an open marker off the line, so that a gap in a line
 is explained rather than hidden.
 """
+import functools
 import math
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
+
+from harness.bench import results, servers, tools
+from harness.bench.progress import plural
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "harness"))
 
-from bench import results, tools  # noqa: E402
-from bench.progress import plural  # noqa: E402
-
-GP_DIR = os.path.join(ROOT, "scripts", "plots")
-MODEL_ORDER = ["fork", "thread", "select", "epoll", "green"]
+GP_DIR = os.path.join(ROOT, "scripts", "gnuplot")
 REFERENCE_CONNS = 100      # the connections at which single-point plots look at HTTP
 
 
@@ -39,10 +38,17 @@ class Plot:
     settings: dict = field(default_factory=dict)
 
 
+@functools.cache
+def made_models():
+    """The Makefile's models in its order: each keeps its line type (colour and marker) on
+    every plot; any other server (a lab's model, a reference server) comes after them."""
+    return servers.made_models(ROOT)
+
+
 def model_order(models):
     """Models in the fixed order that gives each its line type (1-based)."""
-    known = [m for m in MODEL_ORDER if m in models]
-    return known + sorted(m for m in models if m not in MODEL_ORDER)
+    known = [m for m in made_models() if m in models]
+    return known + sorted(m for m in models if m not in made_models())
 
 
 # The open marker of each line type's filled one (common.gp): a point from invalid runs.
@@ -50,18 +56,17 @@ OPEN_POINT = {1: 6, 2: 4, 3: 8, 4: 12, 5: 10, 6: 14, 7: 3, 8: 1}
 
 
 def line_type(model, all_models):
-    order = MODEL_ORDER + sorted(m for m in all_models if m not in MODEL_ORDER)
-    return order.index(model) + 1
+    return model_order(set(all_models) | set(made_models())).index(model) + 1
 
 
 def rows_of(summary, scenario, point=None):
-    return [r for r in summary if r["scenario"] == scenario and
-            (point is None or r["point"] == point)]
+    return [r for r in summary if r.scenario == scenario and
+            (point is None or r.point == point)]
 
 
 def reference_point(summary, scenario="http"):
     """The point of `scenario` nearest REFERENCE_CONNS connections."""
-    points = {r["point"]: float(r["conns"]) for r in rows_of(summary, scenario)}
+    points = {r.point: float(r.conns) for r in rows_of(summary, scenario)}
     if not points:
         return None
     return min(points, key=lambda p: (abs(points[p] - REFERENCE_CONNS), points[p]))
@@ -75,10 +80,10 @@ def ms(us):
 
 def line_points(summary, scenario, model, metric, xmetric):
     """(x, median, min, max) of each point of a model's line that has figures."""
-    return sorted((r[f"{xmetric}_median"], r[f"{metric}_median"], r[f"{metric}_min"],
-                   r[f"{metric}_max"]) for r in rows_of(summary, scenario)
-                  if r["model"] == model and r[f"{metric}_median"] is not None
-                  and r[f"{xmetric}_median"] is not None)
+    return sorted((r.median(xmetric), *astuple(r.spread(metric)))
+                  for r in rows_of(summary, scenario)
+                  if r.model == model and r.median(metric) is not None
+                  and r.median(xmetric) is not None)
 
 
 def write_lines(path_prefix, summary, unchecked, scenario, metric, scale=1.0, xmetric="x"):
@@ -87,7 +92,7 @@ def write_lines(path_prefix, summary, unchecked, scenario, metric, scale=1.0, xm
     summary over every run). Returns the models that have data, and whether any point was
     invalid."""
     drawn, any_invalid = [], False
-    models = model_order({r["model"] for r in rows_of(unchecked, scenario)})
+    models = model_order({r.model for r in rows_of(unchecked, scenario)})
     for model in models:
         valid = line_points(summary, scenario, model, metric, xmetric)
         valid_x = {x for x, _, _, _ in valid}
@@ -136,13 +141,13 @@ def write_spectrum(path_prefix, results_dir, runs, point):
     drawn = []
     chosen = {}
     for r in runs:
-        if r["scenario"] == "http" and r["point"] == point and results.is_valid(r) and r["hgrm"]:
-            chosen.setdefault(r["model"], []).append(r)
+        if r.scenario == "http" and r.point == point and r.valid and r.hgrm:
+            chosen.setdefault(r.model, []).append(r)
     for model in model_order(chosen):
-        candidates = sorted(chosen[model], key=lambda r: results.number(r["req_per_s"]) or 0)
+        candidates = sorted(chosen[model], key=lambda r: r.req_per_s or 0)
         run = candidates[len(candidates) // 2]
         try:
-            with open(os.path.join(results_dir, run["hgrm"])) as f:
+            with open(os.path.join(results_dir, run.hgrm)) as f:
                 spectrum = tools.parse_hgrm(f.read())
         except OSError:
             continue
@@ -158,7 +163,7 @@ def write_spectrum(path_prefix, results_dir, runs, point):
 
 def plan(summary, runs, results_dir, data_dir):
     """[(Plot, models drawn)] for every plot that has data; writes the data files."""
-    all_models = {r["model"] for r in summary}
+    all_models = {r.model for r in summary}
     unchecked = results.summarise(runs, counted=lambda r: True)
     d = lambda name: os.path.join(data_dir, name)   # noqa: E731
     out = []
@@ -188,8 +193,8 @@ def plan(summary, runs, results_dir, data_dir):
         single(Plot("cpu_per_request", "http", f"Server CPU time per request (HTTP, {ref})",
                     "stacked", "", "CPU µs per request", {"lower": "user", "upper": "system"}),
                write_two_part(d("cpu_per_request.dat"), [
-                   (r["model"], r["server_user_us_per_req_median"],
-                    r["server_sys_us_per_req_median"])
+                   (r.model, r.median("server_user_us_per_req"),
+                    r.median("server_sys_us_per_req"))
                    for r in rows_of(summary, "http", ref)], all_models))
     lines(Plot("csw_per_request", "http", "Server context switches per request (HTTP)",
                "lines", "connections", "context switches per request"),
@@ -200,34 +205,34 @@ def plan(summary, runs, results_dir, data_dir):
     lines(Plot("openloop_p99", "openloop", "p99 latency vs offered load (open loop)", "lines",
                "offered load (requests per second)", "p99 latency (ms)"),
           "openloop", "lat_p99_us", 1e-3, xmetric="target_rate", logx=0, logy=1, yformat="%g")
-    for idle in {r["point"] for r in rows_of(summary, "idle")}:
+    for idle in {r.point for r in rows_of(summary, "idle")}:
         rows = rows_of(summary, "idle", idle)
         single(Plot(f"idle_memory_{idle.replace('=', '')}", "idle",
                     f"Server memory per idle connection ({idle})", "bars", "",
                     "KiB per connection (Pss)", {"yformat": "%g", "logy": 0}),
                write_bars(d(f"idle_memory_{idle.replace('=', '')}.dat"), [
-                   (r["model"], r["server_mem_per_conn_kb_median"],
+                   (r.model, r.median("server_mem_per_conn_kb"),
                     _tasks_label(r)) for r in rows], all_models))
-    for point in sorted({r["point"] for r in rows_of(summary, "churn")}):
+    for point in sorted({r.point for r in rows_of(summary, "churn")}):
         single(Plot(f"churn_{point.replace('=', '')}", "churn",
                     f"Connection churn: a new connection per request ({point})", "bars", "",
                     "connections per second", {"yformat": "%.0s%c", "logy": 0}),
                write_bars(d(f"churn_{point.replace('=', '')}.dat"), [
-                   (r["model"], r["req_per_s_median"], _count(r["req_per_s_median"]))
+                   (r.model, r.median("req_per_s"), _count(r.median("req_per_s")))
                    for r in rows_of(summary, "churn", point)], all_models))
     lines(Plot("cpubound_throughput", "cpubound", "CPU-bound requests (/work?us=100)", "lines",
                "connections", "requests per second"),
           "cpubound", "req_per_s", logx=1, logy=0, yformat="%.0s%c")
-    for point in sorted({r["point"] for r in rows_of(summary, "slowbackend")}):
+    for point in sorted({r.point for r in rows_of(summary, "slowbackend")}):
         single(Plot(f"slowbackend_{point.replace('=', '')}", "slowbackend",
                     f"Slow backend: /sleep?ms=10 at {point}", "bars", "",
                     "requests per second (label: p99)", {"yformat": "%.0s%c", "logy": 0}),
                write_bars(d(f"slowbackend_{point.replace('=', '')}.dat"), [
-                   (r["model"], r["req_per_s_median"], f"p99 {_ms_text(r['lat_p99_us_median'])}")
+                   (r.model, r.median('req_per_s'), f"p99 {_ms_text(r.median('lat_p99_us'))}")
                    for r in rows_of(summary, "slowbackend", point)], all_models))
-    alone = {r["model"]: r for r in rows_of(summary, "blocking", "alone")}
-    pairs = [(r["model"], ms(alone.get(r["model"], {}).get("lat_p99_us_median")),
-              ms(r["lat_p99_us_median"])) for r in rows_of(summary, "blocking", "with /block")]
+    alone = {r.model: r for r in rows_of(summary, "blocking", "alone")}
+    pairs = [(r.model, ms(alone[r.model].median("lat_p99_us") if r.model in alone else None),
+              ms(r.median("lat_p99_us"))) for r in rows_of(summary, "blocking", "with /block")]
     lowest = min((v for _, a, b in pairs for v in (a, b) if v), default=1.0)
     single(Plot("blocking_p99", "blocking", "/plaintext p99 latency, alone and beside /block",
                 "pairs", "", "p99 latency of /plaintext (ms)",
@@ -247,7 +252,7 @@ def _ms_text(us):
 
 
 def _tasks_label(r):
-    threads, procs = r["server_threads_median"], r["server_procs_median"]
+    threads, procs = r.median("server_threads"), r.median("server_procs")
     if threads is None:
         return ""
     return f"{plural(threads, 'thread')}, {plural(procs, 'process')}"
@@ -284,7 +289,7 @@ def draw(plot, models, data_dir, plots_dir, all_models):
 
 def main(argv):
     if len(argv) != 1 or argv[0].startswith("-"):
-        sys.stderr.write("usage: scripts/plots.py RESULTS_DIR\n")
+        sys.stderr.write("usage: python3 -m scripts.plots RESULTS_DIR\n")
         return 2
     results_dir = os.path.abspath(argv[0])
     runs_csv = os.path.join(results_dir, "runs.csv")
@@ -300,7 +305,7 @@ def main(argv):
     plots_dir = os.path.join(results_dir, "plots")
     data_dir = os.path.join(plots_dir, "data")
     os.makedirs(data_dir, exist_ok=True)
-    all_models = {r["model"] for r in runs}
+    all_models = {r.model for r in runs}
     failed = 0
     drawn = plan(summary, runs, results_dir, data_dir)
     for plot, models in drawn:

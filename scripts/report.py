@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes report.md and report.html for a results directory, from its files alone.
 
-    scripts/report.py RESULTS_DIR         (after scripts/plots.py; `make plots` runs both)
+    python3 -m scripts.report RESULTS_DIR (from the top, after scripts.plots; `make plots`
+                                           runs both)
 
 The report has the machine, then one section per scenario: what it asks, a table with the
 models side by side, its plots, and a few sentences under each plot computed from the data
@@ -16,14 +17,10 @@ import html
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "harness"))
+from harness.bench import envinfo, limits, results, scenarios
+from harness.bench.progress import latency_text
 
-from bench import envinfo, limits, results, scenarios  # noqa: E402
-from bench.progress import latency_text  # noqa: E402
-
-import plots  # noqa: E402
-import sentences  # noqa: E402
+from . import plots, sentences
 
 INVALID = "✗"
 
@@ -37,28 +34,28 @@ def count(v, unit=""):
 
 # What each scenario's table shows in a cell: (main figure, second figure).
 def cell_figures(scenario, r):
-    p99 = f"p99 {latency_text(r['lat_p99_us_median'])}"
+    p99 = f"p99 {latency_text(r.median('lat_p99_us'))}"
     if scenario == "idle":
-        mem = r["server_mem_per_conn_kb_median"]
+        mem = r.median("server_mem_per_conn_kb")
         return ("-" if mem is None else f"{mem:.1f} KiB/conn",
-                f"{count(r['server_threads_median'])} thr, {count(r['server_procs_median'])} proc")
-    if scenario == "openloop" and r["point"] == "capacity":
-        return count(r["req_per_s_median"], " req/s"), p99
+                f"{count(r.median('server_threads'))} thr, {count(r.median('server_procs'))} proc")
+    if scenario == "openloop" and r.point == "capacity":
+        return count(r.median("req_per_s"), " req/s"), p99
     if scenario == "openloop":
-        return p99, f"at {count(r['achieved_rate_median'])}/s"
+        return p99, f"at {count(r.median('achieved_rate'))}/s"
     if scenario == "blocking":
-        return p99, f"p50 {latency_text(r['lat_p50_us_median'])}"
+        return p99, f"p50 {latency_text(r.median('lat_p50_us'))}"
     unit = " conn/s" if scenario == "churn" else " req/s"
-    return count(r["req_per_s_median"], unit), p99
+    return count(r.median("req_per_s"), unit), p99
 
 
 def scenario_table(scenario, rows, models):
     """Points down, models across; an invalid point is marked, its figures left out."""
     points = []
     for r in rows:
-        if r["point"] not in points:
-            points.append(r["point"])
-    by = {(r["point"], r["model"]): r for r in rows}
+        if r.point not in points:
+            points.append(r.point)
+    by = {(r.point, r.model): r for r in rows}
     body = []
     for point in points:
         line = [_point_label(scenario, point, rows)]
@@ -66,11 +63,11 @@ def scenario_table(scenario, rows, models):
             r = by.get((point, m))
             if r is None:
                 line.append("")
-            elif not r["valid_runs"]:
+            elif not r.valid_runs:
                 line.append(f"{INVALID} invalid")
             else:
                 main, second = cell_figures(scenario, r)
-                flag = f" ({r['runs'] - r['valid_runs']} {INVALID})" if r["valid_runs"] < r["runs"] else ""
+                flag = f" ({r.runs - r.valid_runs} {INVALID})" if r.valid_runs < r.runs else ""
                 line.append(f"{main}{flag}\n{second}")
         body.append(line)
     return ("table", ["point"] + models, body)
@@ -78,7 +75,7 @@ def scenario_table(scenario, rows, models):
 
 def _point_label(scenario, point, rows):
     if scenario == "openloop" and point != "capacity":
-        rates = [r["target_rate_median"] for r in rows if r["point"] == point and r["target_rate_median"]]
+        rates = [r.median("target_rate") for r in rows if r.point == point and r.median("target_rate")]
         if rates:
             return f"{point} ({max(rates):,.0f}/s)"
     if point == "capacity":
@@ -88,33 +85,30 @@ def _point_label(scenario, point, rows):
 
 def cost_table(rows, models):
     """HTTP's cost per request on the server: CPU µs (user + sys) and context switches."""
-    body, by, points = [], {(r["point"], r["model"]): r for r in rows}, []
+    body, by, points = [], {(r.point, r.model): r for r in rows}, []
     for r in rows:
-        if r["point"] not in points:
-            points.append(r["point"])
+        if r.point not in points:
+            points.append(r.point)
     for point in points:
         line = [point]
         for m in models:
             r = by.get((point, m))
-            if not r or not r["valid_runs"] or r["server_cpu_us_per_req_median"] is None:
-                line.append("" if not r else f"{INVALID} invalid" if not r["valid_runs"] else "-")
+            if not r or not r.valid_runs or r.median("server_cpu_us_per_req") is None:
+                line.append("" if not r else f"{INVALID} invalid" if not r.valid_runs else "-")
                 continue
-            line.append(f"{r['server_cpu_us_per_req_median']:.1f} µs "
-                        f"({r['server_user_us_per_req_median']:.1f} user)\n"
-                        f"{r['server_csw_per_req_median']:.3g} csw")
+            line.append(f"{r.median('server_cpu_us_per_req'):.1f} µs "
+                        f"({r.median('server_user_us_per_req'):.1f} user)\n"
+                        f"{r.median('server_csw_per_req'):.3g} csw")
         body.append(line)
     return ("table", ["point"] + models, body)
 
 
 # The summary at the top: one sentence per scenario, from its first plot (which sentence:
 # the open-loop plot's first one is about the capacity probe, its second about latency).
-SHORT_NAMES = {"http": "HTTP", "echo": "Echo", "openloop": "Open loop", "idle": "Idle",
-               "churn": "Churn", "cpubound": "CPU-bound", "slowbackend": "Slow backend",
-               "blocking": "Blocking call"}
 HEADLINE_SENTENCE = {"openloop_p99": 1}
 
 
-def in_short(summary, env, index):
+def in_short(summary, env, index, titles):
     items, seen = [], set()
     for name, scenario, _ in index:
         if scenario in seen:
@@ -123,7 +117,8 @@ def in_short(summary, env, index):
         said = sentences.about(name, summary, env)
         if said:
             pick = min(HEADLINE_SENTENCE.get(name, 0), len(said) - 1)
-            items.append(f"**{SHORT_NAMES.get(scenario, scenario)}**: {said[pick]}")
+            short = titles[scenario].short if scenario in titles else scenario
+            items.append(f"**{short}**: {said[pick]}")
     if not items:
         return []
     return [("h2", "In short"), ("list", items),
@@ -132,7 +127,7 @@ def in_short(summary, env, index):
 
 
 def machine_blocks(env, runs):
-    started = min((r["started_utc"] for r in runs if r["started_utc"]), default="?")
+    started = min((r.started_utc for r in runs if r.started_utc), default="?")
     items = [
         f"**When**: {started}; runs: {env.get('runs', len(runs))}",
         f"**CPU**: {env.get('cpu', '?')}, {env.get('cpus online', '?')} CPUs; "
@@ -168,14 +163,14 @@ def limits_blocks(findings):
 
 
 def invalid_blocks(runs):
-    bad = [r for r in runs if not results.is_valid(r)]
+    bad = [r for r in runs if not r.valid]
     if not bad:
         return [("h2", "Invalid runs"), ("p", "None: every run was valid.")]
     return [("h2", "Invalid runs"),
             ("p", f"{len(bad)} of {len(runs)} runs were invalid (marked {INVALID} above) and are "
                   "left out of the plots and medians (docs/bench.md says how runs are judged):"),
             ("table", ["run", "model", "scenario", "point", "why"],
-             [[r["run"], r["model"], r["scenario"], r["point"], r["invalid_reason"]] for r in bad])]
+             [[r.run, r.model, r.scenario, r.point, r.invalid_reason] for r in bad])]
 
 
 def build(results_dir):
@@ -184,15 +179,15 @@ def build(results_dir):
     env = envinfo.read(os.path.join(results_dir, "env.txt"))
     findings = limits.read(os.path.join(results_dir, "limits.txt"))
     index = _plot_index(results_dir)
-    models = plots.model_order({r["model"] for r in runs})
+    models = plots.model_order({r.model for r in runs})
     titles = {s.name: s for s in scenarios.build(list(scenarios.ALL), "full")}
 
     blocks = [("h1", f"c10k-lab benchmark: {', '.join(models)}")]
-    blocks += in_short(summary, env, index)
+    blocks += in_short(summary, env, index, titles)
     blocks += machine_blocks(env, runs)
     blocks += limits_blocks(findings)
     for name in scenarios.ALL:
-        rows = [r for r in summary if r["scenario"] == name]
+        rows = [r for r in summary if r.scenario == name]
         if not rows:
             continue
         s = titles[name]
@@ -305,7 +300,7 @@ def to_html(blocks, results_dir):
 
 def main(argv):
     if len(argv) != 1 or argv[0].startswith("-"):
-        sys.stderr.write("usage: scripts/report.py RESULTS_DIR\n")
+        sys.stderr.write("usage: python3 -m scripts.report RESULTS_DIR\n")
         return 2
     results_dir = argv[0]
     if not os.path.exists(os.path.join(results_dir, "runs.csv")):

@@ -1,15 +1,7 @@
-"""`python3 harness/bench --help`: the benchmark runner's entry point."""
-import os
+"""`python3 -m harness.bench --help` (from the repository's top): the runner's entry point."""
 import sys
 
-if not __package__:
-    # Run as a directory (python3 harness/bench): make the package importable by name, and
-    # keep the package's own directory off the path so that no module shadows the stdlib.
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    sys.path.insert(0, os.path.dirname(here))
-
-from bench.cli import main  # noqa: E402
+from .cli import main
 
 try:
     sys.exit(main(sys.argv[1:]))

@@ -4,20 +4,9 @@ import os
 import sys
 from dataclasses import dataclass
 
-from bench import scenarios
+from . import scenarios, servers
 
-
-def _makefile_models():
-    """The models of the Makefile's MODELS list, the project's one list of models."""
-    top = os.path.join(os.path.dirname(__file__), "..", "..", "Makefile")
-    with open(top) as f:
-        for line in f:
-            if line.startswith("MODELS") and ":=" in line:
-                return line.split(":=", 1)[1].split("#")[0].split()
-    return []
-
-
-KNOWN_MODELS = _makefile_models()
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # (duration s, warm-up s, repetitions) per profile. QUICK is a smoke run (~2 min), the
 # default takes ~10 min on 2 cores, FULL adds repetitions, longer runs, 10,000 connections.
@@ -26,7 +15,8 @@ PROFILE_TIMES = {"quick": (1, 0, 1), "default": (3, 1, 1), "full": (10, 2, 3)}
 DESCRIPTION = """\
 Runs every server model through the same benchmark scenarios, then draws the plots and writes
 the report (results/<UTC time>-<host>/, with results/latest pointing to it).
-Usually run as `make bench` (QUICK=1, FULL=1, MODELS=, SCENARIOS=, SERVER_CPUS=, CLIENT_CPUS=).
+Usually run as `make bench` (QUICK=1, FULL=1, MODELS=, SCENARIOS=, SERVER_CPUS=, CLIENT_CPUS=);
+directly: python3 -m harness.bench [options], from the repository's top.
 
 scenarios: """ + ", ".join(scenarios.ALL)
 
@@ -50,6 +40,7 @@ class Config:
     results_root: str
     dry_run: bool
     report: bool
+    absent: list                 # "name: why" of each reference server left out
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -77,8 +68,8 @@ def _counts(parser, option, text):
 def parse(argv, root):
     p = OneLineErrorParser(prog="bench", description=DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default="", help="models to run, e.g. 'epoll green' "
-                   "(default: every built model of " + " ".join(KNOWN_MODELS) + ")")
+    p.add_argument("--models", default="", help="models (or other servers) to run, e.g. "
+                   "'epoll green' (default: every built model of the Makefile's MODELS)")
     p.add_argument("--scenarios", default="", help="scenarios to run (default: all)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
@@ -114,13 +105,22 @@ def parse(argv, root):
         p.error("--max-conns must be positive")
 
     bin_dir = os.path.abspath(a.bin)
+    absent = []     # reference servers this machine lacks: a note each, and the run goes on
     if a.models:
-        models = _words(a.models)
-        missing = [m for m in models if not os.access(os.path.join(bin_dir, m), os.X_OK)]
-        if missing:
-            p.error(f"no server binary for {', '.join(missing)} in {bin_dir} (run make)")
+        models = []
+        for name in _words(a.models):
+            why = servers.target(name).missing(bin_dir)
+            if not why:
+                models.append(name)
+            elif servers.target(name).reference:
+                absent.append(f"{name}: {why}")
+            else:
+                p.error(why)
+        if not models:
+            p.error("; ".join(absent))
     else:
-        models = [m for m in KNOWN_MODELS if os.access(os.path.join(bin_dir, m), os.X_OK)]
+        models = [m for m in servers.made_models(root)
+                  if not servers.target(m).missing(bin_dir)]
         if not models:
             p.error(f"no server model is built in {bin_dir} (run make)")
     chosen = _words(a.scenarios) or list(scenarios.ALL)
@@ -135,11 +135,10 @@ def parse(argv, root):
                   conns=_counts(p, "--conns", a.conns) if a.conns else None,
                   idle_conns=_counts(p, "--idle-conns", a.idle_conns) if a.idle_conns else None,
                   max_conns=a.max_conns, out=a.out, results_root=os.path.join(root, "results"),
-                  dry_run=a.dry_run, report=not a.no_report)
+                  dry_run=a.dry_run, report=not a.no_report, absent=absent)
 
 
 def main(argv):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    cfg = parse(argv, root)
-    from bench import runner
+    cfg = parse(argv, ROOT)
+    from . import runner
     return runner.run(cfg)

@@ -63,7 +63,7 @@ def _git(root, *args):
 def collect(root, cfg, server_cpus, client_cpus, split_note, tools):
     """The environment as an ordered list of (key, value)."""
     import resource
-    from bench.cpus import to_text
+    from .cpus import to_text
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     commit = _git(root, "rev-parse", "--short=12", "HEAD") or "unknown"
     if _git(root, "status", "--porcelain", "--untracked-files=no"):

@@ -10,10 +10,11 @@ import os
 import time
 from dataclasses import dataclass
 
-from bench import sampling, tools, validity
-from bench.cpus import to_text
-from bench.procs import Child
-from bench.servers import Server, ServerError
+from . import sampling, servers, tools, validity
+from .cpus import to_text
+from .procs import Child
+from .results import Row
+from .servers import Server, ServerError
 
 TIMEOUT_S = 5          # a request unanswered this long is a timeout error
 FINISH_SLACK_S = 30    # a generator still running this long after its time is killed
@@ -111,47 +112,58 @@ def _wrk_warmup(ctx, run_id, loads, port):
             [f"warm-up: {p}" for _, p in results if p])
 
 
-def _describe(ctx, run_id, scenario, point, model, rep, loads):
-    """The columns that say what the run is, before it runs."""
-    main = loads[0]
-    return {"run": run_id, "rep": rep, "model": model, "scenario": scenario.name,
-            "point": point.label, "x": main.rate if point.load_fraction else point.x,
-            "tool": main.tool,
-            "proto": point.proto, "path": main.path if point.proto == "http" else "",
-            "conns": main.conns, "gen_threads": tools.threads_for(main, ctx.client_cpus),
-            "load_fraction": point.load_fraction or None, "target_rate": main.rate or None,
-            "duration_s": point.duration(ctx.duration), "warmup_s": ctx.warmup if point.warmup else 0.0,
-            "server_cpus": to_text(ctx.server_cpus), "client_cpus": to_text(ctx.client_cpus),
-            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+@dataclass
+class RunSpec:
+    """What one run is: which point of which scenario, against which model, in which round."""
+    run_id: str                  # number-model-scenario-point-round: its files start with it
+    scenario: object             # scenarios.Scenario
+    point: object                # scenarios.Point
+    model: str                   # a servers.target name
+    rep: int                     # the round, from 1
+    target_rate: float = 0.0     # open loop at a share of capacity: the rate it became
 
 
-def skipped(ctx, run_id, scenario, point, model, rep, why):
+def _describe(ctx, spec, loads):
+    """The row of what the run is, before it runs."""
+    main, point = loads[0], spec.point
+    return Row(run=spec.run_id, rep=spec.rep, model=spec.model, scenario=spec.scenario.name,
+               point=point.label, x=main.rate if point.load_fraction else point.x,
+               tool=main.tool, proto=point.proto,
+               path=main.path if point.proto == "http" else "", conns=main.conns,
+               gen_threads=tools.threads_for(main, ctx.client_cpus),
+               load_fraction=point.load_fraction or None, target_rate=main.rate or None,
+               duration_s=point.duration(ctx.duration),
+               warmup_s=ctx.warmup if point.warmup else 0.0,
+               server_cpus=to_text(ctx.server_cpus), client_cpus=to_text(ctx.client_cpus),
+               started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def skipped(ctx, spec, why):
     """The row of a run that could not be attempted, marked invalid with the reason."""
-    return _verdict(_describe(ctx, run_id, scenario, point, model, rep, point.loads), point,
-                    [why])
+    return _verdict(_describe(ctx, spec, spec.point.loads), spec.point, [why])
 
 
-def run(ctx, run_id, scenario, point, model, rep, target_rate=0.0):
+def run(ctx, spec):
     """Runs one point against one model; returns its runs.csv row (valid or not)."""
+    point = spec.point
     loads = [dataclasses.replace(l) for l in point.loads]
-    if point.load_fraction and target_rate:
-        loads[0].rate = target_rate
-    row = _describe(ctx, run_id, scenario, point, model, rep, loads)
-    warmup = row["warmup_s"]
-    server = Server(os.path.join(ctx.bin_dir, model), model, point.proto,
+    if point.load_fraction and spec.target_rate:
+        loads[0].rate = spec.target_rate
+    row = _describe(ctx, spec, loads)
+    server = Server(servers.target(spec.model), ctx.bin_dir, point.proto,
                     ctx.max_conns or point.conns + 64, to_text(ctx.server_cpus),
-                    ctx.server_cpus, ctx.path("logs", f"{run_id}.server.log"))
+                    ctx.server_cpus, ctx.path("logs", f"{spec.run_id}.server.log"))
     problems, measured, sampler, warm_requests = [], [], None, 0
     try:
         server.start()
         base = sampling.sample(server.pid)
-        duration = row["duration_s"]
-        sampler = sampling.Sampler(server.pid, max(0.2, min(1.0, duration / 5))).start()
+        sampler = sampling.Sampler(server.pid, max(0.2, min(1.0, row.duration_s / 5))).start()
         t0 = time.monotonic()
         if point.warmup:
-            warm_requests, warm_problems = _wrk_warmup(ctx, run_id, loads, server.port)
+            warm_requests, warm_problems = _wrk_warmup(ctx, spec.run_id, loads, server.port)
             problems += warm_problems
-        measured, load_problems = _run_load(ctx, run_id, loads, server.port, duration, warmup)
+        measured, load_problems = _run_load(ctx, spec.run_id, loads, server.port,
+                                            row.duration_s, row.warmup_s)
         problems += load_problems
         window = time.monotonic() - t0
         samples = sampler.stop()
@@ -172,8 +184,8 @@ def run(ctx, run_id, scenario, point, model, rep, target_rate=0.0):
     peak = sampling.peak(samples)
     _fill_generator(row, loads, measured, warm_requests, ctx)
     _fill_server(row, server, base, peak, window, loads, ctx)
-    hgrm = ctx.path("hgrm", f"{run_id}.0.hgrm")
-    row["hgrm"] = os.path.relpath(hgrm, ctx.out_dir) if os.path.exists(hgrm) else ""
+    hgrm = ctx.path("hgrm", f"{spec.run_id}.0.hgrm")
+    row.hgrm = os.path.relpath(hgrm, ctx.out_dir) if os.path.exists(hgrm) else ""
     return _verdict(row, point, problems)
 
 
@@ -181,61 +193,61 @@ def _fill_generator(row, loads, measured, warm_requests, ctx):
     main = measured[0] if measured else None
     if main:
         lat = main.latency_us
-        row.update({
-            "requests": main.requests, "warmup_requests": main.warmup_requests + warm_requests,
-            "req_per_s": main.req_per_s, "bytes": main.bytes, "duration_s": main.duration_s,
-            "achieved_rate": main.achieved_rate, "late_sends": main.late_sends,
-            "conns_established": main.conns_established,
-            "lat_min_us": lat.get("min"), "lat_mean_us": lat.get("mean"),
-            "lat_p50_us": lat.get("p50"), "lat_p90_us": lat.get("p90"),
-            "lat_p99_us": lat.get("p99"), "lat_p999_us": lat.get("p99.9"),
-            "lat_p9999_us": lat.get("p99.99"), "lat_max_us": lat.get("max"),
-        })
-        row.update({f"err_{k}": n for k, n in main.errors.items()})
+        row.requests, row.req_per_s, row.bytes = main.requests, main.req_per_s, main.bytes
+        row.warmup_requests = main.warmup_requests + warm_requests
+        row.duration_s = main.duration_s
+        row.achieved_rate, row.late_sends = main.achieved_rate, main.late_sends
+        row.conns_established = main.conns_established
+        row.lat_min_us, row.lat_mean_us, row.lat_max_us = (lat.get("min"), lat.get("mean"),
+                                                           lat.get("max"))
+        row.lat_p50_us, row.lat_p90_us, row.lat_p99_us = (lat.get("p50"), lat.get("p90"),
+                                                          lat.get("p99"))
+        row.lat_p999_us, row.lat_p9999_us = lat.get("p99.9"), lat.get("p99.99")
+        for kind, n in main.errors.items():
+            setattr(row, f"err_{kind}", n)
     background = [m for l, m in zip(loads, measured) if l.role == "background" and m]
     if background:
-        row["bg_requests"] = sum(m.requests for m in background)
-        row["bg_req_per_s"] = sum(m.req_per_s for m in background)
-        row["bg_p99_us"] = max(m.latency_us.get("p99", 0) for m in background)
+        row.bg_requests = sum(m.requests for m in background)
+        row.bg_req_per_s = sum(m.req_per_s for m in background)
+        row.bg_p99_us = max(m.latency_us.get("p99", 0) for m in background)
     ran = [m for m in measured if m]
     if ran:
         threads = min(sum(m.gen_threads for m in ran), len(ctx.client_cpus))
         elapsed = max(m.gen_elapsed_s for m in ran)
-        row["gen_user_s"] = sum(m.gen_user_s for m in ran)
-        row["gen_sys_s"] = sum(m.gen_sys_s for m in ran)
+        row.gen_user_s = sum(m.gen_user_s for m in ran)
+        row.gen_sys_s = sum(m.gen_sys_s for m in ran)
         if elapsed > 0:
-            row["gen_busy"] = (row["gen_user_s"] + row["gen_sys_s"]) / (elapsed * threads)
+            row.gen_busy = (row.gen_user_s + row.gen_sys_s) / (elapsed * threads)
 
 
 def _fill_server(row, server, base, peak, window, loads, ctx):
-    served = (row.get("requests") or 0) + (row.get("warmup_requests") or 0) + \
-        (row.get("bg_requests") or 0)
-    server_conns = max(0, peak.sockets - base.sockets)
-    row.update({"server_conns": server_conns, "server_base_pss_kb": base.pss_kb,
-                "server_peak_pss_kb": peak.pss_kb, "server_peak_rss_kb": peak.rss_kb,
-                "server_threads": peak.threads, "server_procs": peak.procs})
-    if row.get("conns_established") is None and loads[0].tool == "wrk":
+    served = (row.requests or 0) + (row.warmup_requests or 0) + (row.bg_requests or 0)
+    row.server_conns = max(0, peak.sockets - base.sockets)
+    row.server_base_pss_kb, row.server_peak_pss_kb = base.pss_kb, peak.pss_kb
+    row.server_peak_rss_kb = peak.rss_kb
+    row.server_threads, row.server_procs = peak.threads, peak.procs
+    if row.conns_established is None and loads[0].tool == "wrk":
         # wrk does not say how many connections it holds: the server's sockets do.
-        row["conns_established"] = min(row["conns"], server_conns)
-    if server_conns and not any(l.close for l in loads):
-        row["server_mem_per_conn_kb"] = max(0, peak.pss_kb - base.pss_kb) / server_conns
+        row.conns_established = min(row.conns, row.server_conns)
+    if row.server_conns and not any(l.close for l in loads):
+        row.server_mem_per_conn_kb = max(0, peak.pss_kb - base.pss_kb) / row.server_conns
     ru = server.rusage
     if ru is None:
         return
     cpu = ru.ru_utime + ru.ru_stime
     usable = max(1, min(len(ctx.server_cpus), peak.threads or 1))
-    row.update({"server_user_s": ru.ru_utime, "server_sys_s": ru.ru_stime,
-                "server_vcsw": ru.ru_nvcsw, "server_ivcsw": ru.ru_nivcsw,
-                "server_busy": cpu / (window * usable) if window > 0 else None})
+    row.server_user_s, row.server_sys_s = ru.ru_utime, ru.ru_stime
+    row.server_vcsw, row.server_ivcsw = ru.ru_nvcsw, ru.ru_nivcsw
+    row.server_busy = cpu / (window * usable) if window > 0 else None
     if served:
-        row.update({"server_cpu_us_per_req": cpu * 1e6 / served,
-                    "server_user_us_per_req": ru.ru_utime * 1e6 / served,
-                    "server_sys_us_per_req": ru.ru_stime * 1e6 / served,
-                    "server_csw_per_req": (ru.ru_nvcsw + ru.ru_nivcsw) / served})
+        row.server_cpu_us_per_req = cpu * 1e6 / served
+        row.server_user_us_per_req = ru.ru_utime * 1e6 / served
+        row.server_sys_us_per_req = ru.ru_stime * 1e6 / served
+        row.server_csw_per_req = (ru.ru_nvcsw + ru.ru_nivcsw) / served
 
 
 def _verdict(row, point, problems):
     reasons = validity.judge(row, point, problems)
-    row["valid"] = not reasons
-    row["invalid_reason"] = "; ".join(reasons)
+    row.valid = not reasons
+    row.invalid_reason = "; ".join(reasons)
     return row

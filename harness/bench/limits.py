@@ -8,7 +8,7 @@ that would raise it. The findings go to limits.txt and into the report.
 import resource
 from dataclasses import dataclass
 
-from bench.envinfo import read_text, sysctl
+from .envinfo import read_text, sysctl
 
 FD_SLACK = 64          # descriptors a server or generator needs besides its connections
 

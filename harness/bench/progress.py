@@ -32,16 +32,15 @@ def plural(n, word):
 
 
 def figures(row):
-    """What a run achieved, in a few words fitting its scenario."""
-    if row.get("scenario") == "idle":
-        mem = row.get("server_mem_per_conn_kb")
-        return (f"{row.get('server_conns') or 0:,} held  "
+    """What a run (a results.Row) achieved, in a few words fitting its scenario."""
+    if row.scenario == "idle":
+        mem = row.server_mem_per_conn_kb
+        return (f"{row.server_conns or 0:,} held  "
                 f"{'-' if mem is None else f'{mem:.1f}'} KiB/conn  "
-                f"{plural(row.get('server_threads') or 0, 'thread')}  "
-                f"{plural(row.get('server_procs') or 0, 'process')}")
-    rate = row.get("req_per_s") or 0
-    unit = "conn/s" if row.get("scenario") == "churn" else "req/s"
-    return f"{rate:>9,.0f} {unit}  p99 {latency_text(row.get('lat_p99_us'))}"
+                f"{plural(row.server_threads or 0, 'thread')}  "
+                f"{plural(row.server_procs or 0, 'process')}")
+    unit = "conn/s" if row.scenario == "churn" else "req/s"
+    return f"{row.req_per_s or 0:>9,.0f} {unit}  p99 {latency_text(row.lat_p99_us)}"
 
 
 class Progress:
@@ -62,9 +61,9 @@ class Progress:
         overhead = sum(self.overheads) / len(self.overheads)
         left = sum(self.planned[self.done:]) + overhead * (len(self.planned) - self.done)
         width = len(str(len(self.planned)))
-        what = f"{row['scenario']} {row['point']}"
-        line = (f"[{self.done:>{width}}/{len(self.planned)}] {row['model']:<7} {what:<21} "
+        what = f"{row.scenario} {row.point}"
+        line = (f"[{self.done:>{width}}/{len(self.planned)}] {row.model:<7} {what:<21} "
                 f"{figures(row)}  ETA {duration_text(left)}")
-        if not row.get("valid"):
-            line += f"\n{'':>{2 * width + 3}} INVALID: {row.get('invalid_reason')}"
+        if not row.valid:
+            line += f"\n{'':>{2 * width + 3}} INVALID: {row.invalid_reason}"
         print(line, flush=True)

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 
-from bench import cpus, envinfo, execute, limits, procs, results, scenarios
-from bench.progress import Progress, duration_text
+from . import cpus, envinfo, execute, limits, procs, results, scenarios
+from .progress import Progress, duration_text
 
 
 def _on_sigterm(signum, frame):
@@ -67,15 +67,16 @@ def planned_seconds(cfg, point):
 def _capacity(rows, scenario):
     """The fastest model's closed-loop rate in this scenario's capacity probes (valid runs
     if any were valid)."""
-    probes = [r for r in rows if r["scenario"] == scenario and r["point"] == "capacity"]
-    valid = [r for r in probes if r.get("valid")] or probes
-    return max((r.get("req_per_s") or 0 for r in valid), default=0)
+    probes = [r for r in rows if r.scenario == scenario and r.point == "capacity"]
+    valid = [r for r in probes if r.valid] or probes
+    return max((r.req_per_s or 0 for r in valid), default=0)
 
 
 def run(cfg):
     server_cpus, client_cpus, split_note = _split(cfg)
     tools = _tools(cfg)
     chosen, skipped = _usable_scenarios(cfg, tools)
+    skipped += cfg.absent
     for note in skipped:
         print(f"bench: skipping {note}", file=sys.stderr)
     if not chosen:
@@ -115,7 +116,7 @@ def run(cfg):
     report = os.path.join(out, "report.html")
     if not os.path.relpath(report).startswith(".."):
         report = os.path.relpath(report)
-    invalid = sum(1 for r in rows if not r.get("valid"))
+    invalid = sum(1 for r in rows if not r.valid)
     print(f"bench: {len(rows)} of {len(runs)} runs done, {invalid} invalid. Report: {report} "
           "(and report.md)", flush=True)
     return 0 if status == "complete" else 130
@@ -164,12 +165,12 @@ def _run_all(ctx, runs, prog):
         for i, (s, p, rep, model) in enumerate(runs, 1):
             started = time.monotonic()
             target = _capacity(rows, s.name) * p.load_fraction if p.load_fraction else 0.0
-            run_id = f"{i:03d}-{model}-{s.name}-{_slug(p.label)}-r{rep}"
+            spec = execute.RunSpec(f"{i:03d}-{model}-{s.name}-{_slug(p.label)}-r{rep}",
+                                   s, p, model, rep, target)
             if p.load_fraction and not target:
-                row = execute.skipped(ctx, run_id, s, p, model, rep,
-                                      "no capacity was measured to take a share of")
+                row = execute.skipped(ctx, spec, "no capacity was measured to take a share of")
             else:
-                row = execute.run(ctx, run_id, s, p, model, rep, target)
+                row = execute.run(ctx, spec)
             writer.write(row)
             rows.append(row)
             prog.finished(row, time.monotonic() - started)
@@ -200,7 +201,7 @@ def _slug(label):
 
 def _report(root, out):
     """Plots and report, by the same scripts as `make plots`."""
-    for script in ("plots.py", "report.py"):
-        p = subprocess.run([sys.executable, os.path.join(root, "scripts", script), out])
+    for script in ("plots", "report"):
+        p = subprocess.run([sys.executable, "-m", f"scripts.{script}", out], cwd=root)
         if p.returncode != 0:
-            print(f"bench: scripts/{script} failed ({p.returncode})", file=sys.stderr)
+            print(f"bench: scripts/{script}.py failed ({p.returncode})", file=sys.stderr)

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from bench import procs
+from . import procs
 
 
 @dataclass

@@ -4,10 +4,14 @@ Every model goes through the same points with the same parameters. A scenario is
 points; a point is what the generators do (one Load each, run at once) and the x value it is
 plotted at. The three profiles (quick, default, full) differ only in how many points and
 connections, never in what a point means, so their results compare.
+
+A new scenario is a function here, (profile, conns) -> Scenario, added to ALL; then its plots
+in scripts/plots.py (plan()), their sentences in scripts/sentences.py (about()), and its
+row in docs/bench.md. The report gives it a section with a table on its own.
 """
 from dataclasses import dataclass, field
 
-from bench.tools import Load
+from .tools import Load
 
 PROFILES = ("quick", "default", "full")
 
@@ -36,6 +40,7 @@ class Point:
 @dataclass
 class Scenario:
     name: str                        # as SCENARIOS= names it
+    short: str                       # the report's "In short" names it so
     title: str
     question: str                    # what it shows, one sentence, for the report
     points: list = field(default_factory=list)
@@ -52,7 +57,7 @@ def _pick(profile, quick, default, full):
 def http(profile, conns=None):
     conns = conns or _pick(profile, [1, 100, 1000], [1, 10, 100, 1000],
                            [1, 10, 100, 1000, 10000])
-    return Scenario("http", "HTTP throughput and latency vs connections",
+    return Scenario("http", "HTTP", "HTTP throughput and latency vs connections",
                     "How many keep-alive /plaintext requests per second each model serves, "
                     "and how long they wait, as connections grow (wrk, closed loop).",
                     [Point(f"c={c}", c, "http", [Load("wrk", c, path="/plaintext")])
@@ -61,7 +66,7 @@ def http(profile, conns=None):
 
 def echo(profile, conns=None):
     conns = conns or _pick(profile, [1, 100], [1, 10, 100, 1000], [1, 10, 100, 1000, 10000])
-    return Scenario("echo", "Echo throughput vs connections",
+    return Scenario("echo", "Echo", "Echo throughput vs connections",
                     "How many 64-byte echo round trips per second each model serves as "
                     "connections grow (loadgen, closed loop).",
                     [Point(f"c={c}", c, "echo", [Load("loadgen", c, proto="echo", size=64)])
@@ -82,7 +87,7 @@ def openloop(profile, conns=None):
     points = [Point("capacity", 0, "http", stream(), capacity_probe=True)]
     points += [Point(f"{f:g}x", 0, "http", stream(), load_fraction=f) for f in fractions]
     points += [Point(f"rate={r}", r, "http", stream(r)) for r in absolute]
-    return Scenario("openloop", "Latency vs offered load (open loop)",
+    return Scenario("openloop", "Open loop", "Latency vs offered load (open loop)",
                     "How latency grows as the offered load nears each model's capacity: "
                     "requests sent on a fixed schedule, latency counted from the intended "
                     "send time (no coordinated omission).", points)
@@ -90,7 +95,7 @@ def openloop(profile, conns=None):
 
 def idle(profile, conns=None):
     conns = conns or _pick(profile, [1000], [1000], [1000, 10000])
-    return Scenario("idle", "Idle connections",
+    return Scenario("idle", "Idle", "Idle connections",
                     "What an idle connection costs each model: resident memory, threads, "
                     "processes.",
                     # Held 3 s at least: a model that accepts slowly (a fork or a thread per
@@ -101,7 +106,7 @@ def idle(profile, conns=None):
 
 def churn(profile, conns=None):
     conns = _pick(profile, [10], [10], [1, 10, 100])
-    return Scenario("churn", "Connection churn",
+    return Scenario("churn", "Churn", "Connection churn",
                     "How many connections per second each model accepts, serves once and "
                     "closes (one request per connection).",
                     [Point(f"c={c}", c, "http", [Load("loadgen", c, path="/plaintext",
@@ -110,7 +115,7 @@ def churn(profile, conns=None):
 
 def cpubound(profile, conns=None):
     conns = conns or _pick(profile, [10], [1, 10, 100], [1, 10, 100, 1000])
-    return Scenario("cpubound", "CPU-bound requests (/work?us=100)",
+    return Scenario("cpubound", "CPU-bound", "CPU-bound requests (/work?us=100)",
                     "Who uses the server's cores: requests that each compute for 100 µs.",
                     [Point(f"c={c}", c, "http", [Load("wrk", c, path="/work?us=100")])
                      for c in conns])
@@ -118,7 +123,7 @@ def cpubound(profile, conns=None):
 
 def slowbackend(profile, conns=None):
     c = 1000
-    return Scenario("slowbackend", "Slow backend (/sleep?ms=10)",
+    return Scenario("slowbackend", "Slow backend", "Slow backend (/sleep?ms=10)",
                     f"Who can wait for many things at once: {c} connections whose requests "
                     f"each wait 10 ms without using the CPU (ideal: {c * 100:,} req/s).",
                     [Point(f"c={c}", c, "http", [Load("wrk", c, path="/sleep?ms=10")])])
@@ -132,7 +137,7 @@ def blocking(profile, conns=None):
     plain = Load("loadgen", BLOCK_PLAIN_CONNS, path="/plaintext", rate=BLOCK_PLAIN_RATE)
     block = Load("loadgen", BLOCK_CONNS, path="/block?ms=5", rate=BLOCK_RATE, role="background")
     share = BLOCK_RATE / (BLOCK_RATE + BLOCK_PLAIN_RATE)
-    return Scenario("blocking", "A blocking call among fast requests",
+    return Scenario("blocking", "Blocking call", "A blocking call among fast requests",
                     f"What a few blocking calls do to everyone else: /plaintext at "
                     f"{BLOCK_PLAIN_RATE:,} req/s (open loop, latency reported) alone, then with "
                     f"/block?ms=5 at {BLOCK_RATE} req/s beside it ({share:.0%} of requests).",

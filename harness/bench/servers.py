@@ -1,18 +1,26 @@
-"""Starting a server model for one run, and stopping it so that its rusage is exact.
+"""What the runner measures, and starting one for a run and stopping it so that its rusage
+is exact.
+
+A target is what a run puts under load, by the name runs.csv gives it: a model
+(`build/bin/MODEL`, from the Makefile's MODELS or a lab's own), a variant of one with fixed
+options, or a reference server that is not ours. Register a variant or a reference server in
+TARGETS; any other name is a model.
 
 Every run gets a fresh server: its whole life is the run (a warm-up, the measurement), so the
 CPU time and context switches that wait4() reports at its end belong to that run alone.
 
-A server is `build/bin/MODEL --port 0 ...`, pinned to the server's cores with taskset; it
+A model is `build/bin/MODEL --port 0 ...`, pinned to the server's cores with taskset; it
 prints "listening on ADDR:PORT (MODEL, PROTO, pid N)" when ready, and stops on SIGTERM after
 releasing what it holds (the fork model reaps its children first).
 """
 import os
 import re
 import signal
+import subprocess
 import time
+from dataclasses import dataclass
 
-from bench.procs import Child
+from .procs import Child
 
 LISTENING = re.compile(r"listening on (\S+):(\d+) \((\S+), (\S+), pid (\d+)\)")
 
@@ -21,18 +29,69 @@ class ServerError(Exception):
     pass
 
 
-def extra_args(model, server_cpus):
-    """Options only some models take: green runs one OS thread per server core."""
-    if model == "green":
-        return ["--workers", str(len(server_cpus))]
-    return []
+def made_models(root):
+    """The Makefile's MODELS, the project's one list of models, as `make print-models`
+    prints it (make's own variables from a `make bench` above us are left out, so that a
+    MODELS= given there does not narrow the list)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    try:
+        p = subprocess.run(["make", "-s", "--no-print-directory", "-C", root, "print-models"],
+                           env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return p.stdout.split() if p.returncode == 0 else []
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to start one kind of server. The base case is a model: build/bin/PROGRAM with the
+    options every model takes. A reference server overrides argv() and missing() (and
+    ready() if it does not print "listening on")."""
+    name: str                       # as runs.csv, the plots and --models name it
+    program: str = ""               # build/bin/PROGRAM; "" for the name itself
+    args: tuple = ()                # options it always gets (a variant's)
+    workers_per_core: bool = False  # it takes --workers: one OS thread per server core
+    reference: bool = False         # not ours (nginx, Go): without it the others still run
+
+    def binary(self, bin_dir):
+        return os.path.join(bin_dir, self.program or self.name)
+
+    def missing(self, bin_dir):
+        """Why it cannot run here ("" when it can): one line for the user."""
+        if not os.access(self.binary(bin_dir), os.X_OK):
+            return f"no server binary for {self.name} in {bin_dir} (run make)"
+        return ""
+
+    def argv(self, bin_dir, proto, max_conns, cpu_list):
+        argv = [self.binary(bin_dir), "--port", "0", "--proto", proto,
+                "--max-conns", str(max_conns), *self.args]
+        if self.workers_per_core:
+            argv += ["--workers", str(len(cpu_list))]
+        return argv
+
+    def ready(self, output):
+        """The port it listens on, once its output says it is ready; None before."""
+        m = LISTENING.search(output)
+        return int(m.group(2)) if m else None
+
+
+# The targets that are not plain models: variants (a model with options) and reference
+# servers. Every other name is a model, started as Target(name).
+TARGETS = {t.name: t for t in (
+    Target("green", workers_per_core=True),
+)}
+
+
+def target(name):
+    return TARGETS.get(name) or Target(name)
 
 
 class Server:
-    def __init__(self, binary, model, proto, max_conns, cpus, cpu_list, log_path):
-        self.model = model
-        self.argv = [binary, "--port", "0", "--proto", proto, "--max-conns", str(max_conns)]
-        self.argv += extra_args(model, cpu_list)
+    def __init__(self, tgt, bin_dir, proto, max_conns, cpus, cpu_list, log_path):
+        self.target = tgt
+        self.model = tgt.name
+        self.argv = tgt.argv(bin_dir, proto, max_conns, cpu_list)
         self.cpus = cpus
         self.log_path = log_path
         self.child = None
@@ -45,9 +104,8 @@ class Server:
         self.child = Child(self.argv, self.log_path, cpus=self.cpus)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            m = LISTENING.search(self.child.output())
-            if m:
-                self.port = int(m.group(2))
+            self.port = self.target.ready(self.child.output())
+            if self.port:
                 return self
             if not self.child.running:
                 raise ServerError(f"{self.model} exited ({self.child.exit_code}) before "

@@ -13,6 +13,8 @@ A run is invalid when what it measured is not the server:
   stop, so that its rusage would miss what its children did).
 """
 
+from .tools import ERROR_KINDS
+
 GEN_SATURATED = 0.90      # the generator's busy share of its cores, from its rusage
 SERVER_SATURATED = 0.80   # the server's, on the cores it could use
 RATE_KEPT = 0.95          # an open-loop run must achieve this share of its target rate
@@ -23,27 +25,27 @@ def _pct(x):
 
 
 def judge(row, point, problems=()):
-    """The reasons why this run is invalid; [] for a valid run. `problems`: failures found
-    while running it (a tool that printed nothing, a server that would not stop)."""
+    """The reasons why this run (a results.Row) is invalid; [] for a valid run. `problems`:
+    failures found while running it (a tool that printed nothing, a server that would not
+    stop)."""
     reasons = list(problems)
     idle = any(load.idle for load in point.loads)
-    if not idle and not row.get("requests"):
+    if not idle and not row.requests:
         reasons.append("no request was answered")
 
-    gen, server = row.get("gen_busy"), row.get("server_busy")
+    gen, server = row.gen_busy, row.server_busy
     if not idle and gen is not None and server is not None:
         if gen >= GEN_SATURATED and server < SERVER_SATURATED:
             reasons.append(f"the load generator was the bottleneck: {_pct(gen)} busy while "
                            f"the server was {_pct(server)} busy")
 
-    asked, established = row.get("conns"), row.get("conns_established")
+    asked, established = row.conns, row.conns_established
     if established is not None and asked and established < asked:
         reasons.append(f"only {established} of {asked} connections were established")
-    if idle and asked and (row.get("server_conns") or 0) < asked:
-        reasons.append(f"the server held only {row.get('server_conns') or 0} of {asked} "
-                       f"connections")
+    if idle and asked and (row.server_conns or 0) < asked:
+        reasons.append(f"the server held only {row.server_conns or 0} of {asked} connections")
 
-    target, achieved = row.get("target_rate"), row.get("achieved_rate")
+    target, achieved = row.target_rate, row.achieved_rate
     if target and (achieved or 0) < RATE_KEPT * target:
         who = ("the server was saturated" if (server or 0) >= SERVER_SATURATED else
                "the load generator was saturated" if (gen or 0) >= GEN_SATURATED else
@@ -52,10 +54,8 @@ def judge(row, point, problems=()):
         reasons.append(f"open loop missed its rate: {achieved or 0:,.0f} of {target:,.0f} req/s "
                        f"({who})")
 
-    unexpected = {kind: row.get(f"err_{kind}") or 0 for kind in
-                  ("connect", "read", "write", "timeout", "status", "parse")
-                  if kind not in point.expected_errors}
-    errors = ", ".join(f"{n} {kind}" for kind, n in unexpected.items() if n)
+    errors = ", ".join(f"{row.error(kind)} {kind}" for kind in ERROR_KINDS
+                       if kind not in point.expected_errors and row.error(kind))
     if errors:
         reasons.append(f"errors: {errors}")
     return reasons

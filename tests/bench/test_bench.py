@@ -1,19 +1,21 @@
 """Unit tests of the benchmark runner's logic (harness/bench) and report (scripts/): the rules
-that judge a run, the summary, the parsers, the sentences. Run by tests/suites/61-bench-units.sh.
+that judge a run, the summary, the parsers, the sentences. Run by tests/suites/61-bench-units.sh
+from the repository's top (python3 -m unittest tests/bench/test_bench.py).
 """
+import dataclasses
 import io
 import os
 import sys
 import tempfile
 import unittest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path[:0] = [os.path.join(ROOT, "harness"), os.path.join(ROOT, "scripts")]
+from harness.bench import cpus, progress, results, servers, tools, validity
+from harness.bench.results import Row
+from harness.bench.scenarios import Point
+from harness.bench.tools import Load
+from scripts import sentences
 
-from bench import cpus, progress, results, tools, validity  # noqa: E402
-from bench.scenarios import Point  # noqa: E402
-from bench.tools import Load  # noqa: E402
-import sentences  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def closed_point(conns=10):
@@ -21,11 +23,9 @@ def closed_point(conns=10):
 
 
 def good_row(**changes):
-    row = {"requests": 1000, "conns": 10, "conns_established": 10, "server_conns": 10,
-           "gen_busy": 0.5, "server_busy": 0.9, "target_rate": None, "achieved_rate": None,
-           **{f"err_{k}": 0 for k in tools.ERROR_KINDS}}
-    row.update(changes)
-    return row
+    row = Row(requests=1000, conns=10, conns_established=10, server_conns=10, gen_busy=0.5,
+              server_busy=0.9, **{f"err_{k}": 0 for k in tools.ERROR_KINDS})
+    return dataclasses.replace(row, **changes)
 
 
 class CpuLists(unittest.TestCase):
@@ -105,32 +105,69 @@ class Validity(unittest.TestCase):
 class Summary(unittest.TestCase):
     def runs(self):
         rows = []
-        for rep, (rps, valid) in enumerate([(100, "1"), (300, "1"), (200, "1"), (9999, "0")], 1):
-            rows.append({"scenario": "http", "point": "c=10", "model": "epoll", "conns": "10",
-                         "rep": str(rep), "req_per_s": str(rps), "x": "10", "valid": valid})
-        rows.append({"scenario": "http", "point": "c=10", "model": "fork", "conns": "10",
-                     "rep": "1", "req_per_s": "50", "x": "10", "valid": "0"})
+        for rep, (rps, valid) in enumerate([(100, True), (300, True), (200, True),
+                                            (9999, False)], 1):
+            rows.append(Row(scenario="http", point="c=10", model="epoll", conns=10, rep=rep,
+                            req_per_s=rps, x=10, valid=valid))
+        rows.append(Row(scenario="http", point="c=10", model="fork", conns=10, rep=1,
+                        req_per_s=50, x=10, valid=False))
         return rows
 
     def test_median_min_max_over_valid_runs_only(self):
-        summary = {r["model"]: r for r in results.summarise(self.runs())}
+        summary = {r.model: r for r in results.summarise(self.runs())}
         epoll = summary["epoll"]
-        self.assertEqual((epoll["runs"], epoll["valid_runs"]), (4, 3))
-        self.assertEqual((epoll["req_per_s_median"], epoll["req_per_s_min"],
-                          epoll["req_per_s_max"]), (200, 100, 300))
-        self.assertIsNone(summary["fork"]["req_per_s_median"])
+        self.assertEqual((epoll.runs, epoll.valid_runs), (4, 3))
+        self.assertEqual(epoll.spread("req_per_s"), results.Spread(200, 100, 300))
+        self.assertIsNone(summary["fork"].median("req_per_s"))
 
     def test_runs_csv_round_trip(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "runs.csv")
             w = results.RunsWriter(path)
-            w.write({"run": "001", "model": "epoll", "valid": True, "req_per_s": 1234.5678})
-            with self.assertRaises(KeyError):
-                w.write({"no_such_column": 1})
+            w.write(Row(run="001", model="epoll", conns=10, valid=True, req_per_s=1234.5678,
+                        err_read=3))
             w.close()
-            rows = results.read_runs(path)
-            self.assertEqual(list(rows[0].keys()), results.COLUMNS)
-            self.assertEqual((rows[0]["valid"], rows[0]["req_per_s"]), ("1", "1234.57"))
+            with open(path) as f:
+                self.assertEqual(f.readline().strip().split(","), results.COLUMNS)
+            row = results.read_runs(path)[0]
+            self.assertEqual((row.run, row.conns, row.valid, row.req_per_s, row.err_read,
+                              row.lat_p99_us), ("001", 10, True, 1234.57, 3, None))
+
+    def test_a_row_has_no_column_it_does_not_declare(self):
+        with self.assertRaises(AttributeError):
+            Row().no_such_column = 1
+
+    def test_summary_csv_has_a_median_and_a_range_per_figure(self):
+        with tempfile.TemporaryDirectory() as d:
+            w = results.RunsWriter(os.path.join(d, "runs.csv"))
+            for row in self.runs():
+                w.write(row)
+            w.close()
+            results.read_summary(d)
+            with open(os.path.join(d, "summary.csv")) as f:
+                header = f.readline().strip().split(",")
+                epoll = dict(zip(header, f.readline().strip().split(",")))
+        self.assertEqual((epoll["req_per_s_median"], epoll["req_per_s_min"],
+                          epoll["req_per_s_max"], epoll["valid_runs"]), ("200", "100", "300", "3"))
+
+
+class Targets(unittest.TestCase):
+    def test_the_model_list_is_the_makefiles(self):
+        made = servers.made_models(ROOT)
+        self.assertIn("epoll", made)
+        with open(os.path.join(ROOT, "Makefile")) as f:
+            line = next(l for l in f if l.startswith("MODELS :="))
+        self.assertEqual(made, line.split(":=")[1].split())
+
+    def test_a_model_is_its_binary_and_a_variant_adds_options(self):
+        plain = servers.target("epoll").argv("/b", "http", 100, [0])
+        self.assertEqual(plain, ["/b/epoll", "--port", "0", "--proto", "http",
+                                 "--max-conns", "100"])
+        variant = servers.Target("green-x", program="green", args=("--x",),
+                                 workers_per_core=True)
+        self.assertEqual(variant.argv("/b", "echo", 5, [0, 1])[0], "/b/green")
+        self.assertEqual(variant.argv("/b", "echo", 5, [0, 1])[-3:], ["--x", "--workers", "2"])
+        self.assertIn("no server binary for green-x", variant.missing("/nonexistent"))
 
 
 class Documentation(unittest.TestCase):
@@ -183,12 +220,13 @@ class Parsers(unittest.TestCase):
 
 class Sentences(unittest.TestCase):
     def rows(self):
-        return [{"model": m, "valid_runs": v, "req_per_s_median": rps}
+        return [results.Summary("http", "c=10", m, 10, 1, v,
+                                {"req_per_s": results.Spread(rps, rps, rps)})
                 for m, v, rps in (("fork", 1, 1000.0), ("epoll", 1, 4000.0),
                                   ("thread", 1, 2000.0), ("select", 0, None))]
 
     def test_leader_names_the_best_and_the_ratios(self):
-        text = sentences.leader(self.rows(), "req_per_s_median", sentences.rate,
+        text = sentences.leader(self.rows(), "req_per_s", sentences.rate,
                                 "served the most", where="At c=10, ")
         self.assertTrue(text.startswith("At c=10, epoll served the most (4,000 req/s)"), text)
         self.assertIn("2× thread's (2,000 req/s)", text)
@@ -196,7 +234,7 @@ class Sentences(unittest.TestCase):
         self.assertIn("select: invalid", text)
 
     def test_lower_is_better(self):
-        text = sentences.leader(self.rows(), "req_per_s_median", sentences.rate, "was cheapest",
+        text = sentences.leader(self.rows(), "req_per_s", sentences.rate, "was cheapest",
                                 higher_is_better=False)
         self.assertTrue(text.startswith("fork was cheapest (1,000 req/s); thread 2× higher "
                                         "(2,000 req/s), epoll 4× higher"), text)
@@ -217,8 +255,8 @@ class Progress(unittest.TestCase):
         out = io.StringIO()
         sys.stdout, saved = out, sys.stdout
         try:
-            p.finished({"model": "epoll", "scenario": "http", "point": "c=100",
-                        "req_per_s": 78231.0, "lat_p99_us": 1210.0, "valid": True}, 4.0)
+            p.finished(Row(model="epoll", scenario="http", point="c=100", req_per_s=78231.0,
+                           lat_p99_us=1210.0, valid=True), 4.0)
         finally:
             sys.stdout = saved
         line = out.getvalue()

@@ -40,7 +40,7 @@ if ((${#models[@]} < 2 || fail > 0)); then
 	echo "$pass passed, $fail failed"
 	exit 1
 fi
-bench() { timeout 120 python3 harness/bench --bin "$BIN" "$@"; }
+bench() { timeout 120 python3 -m harness.bench --bin "$BIN" "$@"; }
 
 # --- the command line -------------------------------------------------------------------
 out=$(bench --help 2>&1)
@@ -152,7 +152,7 @@ fork_too=${models[*]}
 # The runner leads a process group of its own (setpgid, then exec: same pid), as a command
 # typed at a terminal does; Ctrl-C there sends SIGINT to that whole group.
 python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])' \
-	python3 harness/bench --bin "$BIN" --duration 2 --warmup 0 --models "$fork_too" \
+	python3 -m harness.bench --bin "$BIN" --duration 2 --warmup 0 --models "$fork_too" \
 	--scenarios http --conns 1,10,100,1000 --out "$r3" >"$tmp/r3.log" 2>&1 &
 runner=$!
 group=$runner
