@@ -71,7 +71,7 @@ static _Noreturn void serve_in_child(struct server *srv, int fd)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	struct bufpool pool = BUFPOOL_INIT(2);
+	struct bufpool pool = BUFPOOL_INIT(SESSION_MAX_BUFFERS);
 	serve_blocking(&srv->opts, fd, &pool);
 	bufpool_drain(&pool);
 	/* exit(), not _exit(): stdout was flushed before any fork, and exit() lets a sanitizer

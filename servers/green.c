@@ -23,8 +23,9 @@
 #include "green.h"
 #include "server.h"
 
-#define STR(x) #x
-#define XSTR(x) STR(x)
+/* Spare buffers each worker's pool keeps for reuse, for the requests its green threads have in
+ * flight at once; beyond that, memory a burst needed goes back to malloc. */
+enum { WORKER_SPARE_BUFFERS = 128 };
 
 struct green_server {
 	struct server *srv;
@@ -44,14 +45,13 @@ struct conn {
 };
 
 /*
- * The session, set to borrow buffers from the pool of the worker running us now. A pool has
- * one owner and no lock; a green thread may resume on another worker after any call that
- * parks, so each session call goes through here.
+ * The pool of the worker running us now, for the session calls that borrow or give back a
+ * buffer. A pool has one owner and no lock, and a green thread may resume on another worker
+ * after any call that parks: so it is looked up for each such call, never kept.
  */
-static struct session *here(struct conn *c)
+static struct bufpool *pool_here(struct conn *c)
 {
-	session_set_pool(c->s, &c->gs->pools[green_worker_id()]);
-	return c->s;
+	return &c->gs->pools[green_worker_id()];
 }
 
 static bool read_some(struct conn *c)
@@ -61,22 +61,22 @@ static bool read_some(struct conn *c)
 	if (session_idle(c->s) && green_wait_input(c->fd) < 0)
 		return false;
 	size_t room;
-	char *buf = session_rbuf(here(c), &room);
+	char *buf = session_rbuf(c->s, pool_here(c), &room);
 	ssize_t n = green_read(c->fd, buf, room);
 	if (n < 0)
 		return false;            /* error, idle time-out, or shut down by stopping */
-	session_read(here(c), (size_t)n);
+	session_read(c->s, (size_t)n);
 	return true;
 }
 
 static bool write_some(struct conn *c)
 {
 	size_t len;
-	const char *buf = session_wbuf(here(c), &len);
+	const char *buf = session_wbuf(c->s, &len);
 	ssize_t n = green_write(c->fd, buf, len);
 	if (n < 0)
 		return false;
-	session_wrote(here(c), (size_t)n);
+	session_wrote(c->s, (size_t)n);
 	return true;
 }
 
@@ -96,7 +96,7 @@ static void serve(void *arg)
 	if (idle_s)
 		green_fd_timeout(c->fd, idle_s * 1000);
 	while (open) {
-		switch (session_next(here(c))) {
+		switch (session_next(c->s, pool_here(c))) {
 		case WANT_READ:
 			open = read_some(c);
 			break;
@@ -105,12 +105,12 @@ static void serve(void *arg)
 			break;
 		case WANT_SLEEP:
 			green_sleep_ms(session_wait_ms(c->s));    /* cut short only when stopping */
-			session_woke(here(c));
+			session_woke(c->s);
 			break;
 		case WANT_BLOCK:
 			ms = session_wait_ms(c->s);
 			green_blocking(block, &ms);
-			session_woke(here(c));
+			session_woke(c->s);
 			break;
 		case WANT_CLOSE:
 			open = false;
@@ -128,7 +128,7 @@ static void serve(void *arg)
 		c->next->prev = c->prev;
 	gs->open--;
 	pthread_mutex_unlock(&gs->lock);
-	session_free(here(c));
+	session_free(c->s, pool_here(c));
 	green_fd_release(c->fd);
 	server_close(c->fd);
 	free(c);
@@ -139,7 +139,7 @@ static void start_conn(struct green_server *gs, int fd)
 	const char *refusal = NULL;
 	struct conn *c = calloc(1, sizeof *c);
 	if (c)
-		c->s = session_new(gs->srv->opts.proto, &gs->pools[green_worker_id()]);
+		c->s = session_new(gs->srv->opts.proto);
 	pthread_mutex_lock(&gs->lock);
 	if (gs->open >= gs->srv->opts.max_conns)
 		refusal = "at --max-conns; refusing new connections";
@@ -161,7 +161,7 @@ static void start_conn(struct green_server *gs, int fd)
 	}
 	pthread_mutex_unlock(&gs->lock);
 	if (c && c->s)
-		session_free(c->s);
+		session_free(c->s, &gs->pools[green_worker_id()]);
 	free(c);
 	if (refusal)
 		server_refuse(gs->srv, fd, refusal);
@@ -235,7 +235,7 @@ static int green_server_run(struct server *srv)
 	if (!gs.pools)
 		return 1;
 	for (unsigned i = 0; i < srv->opts.workers; i++)
-		gs.pools[i] = (struct bufpool)BUFPOOL_INIT(128);
+		gs.pools[i] = (struct bufpool)BUFPOOL_INIT(WORKER_SPARE_BUFFERS);
 	int rc = green_run(&cfg, acceptor, &gs);
 	if (rc < 0)
 		perror("green: cannot start the runtime");

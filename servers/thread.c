@@ -26,9 +26,6 @@
 #else
 #define THREAD_STACK_KIB 64
 #endif
-/* XSTR(THREAD_STACK_KIB) is the number as a string, for the --help text. */
-#define STR(x) #x
-#define XSTR(x) STR(x)
 
 /* Connections being served, counted by the acceptor and by each thread as it ends. Not on
  * thread_run()'s stack: detached threads may still be ending after it returns. */
@@ -43,7 +40,7 @@ static void *serve_thread(void *arg)
 {
 	struct connection *c = arg;
 	/* The buffers live as long as the connection: it has a thread of its own to keep them. */
-	struct bufpool pool = BUFPOOL_INIT(2);
+	struct bufpool pool = BUFPOOL_INIT(SESSION_MAX_BUFFERS);
 	serve_blocking(&c->opts, c->fd, &pool);
 	bufpool_drain(&pool);
 	atomic_fetch_sub(&open_conns, 1);

@@ -15,10 +15,10 @@
 
 #include "server.h"
 
-bool nb_read(struct session *s, int fd, bool *ready)
+bool nb_read(struct session *s, struct bufpool *pool, int fd, bool *ready)
 {
 	size_t room;
-	char *buf = session_rbuf(s, &room);
+	char *buf = session_rbuf(s, pool, &room);
 	ssize_t n = read(fd, buf, room);
 	if (n < 0) {
 		*ready = errno == EINTR;
@@ -55,10 +55,10 @@ static void set_idle_timeout(int fd, unsigned seconds)
 }
 
 /* Returns false when the connection failed (or timed out). */
-static bool read_some(struct session *s, int fd)
+static bool read_some(struct session *s, struct bufpool *pool, int fd)
 {
 	size_t room;
-	char *buf = session_rbuf(s, &room);
+	char *buf = session_rbuf(s, pool, &room);
 	ssize_t n;
 	while ((n = read(fd, buf, room)) < 0 && errno == EINTR)
 		;
@@ -85,12 +85,12 @@ void serve_blocking(const struct server_opts *opts, int fd, struct bufpool *pool
 {
 	if (opts->idle_timeout_s)
 		set_idle_timeout(fd, opts->idle_timeout_s);
-	struct session *s = session_new(opts->proto, pool);
+	struct session *s = session_new(opts->proto);
 	bool open = s != NULL;
 	while (open) {
-		switch (session_next(s)) {
+		switch (session_next(s, pool)) {
 		case WANT_READ:
-			open = read_some(s, fd);
+			open = read_some(s, pool, fd);
 			break;
 		case WANT_WRITE:
 			open = write_some(s, fd);
@@ -107,6 +107,6 @@ void serve_blocking(const struct server_opts *opts, int fd, struct bufpool *pool
 			break;
 		}
 	}
-	session_free(s);
+	session_free(s, pool);
 	server_close(fd);
 }

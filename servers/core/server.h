@@ -21,6 +21,10 @@
 
 #define C10K_VERSION "0.1.0"
 
+/* A macro's value as a string literal, for --help texts: XSTR(FD_SETSIZE) is "1024". */
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
 struct server_opts {
 	const char *host;            /* default 127.0.0.1: never all interfaces unless asked */
 	uint16_t port;               /* default 8080; 0 takes a free port */
@@ -79,7 +83,7 @@ void server_close(int fd);
  * try before the kernel reports it ready: false after EAGAIN, or after a short transfer,
  * which means the socket was drained (or its buffer filled).
  */
-bool nb_read(struct session *s, int fd, bool *ready);
+bool nb_read(struct session *s, struct bufpool *pool, int fd, bool *ready);
 bool nb_write(struct session *s, int fd, bool *ready);
 
 /*

@@ -3,6 +3,8 @@
  *
  * The session holds two buffers, borrowed from the model's pool only while there is something
  * in them: `in`, bytes read but not yet consumed, and `out`, bytes produced but not yet sent.
+ * It keeps no pointer to the pool: the calls that may borrow or give back a buffer
+ * (session_next, session_rbuf, session_free) are handed the pool of the thread making them.
  * A request is parsed in place in `in` (never copied); a response is written straight into
  * `out`. Every way a client could make the server hold more (a huge body, a response it does
  * not read, a stream of pipelined requests) is turned into waiting instead: output is produced
@@ -28,6 +30,7 @@ enum phase {
 	PH_BODY,          /* consuming a request body: echoing it, or discarding it */
 	PH_BYTES,         /* producing a /bytes body as `out` drains */
 	PH_WAIT,          /* the model is sleeping or blocking for us */
+	PH_WOKEN,         /* the wait is over: answer it */
 	PH_CLOSING,       /* sending what is left, then closing */
 	PH_ECHO,          /* --proto echo: every byte back */
 };
@@ -37,7 +40,6 @@ enum body_framing { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
 struct session {
 	enum proto proto;
 	enum phase phase;
-	struct bufpool *pool;
 	char *in;                       /* unconsumed input is in[in_head, in_tail) */
 	size_t in_head, in_tail;
 	struct response out;            /* unsent output */
@@ -64,46 +66,40 @@ static const uint64_t MAX_BODY = 16u << 20;
 /* Before dispatching a request, `out` must have room for any head and short body. */
 enum { RESPONSE_ROOM = 1024 };
 
-struct session *session_new(enum proto proto, struct bufpool *pool)
+struct session *session_new(enum proto proto)
 {
 	struct session *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	s->proto = proto;
 	s->phase = proto == PROTO_ECHO ? PH_ECHO : PH_HEAD;
-	s->pool = pool;
 	return s;
 }
 
-static void release_input(struct session *s)
+static void release_input(struct session *s, struct bufpool *pool)
 {
 	if (s->in) {
-		bufpool_put(s->pool, s->in);
+		bufpool_put(pool, s->in);
 		s->in = NULL;
 		s->in_head = s->in_tail = 0;
 	}
 }
 
-static void release_buffers(struct session *s)
+static void release_buffers(struct session *s, struct bufpool *pool)
 {
-	release_input(s);
+	release_input(s, pool);
 	if (s->out.buf) {
-		bufpool_put(s->pool, s->out.buf);
+		bufpool_put(pool, s->out.buf);
 		response_detach(&s->out);
 	}
 }
 
-void session_free(struct session *s)
+void session_free(struct session *s, struct bufpool *pool)
 {
 	if (!s)
 		return;
-	release_buffers(s);
+	release_buffers(s, pool);
 	free(s);
-}
-
-void session_set_pool(struct session *s, struct bufpool *pool)
-{
-	s->pool = pool;
 }
 
 static size_t in_len(const struct session *s)
@@ -111,13 +107,10 @@ static size_t in_len(const struct session *s)
 	return s->in_tail - s->in_head;
 }
 
+/* An emptied input buffer goes back to the pool at the next session_next(). */
 static void consume(struct session *s, size_t n)
 {
 	s->in_head += n;
-	/* An emptied input buffer goes back at once: a long answer (a /bytes download, an echo
-	 * waiting for more of its body) then holds only its output buffer while it waits. */
-	if (s->in_head == s->in_tail)
-		release_input(s);
 }
 
 bool session_idle(const struct session *s)
@@ -127,11 +120,11 @@ bool session_idle(const struct session *s)
 }
 
 /* Borrows `out` from the pool when a response is about to be written. */
-static bool have_out(struct session *s)
+static bool have_out(struct session *s, struct bufpool *pool)
 {
 	if (s->out.buf)
 		return true;
-	char *buf = bufpool_get(s->pool);
+	char *buf = bufpool_get(pool);
 	if (!buf)
 		return false;
 	response_attach(&s->out, buf, BUFPOOL_BUF_SIZE);
@@ -315,7 +308,7 @@ static void dispatch(struct session *s, const struct http_request *req)
 /* ---- The phases ---- */
 
 /* What to do when the current phase needs input that is not there. */
-static enum session_want need_input(struct session *s)
+static enum session_want need_input(struct session *s, struct bufpool *pool)
 {
 	if (response_pending(&s->out))
 		return WANT_WRITE;   /* answer what we have before reading more: back-pressure */
@@ -324,21 +317,21 @@ static enum session_want need_input(struct session *s)
 	/* Between requests, the connection lends its buffers back. Not in the middle of a body:
 	 * the answer being streamed keeps its output buffer until it is done. */
 	if (session_idle(s))
-		release_buffers(s);
+		release_buffers(s, pool);
 	return WANT_READ;
 }
 
 /* Returns the want to hand to the model, or -1 to go on with the next phase. */
-static int step_head(struct session *s)
+static int step_head(struct session *s, struct bufpool *pool)
 {
 	if (in_len(s) == 0)
-		return need_input(s);
+		return need_input(s, pool);
 	long head = http_head_scan(s->in + s->in_head, in_len(s), &s->scanned);
 	if (head == 0)
-		return need_input(s);
+		return need_input(s, pool);
 	if (response_room(&s->out) < RESPONSE_ROOM && response_pending(&s->out))
 		return WANT_WRITE;
-	if (!have_out(s))
+	if (!have_out(s, pool))
 		return WANT_CLOSE;
 	if (head < 0) {
 		s->head_only = false;
@@ -429,10 +422,10 @@ static int step_body_chunked(struct session *s)
 	return -1;
 }
 
-static int step_body(struct session *s)
+static int step_body(struct session *s, struct bufpool *pool)
 {
 	if (in_len(s) == 0)
-		return need_input(s);
+		return need_input(s, pool);
 	return s->framing == BODY_LENGTH ? step_body_length(s) : step_body_chunked(s);
 }
 
@@ -452,25 +445,43 @@ static int step_bytes(struct session *s)
 }
 
 /* --proto echo: the input buffer is the output; it is read only when empty. */
-static int step_echo(struct session *s)
+static int step_echo(struct session *s, struct bufpool *pool)
 {
 	if (in_len(s))
 		return WANT_WRITE;
 	if (s->peer_closed)
 		return WANT_CLOSE;
-	release_buffers(s);
+	release_buffers(s, pool);
 	return WANT_READ;
 }
 
-enum session_want session_next(struct session *s)
+/* A /sleep or /block is over: its answer, if there is a buffer to write it in. */
+static int step_woken(struct session *s, struct bufpool *pool)
+{
+	if (have_out(s, pool)) {
+		answer_waited(s);
+	} else {
+		s->keep_alive = false;
+		s->phase = PH_CLOSING;
+	}
+	return -1;
+}
+
+enum session_want session_next(struct session *s, struct bufpool *pool)
 {
 	for (;;) {
+		/* An emptied input buffer goes back at once: a long answer (a /bytes download, an
+		 * echo waiting for more of its body) then holds only its output buffer while it
+		 * waits. */
+		if (s->in && in_len(s) == 0)
+			release_input(s, pool);
 		int want;
 		switch (s->phase) {
-		case PH_HEAD:  want = step_head(s); break;
-		case PH_BODY:  want = step_body(s); break;
+		case PH_HEAD:  want = step_head(s, pool); break;
+		case PH_BODY:  want = step_body(s, pool); break;
 		case PH_BYTES: want = step_bytes(s); break;
-		case PH_ECHO:  want = step_echo(s); break;
+		case PH_ECHO:  want = step_echo(s, pool); break;
+		case PH_WOKEN: want = step_woken(s, pool); break;
 		case PH_WAIT:
 			/* Answers already made go out before the wait, not after it. */
 			return response_pending(&s->out) ? WANT_WRITE : s->wait_kind;
@@ -485,10 +496,10 @@ enum session_want session_next(struct session *s)
 
 /* ---- The model's side: bytes in, bytes out, waits done ---- */
 
-char *session_rbuf(struct session *s, size_t *room)
+char *session_rbuf(struct session *s, struct bufpool *pool, size_t *room)
 {
 	if (!s->in) {
-		s->in = bufpool_get(s->pool);
+		s->in = bufpool_get(pool);
 		if (!s->in) {
 			*room = 0;   /* reading 0 bytes reports EOF, and the session closes */
 			return NULL;
@@ -535,12 +546,6 @@ unsigned session_wait_ms(const struct session *s)
 
 void session_woke(struct session *s)
 {
-	if (s->phase != PH_WAIT)
-		return;
-	if (!have_out(s)) {
-		s->keep_alive = false;
-		s->phase = PH_CLOSING;
-		return;
-	}
-	answer_waited(s);
+	if (s->phase == PH_WAIT)
+		s->phase = PH_WOKEN;   /* answered at the next session_next(), which has a pool */
 }

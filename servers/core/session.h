@@ -6,8 +6,8 @@
  * reports back. A blocking model's whole connection loop is:
  *
  *     for (;;) {
- *         switch (session_next(s)) {
- *         case WANT_READ:  n = read(fd, session_rbuf(s, &room), room);
+ *         switch (session_next(s, pool)) {
+ *         case WANT_READ:  n = read(fd, session_rbuf(s, pool, &room), room);
  *                          if (n < 0) goto out; session_read(s, n); break;  // 0 is EOF
  *         case WANT_WRITE: n = write(fd, session_wbuf(s, &len), len);
  *                          if (n < 0) goto out; session_wrote(s, n); break;
@@ -25,6 +25,12 @@
  * - When a connection is idle (no request in progress, nothing buffered), session_next()
  *   returns its I/O buffers to the pool, so an idle keep-alive connection holds none.
  * - Pipelined requests are answered in order, several per WANT_WRITE when they fit.
+ *
+ * Buffers: the session borrows its two I/O buffers from a pool (bufpool.h) and keeps no
+ * pointer to it. The three calls that may borrow or give one back take the pool as an
+ * argument: the pool of the thread making the call, which has no lock because nothing else
+ * uses it. So a session can move between threads (a green thread resuming on another worker)
+ * with nothing to reset: each call names the pool where it runs.
  */
 #ifndef C10K_SESSION_H
 #define C10K_SESSION_H
@@ -36,6 +42,10 @@
 
 enum proto { PROTO_HTTP, PROTO_ECHO };
 
+/* The most buffers a session holds at once (its input and its output): a pool that serves one
+ * connection needs to keep no more. */
+enum { SESSION_MAX_BUFFERS = 2 };
+
 enum session_want {
 	WANT_READ,      /* read into session_rbuf(), then session_read() */
 	WANT_WRITE,     /* write session_wbuf(), then session_wrote() */
@@ -46,13 +56,15 @@ enum session_want {
 
 struct session;
 
-/* pool: where the session borrows its I/O buffers; used only from the calling thread. */
-struct session *session_new(enum proto proto, struct bufpool *pool);
-void session_free(struct session *s);
+struct session *session_new(enum proto proto);
+/* Gives back what the session holds to `pool`, then frees it. */
+void session_free(struct session *s, struct bufpool *pool);
 
-enum session_want session_next(struct session *s);
+/* `pool`: where a buffer is borrowed (a response about to be made) or given back (idle). */
+enum session_want session_next(struct session *s, struct bufpool *pool);
 
-char *session_rbuf(struct session *s, size_t *room);
+/* The room to read into, borrowed from `pool` if the session holds no input buffer. */
+char *session_rbuf(struct session *s, struct bufpool *pool, size_t *room);
 void session_read(struct session *s, size_t n);          /* n == 0: the peer closed its side */
 
 const char *session_wbuf(struct session *s, size_t *len);
@@ -63,8 +75,5 @@ void session_woke(struct session *s);
 
 /* No request in progress and nothing buffered: the connection is between requests. */
 bool session_idle(const struct session *s);
-
-/* A session moving to another thread (a migrating green thread) borrows from that thread's pool. */
-void session_set_pool(struct session *s, struct bufpool *pool);
 
 #endif

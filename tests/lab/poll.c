@@ -85,7 +85,7 @@ static void conn_close(struct loop *l, struct conn *c)
 	l->conns[c->slot] = l->conns[last];
 	l->conns[c->slot]->slot = c->slot;
 	deadline_cancel(&l->deadlines, &c->deadline);
-	session_free(c->session);
+	session_free(c->session, &l->pool);
 	server_close(c->fd);
 	free(c);
 }
@@ -110,13 +110,13 @@ static void drive(struct loop *l, struct conn *c, short revents)
 	bool can_write = true;
 	bool ok = true;
 	while (ok) {
-		switch (session_next(c->session)) {
+		switch (session_next(c->session, &l->pool)) {
 		case WANT_READ:
 			if (!can_read) {
 				wait_for_socket(l, c, POLLIN);
 				return;
 			}
-			ok = nb_read(c->session, c->fd, &can_read);
+			ok = nb_read(c->session, &l->pool, c->fd, &can_read);
 			break;
 		case WANT_WRITE:
 			if (!can_write) {
@@ -153,10 +153,10 @@ static void on_connection(struct loop *l, int fd)
 	}
 	struct conn *c = calloc(1, sizeof *c);
 	if (c)
-		c->session = session_new(l->srv->opts.proto, &l->pool);
+		c->session = session_new(l->srv->opts.proto);
 	if (!c || !c->session || !add_slot(l, fd, c)) {
 		if (c)
-			session_free(c->session);
+			session_free(c->session, &l->pool);
 		free(c);
 		server_refuse(l->srv, fd, "out of memory; refusing new connections");
 		return;

@@ -27,7 +27,7 @@ void driver_start(struct driver *d)
 	d->pool = (struct bufpool)BUFPOOL_INIT(DRIVER_POOL_BUFS);
 	for (int i = 0; i < DRIVER_POOL_BUFS; i++)
 		bufpool_put(&d->pool, malloc(BUFPOOL_BUF_SIZE));
-	d->s = session_new(d->proto, &d->pool);
+	d->s = session_new(d->proto);
 	d->in_pos = 0;
 	d->eof_sent = false;
 	d->out = NULL;
@@ -91,7 +91,7 @@ static const char *do_read(struct driver *d, bool *starved)
 	if (*starved)
 		return NULL;
 	size_t room;
-	char *buf = session_rbuf(d->s, &room);
+	char *buf = session_rbuf(d->s, &d->pool, &room);
 	if (!buf || room == 0)
 		return "WANT_READ without room";
 	if (avail == 0) {
@@ -154,7 +154,7 @@ enum driver_end driver_run(struct driver *d)
 			d->broken = "no progress";
 			break;
 		}
-		enum session_want want = session_next(d->s);
+		enum session_want want = session_next(d->s, &d->pool);
 		size_t held = driver_held(d);
 		if (held > d->max_held)
 			d->max_held = held;
@@ -191,7 +191,7 @@ enum driver_end driver_run(struct driver *d)
 
 void driver_finish(struct driver *d)
 {
-	session_free(d->s);
+	session_free(d->s, &d->pool);
 	d->s = NULL;
 	if (d->pool.count != DRIVER_POOL_BUFS && !d->broken)
 		d->broken = "buffers not given back to the pool";

@@ -588,9 +588,9 @@ static void test_back_pressure(void)
 
 	enum session_want want;
 	size_t reads = 0;
-	while ((want = session_next(d.s)) == WANT_READ && d.in_pos < d.in_len) {
+	while ((want = session_next(d.s, &d.pool)) == WANT_READ && d.in_pos < d.in_len) {
 		size_t room;
-		char *buf = session_rbuf(d.s, &room);
+		char *buf = session_rbuf(d.s, &d.pool, &room);
 		size_t n = room < d.in_len - d.in_pos ? room : d.in_len - d.in_pos;
 		memcpy(buf, in + d.in_pos, n);
 		d.in_pos += n;
@@ -604,7 +604,7 @@ static void test_back_pressure(void)
 	CHECK(pending > 0 && pending <= BUFPOOL_BUF_SIZE);
 	bool still_writing = true;
 	for (int i = 0; i < 100; i++)
-		still_writing &= session_next(d.s) == WANT_WRITE;
+		still_writing &= session_next(d.s, &d.pool) == WANT_WRITE;
 	CHECK(still_writing);
 	size_t again;
 	session_wbuf(d.s, &again);
@@ -839,7 +839,7 @@ static void test_no_allocation_when_warm(void)
 	/* The counting sees the core's allocations: a session is one. */
 	unsigned long at_start = allocations;
 	struct bufpool pool = BUFPOOL_INIT(0);
-	session_free(session_new(PROTO_HTTP, &pool));
+	session_free(session_new(PROTO_HTTP), &pool);
 	CHECK_EQ(allocations - at_start, 1);
 
 	enum { N = 1000 };
