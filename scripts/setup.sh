@@ -6,7 +6,7 @@
 #   scripts/setup.sh --check    only say what is missing (exit 1 if anything is)
 #
 # Needed: wrk (HTTP load), gnuplot with the pngcairo terminal (plots), python3 (the runner),
-# taskset (pinning), a C compiler and make (the build). Nothing else is touched.
+# taskset (pinning), a C compiler, make and liburing (the build). Nothing else is touched.
 set -u
 
 check_only=0
@@ -29,6 +29,10 @@ have python3 || missing+=("python3 python3")
 have taskset || missing+=("taskset util-linux")
 have cc || missing+=("cc build-essential")
 have make || missing+=("make make")
+# The io_uring model's library (liburing 2.3 or later): its header is what the build needs.
+if have cc && ! echo '#include <liburing.h>' | cc -E -x c - >/dev/null 2>&1; then
+	missing+=("liburing liburing-dev")
+fi
 
 if ((${#missing[@]} == 0)); then
 	exit 0
@@ -43,7 +47,7 @@ echo "setup: missing: ${tools[*]}"
 os_id=$(. /etc/os-release 2>/dev/null && echo "${ID:-} ${ID_LIKE:-}")
 if [[ " $os_id " != *" debian "* && " $os_id " != *" ubuntu "* ]] || ! have apt-get; then
 	# Other distributions name the packages alike, except for gnuplot's and the compiler's.
-	other=$(printf '%s\n' "${debs[@]}" | sed 's/^gnuplot-nox$/gnuplot/; s/^build-essential$/gcc make/' |
+	other=$(printf '%s\n' "${debs[@]}" | sed 's/^gnuplot-nox$/gnuplot/; s/^build-essential$/gcc make/; s/^liburing-dev$/liburing-devel/' |
 		sort -u | tr '\n' ' ')
 	case " $os_id " in
 	*" fedora "* | *" rhel "* | *" centos "*) cmd="sudo dnf install -y ${other}" ;;

@@ -256,6 +256,11 @@ int server_main(int argc, char **argv, const struct model *m)
 {
 	struct server srv = { .model = m, .spare_fd = -1 };
 	parse_options(argc, argv, m, &srv.opts);
+	const char *why = m->unavailable ? m->unavailable() : NULL;
+	if (why) {
+		fprintf(stderr, "%s: unavailable: %s\n", m->name, why);
+		return 1;
+	}
 	raise_fd_limit();
 	server_pid = getpid();
 	srv.stop_fd = install_signals();

@@ -50,6 +50,10 @@ struct model {
 	unsigned default_workers;    /* 0: the number of CPUs available to the process */
 	unsigned max_workers;        /* 1 for single-threaded models */
 	const char *help_notes;      /* extra --help lines (e.g. the thread stack size), or NULL */
+	/* Why this machine cannot run the model (io_uring refused), or NULL; may be NULL itself.
+	 * Asked after the options, before listening: the server says "NAME: unavailable: WHY"
+	 * and exits 1, which tests and the benchmark report as skipped, not failed. */
+	const char *(*unavailable)(void);
 	int (*run)(struct server *srv);
 };
 

@@ -6,6 +6,9 @@ last "N passed, N failed".
   tests/conformance/conformance.py --bin build/bin/epoll [--proto http|echo|both]
                                    [--group G]... [--case NAME]... [-v] [--list]
 
+A model the machine cannot run (the server says "NAME: unavailable: WHY" and exits 1, as
+uring does where io_uring is refused) is skipped: one "skip:" line with the reason, no case.
+
 Every case starts the servers it needs (--port 0) and kills them, and whatever they forked,
 when it ends, also on failure or Ctrl-C. Cases run side by side where that is safe; the heavy
 ones (many connections or processes) run one at a time beside them. Nothing here asserts a
@@ -185,6 +188,11 @@ def main():
     args.bin = os.path.abspath(args.bin)
     args.slow = 3.0 if fixture.is_sanitized(args.bin) else 1.0
     fixture.set_slow(args.slow)
+    why = fixture.unavailable(args.bin)
+    if why:
+        print(f"skip: {os.path.basename(args.bin)}: {why}", flush=True)
+        print("0 passed, 0 failed", flush=True)
+        return 0
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))   # for the many-connection cases
 

@@ -404,6 +404,27 @@ class Server:
             self.limited.cleanup()
 
 
+UNAVAILABLE = re.compile(r"^\S+: unavailable: (.+)$")
+
+
+def unavailable(binary):
+    """Why this machine cannot run the model (io_uring refused), as the server says it on
+    stderr before exiting 1 without listening; None when it starts (or fails otherwise: the
+    cases then say how)."""
+    srv = Server(binary, ["--port", "0"])
+    try:
+        srv.start()
+    except ServerError:
+        if srv.proc is not None and srv.proc.returncode == 1:
+            for line in srv.stderr_lines:
+                m = UNAVAILABLE.match(line)
+                if m:
+                    return m.group(1)
+        return None
+    srv.stop()
+    return None
+
+
 def describe_rc(rc):
     if rc is None:
         return "still running"

@@ -1,0 +1,677 @@
+/*
+ * uring.c: one thread, one io_uring: completion-based I/O.
+ *
+ * The idea: instead of asking the kernel "which sockets can I read now?" (select, epoll) and
+ * then reading each, the loop hands the kernel the operations themselves, "receive on this
+ * socket, send these bytes, wake me in 200 ms", and later collects their results. Requests
+ * go into a shared submission ring, results come back in a completion ring, and one system
+ * call per turn of the loop (io_uring_submit_and_wait) both submits the turn's requests and
+ * waits for results. Nothing is read or written by a system call of ours: the kernel does it
+ * and says how it went.
+ *
+ * What saves the system calls:
+ * - Multishot accept: one request accepts every connection, each reported as a completion.
+ * - Multishot receive with provided buffers: one request per connection keeps receiving for
+ *   as long as the connection lives. The kernel picks a buffer from a ring of buffers we
+ *   registered (io_uring_register_buf_ring), so an idle connection holds no buffer; we copy
+ *   the bytes into the session and hand the buffer back.
+ * - Completions are taken in a batch, and every send of the turn goes in with the next wait.
+ *
+ * How it differs from the readiness loops (epoll.c, select.c), which it otherwise follows
+ * (the same conn states, the same deadline heap for the idle time-out, the same drive()):
+ * - A receive can complete while the connection does not want input: the client sent more
+ *   before reading our answer. Those bytes are held, in their ring buffers, in order, and the
+ *   multishot receive is cancelled, so a client that never reads gets no more receives posted
+ *   (back-pressure). It is posted again when the session asks for input and the held bytes
+ *   are used up.
+ * - Buffer-ring exhaustion (ENOBUFS) ends a multishot receive. The connection then receives
+ *   once straight into the session's own buffer, as a plain recv would, and goes back to the
+ *   multishot receive afterwards: it never spins on an empty ring and never drops bytes.
+ * - The kernel holds pointers into our memory (the session's output, a buffer) while an
+ *   operation is in flight. A closed connection therefore lingers, with its socket closed,
+ *   until the kernel has answered every operation it had, cancelled or not.
+ * - No turn budget: every transfer is a completion, taken once per turn, so a fast client
+ *   gets one send per turn like everyone else.
+ * - /sleep is a timeout operation on the ring. The idle time-out stays in the deadline heap
+ *   (the same one epoll uses): a timer per connection would cost an update per request; the
+ *   heap's earliest deadline bounds the turn's wait instead (the wait's own timeout, on the
+ *   ring too: no extra request).
+ * - /block blocks the thread, as in epoll: every connection waits with it.
+ *
+ * Where the kernel (Linux 6.0 or later is needed for multishot receive) or a sandbox refuses
+ * io_uring, the server says why in one line and exits 1.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "deadline.h"
+#include "server.h"
+#include "session.h"
+
+/* What a completion is the answer to: tagged into the low bits of its user data, beside the
+ * connection's address (allocations are aligned to 16). */
+enum op { OP_IGNORE, OP_ACCEPT, OP_STOP, OP_RECV, OP_SEND, OP_SLEEP, OP_MASK = 7 };
+
+enum waiting {
+	FOR_READ,                   /* a receive (or the idle time-out) */
+	FOR_WRITE,                  /* its send to complete (or the idle time-out) */
+	FOR_SLEEP,                  /* its /sleep timeout to complete */
+	CLOSED,                     /* nothing: waits only for the kernel to give back its ops */
+};
+
+struct conn {
+	int fd;
+	enum waiting waiting;
+	struct session *session;
+	struct deadline deadline;   /* the idle time-out */
+	struct conn *prev, *next;   /* the loop's open connections */
+	unsigned in_flight;         /* operations the kernel has not answered for the last time */
+	bool recv_armed;            /* a receive is in flight (multishot or, if direct, one-shot) */
+	bool recv_direct;           /* ... into the session's buffer: the ring ran out */
+	bool recv_cancelled;        /* ... and we asked the kernel to cancel it */
+	bool ring_starved;          /* the last receive ended with ENOBUFS */
+	bool sending, sleeping;
+	bool peer_done;             /* EOF or an error came after the held bytes */
+	bool peer_failed;           /* ... and it was an error */
+	int held_head, held_tail;   /* ring buffers received but not yet read (-1: none) */
+	unsigned held_off;          /* bytes of the head buffer already read */
+	struct __kernel_timespec sleep_ts;   /* read by the kernel when the timeout is submitted */
+};
+
+/* The provided buffer ring: small buffers, because most messages are; the count bounds what
+ * every receive together can hold before ENOBUFS sends them to their own buffers. The tests
+ * build a copy with a tiny ring (URING_RING_BUFS=2), where ENOBUFS is the rule. */
+#ifndef URING_RING_BUFS
+#define URING_RING_BUFS 1024
+#define URING_NAME "uring"
+#endif
+enum { RING_BUFS = URING_RING_BUFS, RING_BUF_SIZE = 4096, BUF_GROUP = 0 };
+/* Submission queue entries; completions get four times as many slots. */
+enum { SQ_ENTRIES = 1024 };
+/* Completions taken per turn: more are simply taken next turn. */
+enum { CQES_PER_TURN = 256 };
+
+struct loop {
+	struct server *srv;
+	struct io_uring ring;
+	struct io_uring_buf_ring *br;
+	char *bufs;                 /* RING_BUFS buffers of RING_BUF_SIZE */
+	int held_next[RING_BUFS];   /* each held buffer's successor in its connection's list */
+	unsigned held_len[RING_BUFS];
+	struct conn *open_list;
+	unsigned open;              /* connections being served */
+	unsigned closing;           /* closed ones the kernel still has operations of */
+	bool accepting, stopping;
+	uint64_t now;               /* ms, read once per turn of the loop */
+	struct deadline_heap deadlines;
+	struct bufpool pool;        /* the sessions' I/O buffers */
+};
+
+static uint64_t tag(struct conn *c, enum op op)
+{
+	return (uint64_t)(uintptr_t)c | op;
+}
+
+static struct conn *conn_of(struct deadline *d)
+{
+	return (struct conn *)((char *)d - offsetof(struct conn, deadline));
+}
+
+/* A submission slot; when the queue is full, what is in it goes to the kernel first. */
+static struct io_uring_sqe *get_sqe(struct loop *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+	while (!sqe) {
+		io_uring_submit(&l->ring);
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;
+}
+
+/* ---- The provided buffer ring ---- */
+
+static char *ring_buf(struct loop *l, int bid)
+{
+	return l->bufs + (size_t)bid * RING_BUF_SIZE;
+}
+
+static void ring_give_back(struct loop *l, int bid)
+{
+	io_uring_buf_ring_add(l->br, ring_buf(l, bid), RING_BUF_SIZE, (unsigned short)bid,
+	                      io_uring_buf_ring_mask(RING_BUFS), 0);
+	io_uring_buf_ring_advance(l->br, 1);
+}
+
+static void hold(struct loop *l, struct conn *c, int bid, unsigned len)
+{
+	l->held_next[bid] = -1;
+	l->held_len[bid] = len;
+	if (c->held_tail >= 0)
+		l->held_next[c->held_tail] = bid;
+	else
+		c->held_head = bid, c->held_off = 0;
+	c->held_tail = bid;
+}
+
+/* Moves held bytes into the session's input buffer, as much as it has room for. */
+static void read_held(struct loop *l, struct conn *c)
+{
+	size_t room;
+	char *dst = session_rbuf(c->session, &room);
+	int bid = c->held_head;
+	size_t n = l->held_len[bid] - c->held_off;
+	if (n > room)
+		n = room;
+	if (n)
+		memcpy(dst, ring_buf(l, bid) + c->held_off, n);
+	c->held_off += (unsigned)n;
+	if (c->held_off == l->held_len[bid]) {
+		c->held_head = l->held_next[bid];
+		c->held_off = 0;
+		if (c->held_head < 0)
+			c->held_tail = -1;
+		ring_give_back(l, bid);
+	}
+	session_read(c->session, n);   /* 0 only when the pool had no buffer: the session closes */
+}
+
+static void drop_held(struct loop *l, struct conn *c)
+{
+	while (c->held_head >= 0) {
+		int bid = c->held_head;
+		c->held_head = l->held_next[bid];
+		ring_give_back(l, bid);
+	}
+	c->held_tail = -1;
+}
+
+/* ---- Posting operations ---- */
+
+static void post_recv(struct loop *l, struct conn *c)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	c->recv_direct = c->ring_starved;
+	if (c->recv_direct) {
+		size_t room;
+		char *dst = session_rbuf(c->session, &room);
+		io_uring_prep_recv(sqe, c->fd, dst, room, 0);
+	} else {
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = BUF_GROUP;
+	}
+	io_uring_sqe_set_data64(sqe, tag(c, OP_RECV));
+	c->recv_armed = true;
+	c->recv_cancelled = false;
+	c->in_flight++;
+}
+
+static void post_send(struct loop *l, struct conn *c)
+{
+	size_t len;
+	const char *buf = session_wbuf(c->session, &len);
+	struct io_uring_sqe *sqe = get_sqe(l);
+	io_uring_prep_send(sqe, c->fd, buf, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, tag(c, OP_SEND));
+	c->sending = true;
+	c->in_flight++;
+}
+
+static void post_sleep(struct loop *l, struct conn *c)
+{
+	unsigned ms = session_wait_ms(c->session);
+	c->sleep_ts = (struct __kernel_timespec){ .tv_sec = ms / 1000,
+	                                          .tv_nsec = (long long)(ms % 1000) * 1000000 };
+	struct io_uring_sqe *sqe = get_sqe(l);
+	io_uring_prep_timeout(sqe, &c->sleep_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, tag(c, OP_SLEEP));
+	c->sleeping = true;
+	c->in_flight++;
+}
+
+static void cancel(struct loop *l, struct conn *c, enum op op)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	io_uring_prep_cancel64(sqe, tag(c, op), 0);
+	io_uring_sqe_set_data64(sqe, tag(NULL, OP_IGNORE));
+}
+
+static void cancel_recv(struct loop *l, struct conn *c)
+{
+	if (c->recv_armed && !c->recv_cancelled) {
+		cancel(l, c, OP_RECV);
+		c->recv_cancelled = true;
+	}
+}
+
+/* ---- A connection's life ---- */
+
+static void conn_free_if_done(struct loop *l, struct conn *c)
+{
+	if (c->waiting != CLOSED || c->in_flight)
+		return;
+	session_free(c->session);   /* only now: the kernel may have been reading its output */
+	free(c);
+	l->closing--;
+}
+
+static void conn_close(struct loop *l, struct conn *c)
+{
+	deadline_cancel(&l->deadlines, &c->deadline);
+	cancel_recv(l, c);
+	if (c->sending)
+		cancel(l, c, OP_SEND);
+	if (c->sleeping)
+		cancel(l, c, OP_SLEEP);
+	drop_held(l, c);
+	/* The operations hold the socket itself, not its number: closing it now is safe even if
+	 * the number is reused before the cancellations complete. */
+	server_close(c->fd);
+	c->waiting = CLOSED;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->open_list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->open--;
+	l->closing++;
+	conn_free_if_done(l, c);
+}
+
+static void wait_for(struct loop *l, struct conn *c, enum waiting what)
+{
+	c->waiting = what;
+	if (what == FOR_SLEEP)
+		deadline_cancel(&l->deadlines, &c->deadline);
+	else if (l->srv->opts.idle_timeout_s)
+		deadline_set(&l->deadlines, &c->deadline, l->now + l->srv->opts.idle_timeout_s * 1000u);
+}
+
+/* Runs a connection's protocol as far as it can go until it must wait for a completion. */
+static void drive(struct loop *l, struct conn *c)
+{
+	for (;;) {
+		switch (session_next(c->session)) {
+		case WANT_READ:
+			if (c->held_head >= 0) {
+				read_held(l, c);
+				break;
+			}
+			if (c->peer_done) {
+				if (c->peer_failed) {
+					conn_close(l, c);
+					return;
+				}
+				session_read(c->session, 0);
+				break;
+			}
+			if (!c->recv_armed)
+				post_recv(l, c);
+			/* Armed but cancelled: its last completion comes soon and posts it again. */
+			wait_for(l, c, FOR_READ);
+			return;
+		case WANT_WRITE:
+			if (!c->sending)
+				post_send(l, c);
+			wait_for(l, c, FOR_WRITE);
+			return;
+		case WANT_SLEEP:
+			post_sleep(l, c);
+			wait_for(l, c, FOR_SLEEP);
+			return;
+		case WANT_BLOCK:
+			block_for_ms(session_wait_ms(c->session));   /* every connection waits with us */
+			l->now = now_ms();
+			session_woke(c->session);
+			break;
+		case WANT_CLOSE:
+			conn_close(l, c);
+			return;
+		}
+	}
+}
+
+static void conn_open(struct loop *l, int fd)
+{
+	if (l->open >= l->srv->opts.max_conns) {
+		server_refuse(l->srv, fd, "at --max-conns; refusing new connections");
+		return;
+	}
+	struct conn *c = calloc(1, sizeof *c);
+	if (c)
+		c->session = session_new(l->srv->opts.proto, &l->pool);
+	if (!c || !c->session) {
+		free(c);
+		server_refuse(l->srv, fd, "out of memory; refusing new connections");
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->fd = fd;
+	c->held_head = c->held_tail = -1;
+	c->next = l->open_list;
+	if (c->next)
+		c->next->prev = c;
+	l->open_list = c;
+	l->open++;
+	drive(l, c);   /* an idle session wants input: this posts its receive */
+}
+
+/* ---- Completions ---- */
+
+static void post_accept(struct loop *l)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+	io_uring_prep_multishot_accept(sqe, l->srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, tag(NULL, OP_ACCEPT));
+	l->accepting = true;
+}
+
+static void on_accept(struct loop *l, const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		l->accepting = false;   /* posted again at the end of the turn */
+	if (cqe->res >= 0 && l->stopping) {
+		close(cqe->res);   /* came in while we shut down */
+	} else if (cqe->res >= 0) {
+		conn_open(l, cqe->res);
+	} else if (cqe->res == -EMFILE || cqe->res == -ENFILE) {
+		/* The pending connection would fail the accept again at once: server_accept()
+		 * sheds it (and says so), or takes it if a descriptor came free meanwhile. */
+		int fd = server_accept(l->srv, false);
+		if (fd >= 0)
+			conn_open(l, fd);
+	}
+}
+
+static void on_recv(struct loop *l, struct conn *c, const struct io_uring_cqe *cqe)
+{
+	bool last = !(cqe->flags & IORING_CQE_F_MORE);
+	if (last) {
+		c->recv_armed = false;
+		c->in_flight--;
+	}
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		int bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		if (c->waiting == CLOSED || cqe->res <= 0)
+			ring_give_back(l, bid);
+		else
+			hold(l, c, bid, (unsigned)cqe->res);
+	}
+	if (c->waiting == CLOSED) {
+		conn_free_if_done(l, c);
+		return;
+	}
+	if (c->recv_direct && cqe->res > 0) {
+		session_read(c->session, (size_t)cqe->res);   /* it went straight into the session */
+		c->ring_starved = false;
+	} else if (cqe->res == -ENOBUFS) {
+		c->ring_starved = true;
+	} else if (cqe->res == 0 || (cqe->res < 0 && cqe->res != -ECANCELED)) {
+		c->peer_done = true;
+		c->peer_failed = cqe->res < 0;
+	}
+	if (c->waiting == FOR_READ)
+		drive(l, c);
+	else if (c->held_head >= 0)
+		cancel_recv(l, c);   /* input it does not want now: post no more receives */
+}
+
+static void on_send(struct loop *l, struct conn *c, const struct io_uring_cqe *cqe)
+{
+	c->sending = false;
+	c->in_flight--;
+	if (c->waiting == CLOSED) {
+		conn_free_if_done(l, c);
+		return;
+	}
+	if (cqe->res < 0) {
+		conn_close(l, c);
+		return;
+	}
+	session_wrote(c->session, (size_t)cqe->res);
+	drive(l, c);
+}
+
+static void on_sleep(struct loop *l, struct conn *c)
+{
+	c->sleeping = false;
+	c->in_flight--;
+	if (c->waiting == CLOSED) {
+		conn_free_if_done(l, c);
+		return;
+	}
+	session_woke(c->session);
+	drive(l, c);
+}
+
+static void on_completion(struct loop *l, const struct io_uring_cqe *cqe)
+{
+	uint64_t data = io_uring_cqe_get_data64(cqe);
+	struct conn *c = (struct conn *)(uintptr_t)(data & ~(uint64_t)OP_MASK);
+	switch ((enum op)(data & OP_MASK)) {
+	case OP_ACCEPT: on_accept(l, cqe); break;
+	case OP_STOP:   l->stopping = true; break;
+	case OP_RECV:   on_recv(l, c, cqe); break;
+	case OP_SEND:   on_send(l, c, cqe); break;
+	case OP_SLEEP:  on_sleep(l, c); break;
+	default:        break;   /* a cancellation's own answer */
+	}
+}
+
+/* ---- Setting up, and saying why not ---- */
+
+/* SINGLE_ISSUER and DEFER_TASKRUN (Linux 6.1): only this thread submits, and the kernel runs
+ * completion work when we wait, in a batch, rather than interrupting us for each. Older
+ * kernels refuse the flags (EINVAL): then without them. Returns 0 or -errno. */
+static int ring_setup(struct io_uring *ring)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
+	                                      IORING_SETUP_DEFER_TASKRUN,
+	                             .cq_entries = 4 * SQ_ENTRIES };
+	int err = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
+	if (err == -EINVAL) {
+		p = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE, .cq_entries = 4 * SQ_ENTRIES };
+		err = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
+	}
+	return err;
+}
+
+/* Why io_uring_setup() failed, in words a user can act on. */
+static const char *refusal_cause(int err)
+{
+	if (err == -ENOSYS)
+		return "io_uring refused: the kernel has none: built without it, or a seccomp filter "
+		       "hides it (ENOSYS)";
+	if (err != -EPERM) {
+		static char why[128];
+		snprintf(why, sizeof why, "io_uring_setup failed: %s", strerror(-err));
+		return why;
+	}
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+	int disabled = 0;
+	if (f) {
+		if (fscanf(f, "%d", &disabled) != 1)
+			disabled = 0;
+		fclose(f);
+	}
+	if (disabled == 2)
+		return "io_uring refused: disabled for everyone (sysctl kernel.io_uring_disabled=2: EPERM)";
+	if (disabled == 1)
+		return "io_uring refused: disabled for this user (sysctl kernel.io_uring_disabled=1, "
+		       "not in kernel.io_uring_group: EPERM)";
+	return "io_uring refused: a seccomp profile (a container's or a sandbox's) forbids "
+	       "io_uring_setup (EPERM)";
+}
+
+/* Multishot receive came in Linux 6.0; older kernels would fail only at the first receive. */
+static bool kernel_is_6_or_later(void)
+{
+	struct utsname u;
+	return uname(&u) == 0 && atoi(u.release) >= 6;
+}
+
+/* Asked before the server listens: why this machine cannot run the model, or NULL. */
+static const char *uring_unavailable(void)
+{
+	struct io_uring ring;
+	int err = ring_setup(&ring);
+	if (err < 0)
+		return refusal_cause(err);
+	io_uring_queue_exit(&ring);
+	if (!kernel_is_6_or_later())
+		return "multishot receive needs Linux 6.0 or later";
+	return NULL;
+}
+
+/* Returns false if the kernel has no provided buffer rings (Linux 5.19) or memory ran out. */
+static bool buffers_init(struct loop *l)
+{
+	size_t ring_size = RING_BUFS * sizeof(struct io_uring_buf);
+	void *br = mmap(NULL, ring_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	l->bufs = malloc((size_t)RING_BUFS * RING_BUF_SIZE);
+	if (br == MAP_FAILED || !l->bufs) {
+		if (br != MAP_FAILED)
+			munmap(br, ring_size);
+		return false;
+	}
+	l->br = br;
+	struct io_uring_buf_reg reg = { .ring_addr = (uintptr_t)br, .ring_entries = RING_BUFS,
+	                                .bgid = BUF_GROUP };
+	int err = io_uring_register_buf_ring(&l->ring, &reg, 0);
+	if (err < 0) {
+		fprintf(stderr, "%s: io_uring_register_buf_ring: %s\n", URING_NAME, strerror(-err));
+		return false;
+	}
+	io_uring_buf_ring_init(l->br);
+	for (int bid = 0; bid < RING_BUFS; bid++)
+		io_uring_buf_ring_add(l->br, ring_buf(l, bid), RING_BUF_SIZE, (unsigned short)bid,
+		                      io_uring_buf_ring_mask(RING_BUFS), bid);
+	io_uring_buf_ring_advance(l->br, RING_BUFS);
+	return true;
+}
+
+/* ---- The loop ---- */
+
+/* One system call: what the turn posted goes in, and we wait for at least one completion or
+ * the earliest deadline. */
+static int submit_and_wait(struct loop *l)
+{
+	int ms = deadline_timeout_ms(&l->deadlines, l->now);
+	int rc;
+	if (ms < 0) {
+		rc = io_uring_submit_and_wait(&l->ring, 1);
+	} else {
+		struct __kernel_timespec ts = { .tv_sec = ms / 1000,
+		                                .tv_nsec = (long long)(ms % 1000) * 1000000 };
+		struct io_uring_cqe *cqe;
+		rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+	}
+	return rc >= 0 || rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY ? 0 : rc;
+}
+
+static unsigned take_completions(struct loop *l)
+{
+	struct io_uring_cqe *cqes[CQES_PER_TURN];
+	unsigned n = io_uring_peek_batch_cqe(&l->ring, cqes, CQES_PER_TURN);
+	for (unsigned i = 0; i < n; i++)
+		on_completion(l, cqes[i]);
+	io_uring_cq_advance(&l->ring, n);
+	return n;
+}
+
+/* At shutdown: close every connection, then wait (a bounded time) for the kernel to give back
+ * every operation: they point into memory we are about to free, and the accept holds the
+ * listening socket, which would go on accepting until the ring is torn down, after we exit. */
+static void close_all(struct loop *l)
+{
+	while (l->open_list)
+		conn_close(l, l->open_list);
+	if (l->accepting)
+		cancel(l, NULL, OP_ACCEPT);
+	uint64_t give_up = now_ms() + 2000;
+	while ((l->closing || l->accepting) && now_ms() < give_up) {
+		l->now = now_ms();
+		struct __kernel_timespec ts = { .tv_nsec = 100 * 1000000 };
+		struct io_uring_cqe *cqe;
+		io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+		take_completions(l);
+	}
+}
+
+static int uring_run(struct server *srv)
+{
+	struct loop l = { .srv = srv, .pool = BUFPOOL_INIT(256) };
+	int err = ring_setup(&l.ring);
+	if (err < 0) {
+		fprintf(stderr, "%s: %s\n", URING_NAME, refusal_cause(err));
+		return 1;
+	}
+	if (!buffers_init(&l)) {
+		io_uring_queue_exit(&l.ring);
+		free(l.bufs);
+		return 1;
+	}
+	struct io_uring_sqe *sqe = get_sqe(&l);
+	io_uring_prep_poll_add(sqe, srv->stop_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, tag(NULL, OP_STOP));
+
+	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
+	while (!l.stopping) {
+		if (!l.accepting)
+			post_accept(&l);
+		l.now = now_ms();
+		err = submit_and_wait(&l);
+		if (err) {
+			fprintf(stderr, "%s: io_uring_enter: %s\n", URING_NAME, strerror(-err));
+			rc = 1;
+			break;
+		}
+		l.now = now_ms();
+		uint64_t woke = l.now;
+		take_completions(&l);
+		/* Judged by the time the loop woke, as in epoll.c: bytes that came during a /block
+		 * are taken before their connection is judged idle. */
+		struct deadline *due;
+		while ((due = deadline_pop_due(&l.deadlines, woke)))
+			conn_close(&l, conn_of(due));
+	}
+	close_all(&l);
+	deadline_heap_free(&l.deadlines);
+	io_uring_queue_exit(&l.ring);
+	if (!l.closing)   /* else the kernel may still hold a pointer: leave them */
+		free(l.bufs);
+	munmap(l.br, RING_BUFS * sizeof(struct io_uring_buf));
+	bufpool_drain(&l.pool);
+	return rc;
+}
+
+static const struct model uring_model = {
+	.name = URING_NAME,
+	.idea = "one thread, io_uring: multishot accept and receive, provided buffers, batched "
+	        "completions",
+	.default_max_conns = 100000,
+	.default_workers = 1,
+	.max_workers = 1,
+	.help_notes = "Needs Linux 6.0 or later, with io_uring allowed: where it is refused, the server\n"
+	              "says why in one line (\"uring: unavailable: ...\") and exits 1.",
+	.unavailable = uring_unavailable,
+	.run = uring_run,
+};
+
+int main(int argc, char **argv)
+{
+	return server_main(argc, argv, &uring_model);
+}

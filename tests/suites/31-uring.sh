@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The io_uring model, beyond the conformance suite that 30-conformance runs against it:
+# - where io_uring is refused (build/bin/no-io-uring: a seccomp filter, as in a container),
+#   the server says why in one line and exits 1, and the conformance suite reports the model
+#   skipped with that reason, not failed;
+# - with a provided buffer ring of two buffers (build/bin/uring-smallring), running out of
+#   buffers (ENOBUFS) is the rule: the conformance suite must still pass, and a newcomer must
+#   be served while non-readers hold every buffer.
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-build/bin}
+pass=0 fail=0
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+indent() { sed 's/^/    /'; }
+
+# refused ERRNO CAUSE: the one line, the exit code, and nothing on stdout.
+refused() {
+	local errno=$1 cause=$2 out err rc
+	err=$(mktemp)
+	out=$(timeout 20 "$BIN/no-io-uring" --errno "$errno" "$BIN/uring" --port 0 2>"$err")
+	rc=$?
+	if ((rc == 1)) && [[ -z $out ]] && (($(wc -l <"$err") == 1)) &&
+		grep -q "^uring: unavailable: io_uring refused: .*$cause" "$err"; then
+		ok "refused with $errno: exit 1, one line: $(cat "$err")"
+	else
+		bad "refused with $errno: expected exit 1 and one line naming $cause; got exit $rc"
+		indent <"$err"
+		[[ -n $out ]] && indent <<<"stdout: $out"
+	fi
+	rm -f "$err"
+}
+refused EPERM 'seccomp profile.*(EPERM)'
+refused ENOSYS '(ENOSYS)'
+
+# A bad command line is still a usage error (exit 2), refused or not.
+timeout 20 "$BIN/no-io-uring" "$BIN/uring" --port x >/dev/null 2>&1
+rc=$?
+((rc == 2)) && ok "a bad option under refusal: exit 2" || bad "a bad option under refusal: exit $rc, expected 2"
+
+# The conformance suite, run with io_uring refused: skipped with the reason, nothing failed.
+out=$(MODELS=uring BIN=$BIN timeout 120 "$BIN/no-io-uring" bash tests/suites/30-conformance.sh 2>&1)
+if grep -q '^uring: skipped: io_uring refused: .*(EPERM)$' <<<"$out" &&
+	[[ $(tail -n 1 <<<"$out") == "0 passed, 0 failed" ]]; then
+	ok "conformance with io_uring refused: $(grep '^uring: skipped' <<<"$out")"
+else
+	bad "conformance with io_uring refused: expected 'uring: skipped: ...' and 0 failed"
+	indent <<<"$out" | tail -n 5
+fi
+
+# A ring of two buffers: ENOBUFS all the time.
+out=$(timeout 600 python3 tests/conformance/conformance.py --bin "$BIN/uring-smallring" --proto both 2>&1)
+last=$(tail -n 1 <<<"$out")
+if [[ $last =~ ^([0-9]+)\ passed,\ 0\ failed$ ]] && ((BASH_REMATCH[1] > 0)); then
+	ok "conformance with a ring of two buffers: $last"
+else
+	bad "conformance with a ring of two buffers: $last"
+	grep '^FAIL' <<<"$out" | indent
+fi
+out=$(timeout 120 python3 tests/uring/ring_exhaustion.py "$BIN/uring-smallring" 2>&1)
+rc=$?
+while IFS= read -r line; do
+	case $line in
+	PASS\ *) ok "smallring: ${line#PASS }" ;;
+	FAIL\ *) bad "smallring: ${line#FAIL }" ;;
+	*) echo "$line" ;;
+	esac
+done <<<"$out"
+((rc == 0)) || grep -q '^FAIL' <<<"$out" || bad "ring_exhaustion.py exited $rc: $(tail -n 1 <<<"$out")"
+
+echo "$pass passed, $fail failed"
