@@ -17,8 +17,11 @@
  *   the bytes into the session and hand the buffer back.
  * - Completions are taken in a batch, and every send of the turn goes in with the next wait.
  *
- * How it differs from the readiness loops (epoll.c, select.c), which it otherwise follows
- * (the same conn states, the same deadline heap for the idle time-out, the same drive()):
+ * It does not use the readiness loops' core (loop.h), whose drive() tries a read or a write
+ * when the kernel says the socket is ready: here the kernel does the transfer and says when it
+ * is done. It keeps their shape (a turn: submit and wait, take what completed, expire the
+ * deadlines; a connection's states FOR_READ, FOR_WRITE, FOR_SLEEP; the same deadline heap;
+ * a drive() that runs the session until it must wait) and differs where completions must:
  * - A receive can complete while the connection does not want input: the client sent more
  *   before reading our answer. Those bytes are held, in their ring buffers, in order, and the
  *   multishot receive is cancelled, so a client that never reads gets no more receives posted
@@ -101,6 +104,8 @@ enum { RING_BUFS = URING_RING_BUFS, RING_BUF_SIZE = 4096, BUF_GROUP = 0 };
 enum { SQ_ENTRIES = 1024 };
 /* Completions taken per turn: more are simply taken next turn. */
 enum { CQES_PER_TURN = 256 };
+/* Spare session buffers the loop keeps, as loop.c does. */
+enum { SPARE_BUFFERS = 256 };
 
 struct loop {
 	struct server *srv;
@@ -168,7 +173,7 @@ static void hold(struct loop *l, struct conn *c, int bid, unsigned len)
 static void read_held(struct loop *l, struct conn *c)
 {
 	size_t room;
-	char *dst = session_rbuf(c->session, &room);
+	char *dst = session_rbuf(c->session, &l->pool, &room);
 	int bid = c->held_head;
 	size_t n = l->held_len[bid] - c->held_off;
 	if (n > room)
@@ -204,7 +209,7 @@ static void post_recv(struct loop *l, struct conn *c)
 	c->recv_direct = c->ring_starved;
 	if (c->recv_direct) {
 		size_t room;
-		char *dst = session_rbuf(c->session, &room);
+		char *dst = session_rbuf(c->session, &l->pool, &room);
 		io_uring_prep_recv(sqe, c->fd, dst, room, 0);
 	} else {
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
@@ -261,7 +266,7 @@ static void conn_free_if_done(struct loop *l, struct conn *c)
 {
 	if (c->waiting != CLOSED || c->in_flight)
 		return;
-	session_free(c->session);   /* only now: the kernel may have been reading its output */
+	session_free(c->session, &l->pool);   /* only now: the kernel may have been reading its output */
 	free(c);
 	l->closing--;
 }
@@ -303,7 +308,7 @@ static void wait_for(struct loop *l, struct conn *c, enum waiting what)
 static void drive(struct loop *l, struct conn *c)
 {
 	for (;;) {
-		switch (session_next(c->session)) {
+		switch (session_next(c->session, &l->pool)) {
 		case WANT_READ:
 			if (c->held_head >= 0) {
 				read_held(l, c);
@@ -351,7 +356,7 @@ static void conn_open(struct loop *l, int fd)
 	}
 	struct conn *c = calloc(1, sizeof *c);
 	if (c)
-		c->session = session_new(l->srv->opts.proto, &l->pool);
+		c->session = session_new(l->srv->opts.proto);
 	if (!c || !c->session) {
 		free(c);
 		server_refuse(l->srv, fd, "out of memory; refusing new connections");
@@ -613,7 +618,7 @@ static void close_all(struct loop *l)
 
 static int uring_run(struct server *srv)
 {
-	struct loop l = { .srv = srv, .pool = BUFPOOL_INIT(256) };
+	struct loop l = { .srv = srv, .pool = BUFPOOL_INIT(SPARE_BUFFERS) };
 	int err = ring_setup(&l.ring);
 	if (err < 0) {
 		fprintf(stderr, "%s: %s\n", URING_NAME, refusal_cause(err));
