@@ -127,27 +127,80 @@ static bool is_value_char(unsigned char c)
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
+static bool is_alpha(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* The characters of a host and port, as in a Host header or an authority (RFC 3986): a
+ * reg-name or an IP literal, then ":port". No '/', '@' (userinfo), space or control. */
+static bool is_host_char(unsigned char c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9') || (c && strchr("-._~%!$&'()*+,;=:[]", c));
+}
+
+static bool is_host(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_host_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* authority-form, CONNECT's "host:port": a host, a colon, and a port of digits. */
+static bool is_authority_form(const char *t, size_t n)
+{
+	const char *colon = memrchr(t, ':', n);
+	uint64_t port;
+	return colon && colon > t && is_host(t, n) &&
+	       http_parse_digits(colon + 1, (size_t)(t + n - colon - 1), &port);
+}
+
+/* absolute-form: "scheme://authority", then the path, if any. Returns the length of the part
+ * before the path, or 0 when t is not in absolute form. */
+static size_t absolute_prefix(const char *t, size_t n)
+{
+	size_t i = 0;
+	if (n == 0 || !is_alpha((unsigned char)t[0]))
+		return 0;
+	while (i < n && (is_alpha((unsigned char)t[i]) || (t[i] >= '0' && t[i] <= '9') ||
+	                 t[i] == '+' || t[i] == '-' || t[i] == '.'))
+		i++;
+	if (n - i < 4 || memcmp(t + i, "://", 3) != 0)
+		return 0;
+	size_t host = i + 3, end = host;
+	while (end < n && t[end] != '/' && t[end] != '?')
+		end++;
+	return end > host && is_host(t + host, end - host) ? end : 0;
+}
+
+/* The four forms a request-target may take (RFC 9112 §3.2); anything else is a 400, as
+ * "GET foo" is. CONNECT takes only the authority form, and only OPTIONS may ask for "*". */
+static bool target_form_ok(const struct http_request *r)
+{
+	const char *t = r->target;
+	size_t n = r->target_len;
+	if (r->method_id == HTTP_CONNECT)
+		return is_authority_form(t, n);
+	if (n == 1 && t[0] == '*')
+		return r->method_id == HTTP_OPTIONS;
+	return t[0] == '/' || absolute_prefix(t, n) > 0;
+}
+
 /* Splits the target into path and query; an absolute-form target ("http://host/p") is
- * reduced to its path, which servers must accept (RFC 9112 §3.2.2). */
+ * reduced to its path, which servers must accept (RFC 9112 §3.2.2). The authority and
+ * asterisk forms are their own path, which no route has. */
 static void split_target(struct http_request *r)
 {
 	const char *t = r->target;
 	size_t n = r->target_len;
-	for (size_t skip = 0; skip < 2; skip++) {
-		const char *scheme = skip ? "https://" : "http://";
-		size_t sl = strlen(scheme);
-		if (n > sl && eq_nocase(t, sl, scheme)) {
-			const char *slash = memchr(t + sl, '/', n - sl);
-			const char *q = memchr(t + sl, '?', n - sl);
-			if (!slash || (q && q < slash)) {
-				t = "/";   /* no path: the root */
-				n = 1;
-			} else {
-				n -= (size_t)(slash - t);
-				t = slash;
-			}
-			break;
-		}
+	size_t prefix = r->method_id == HTTP_CONNECT ? 0 : absolute_prefix(t, n);
+	if (prefix && (prefix == n || t[prefix] == '?')) {
+		t = "/";   /* no path: the root */
+		n = 1;
+	} else {
+		t += prefix;
+		n -= prefix;
 	}
 	const char *q = memchr(t, '?', n);
 	r->path = t;
@@ -178,6 +231,8 @@ static int parse_request_line(const char **p, const char *end, struct http_reque
 	r->target_len = (size_t)(s - t);
 	if (r->target_len > HTTP_MAX_TARGET)
 		return 414;
+	if (!target_form_ok(r))
+		return 400;
 
 	s++;
 	if (end - s < 10 || memcmp(s, "HTTP/", 5) != 0)
@@ -262,7 +317,13 @@ static int parse_header(const char **p, const char *end, struct http_header *h)
 static int interpret_header(const struct http_header *h, struct http_request *r,
                             bool *conn_close, bool *conn_keep, bool *has_te)
 {
-	if (eq_nocase(h->name, h->name_len, "content-length")) {
+	if (eq_nocase(h->name, h->name_len, "host")) {
+		/* One Host, a host and port and nothing else (RFC 9112 §3.2): two could name two
+		 * servers, and which one a proxy believed is unknowable. Empty is allowed. */
+		if (r->has_host || !is_host(h->value, h->value_len))
+			return 400;
+		r->has_host = true;
+	} else if (eq_nocase(h->name, h->name_len, "content-length")) {
 		if (r->has_content_length)   /* duplicates are how smuggling starts: refuse */
 			return 400;
 		if (!http_parse_digits(h->value, h->value_len, &r->content_length))
@@ -292,6 +353,7 @@ int http_parse_head(const char *buf, size_t len, struct http_request *r)
 	r->content_length = 0;
 	r->chunked = false;
 	r->expect_continue = false;
+	r->has_host = false;
 
 	int status = parse_request_line(&p, end, r);
 	if (status)
@@ -312,6 +374,8 @@ int http_parse_head(const char *buf, size_t len, struct http_request *r)
 	}
 	if (r->method_id == HTTP_UNKNOWN)
 		return 501;
+	if (r->minor_version == 1 && !r->has_host)
+		return 400;   /* an HTTP/1.1 client MUST send Host (RFC 9112 §3.2); 1.0 may not */
 	if (r->has_content_length && has_te)
 		return 400;   /* two framings: which one a proxy believed is unknowable */
 	if (has_te && r->minor_version == 0)
@@ -341,6 +405,7 @@ const char *http_reason(int status)
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";

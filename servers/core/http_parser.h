@@ -42,9 +42,11 @@ struct http_header {
 struct http_request {
 	const char *method;
 	size_t method_len;
-	const char *target;          /* origin-form: path and query, starting with '/' */
+	const char *target;          /* as sent: origin-form ("/p?q"), absolute-form ("http://h/p"),
+	                              * authority-form (CONNECT "h:443") or asterisk-form ("*") */
 	size_t target_len;
-	const char *path;            /* target without the query */
+	const char *path;            /* the target's path, without the query ("/p", or the whole
+	                              * target in the authority and asterisk forms) */
 	size_t path_len;
 	const char *query;           /* after '?', or NULL */
 	size_t query_len;
@@ -54,6 +56,7 @@ struct http_request {
 
 	/* What the headers mean for framing and the connection, checked for consistency. */
 	enum http_method method_id;
+	bool has_host;               /* required in HTTP/1.1 */
 	bool has_content_length;
 	uint64_t content_length;
 	bool chunked;                /* Transfer-Encoding: chunked */
@@ -80,7 +83,8 @@ long http_head_scan(const char *buf, size_t len, struct http_scan *scan);
 /*
  * Parses a complete head (as delimited by http_head_scan) into *req.
  * Returns 0, or the HTTP status to answer with: 400 (malformed line or header, bad or
- * conflicting framing), 414, 431 (too many headers), 501 (unknown method or transfer coding),
+ * conflicting framing, a target in none of the four forms, HTTP/1.1 without exactly one
+ * valid Host), 414, 431 (too many headers), 501 (unknown method or transfer coding),
  * 505 (a version other than 1.0 and 1.1).
  */
 int http_parse_head(const char *buf, size_t len, struct http_request *req);

@@ -12,7 +12,7 @@ from rawhttp import Conn, Sender, chunked, request, reset
 
 # Sent right after a bad request: it must never be answered, because after an error that
 # leaves the stream unframed nothing that follows can be trusted to be a request.
-SMUGGLED = b"GET /json HTTP/1.1\r\n\r\n"
+SMUGGLED = b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 def refused_and_closed(srv, raw, status, what, then=SMUGGLED):
@@ -57,8 +57,8 @@ def refused_and_kept(srv, raw, status, what, allow=None):
 def malformed_request_line(ctx):
     srv = ctx.server()
     for raw in (b"HELLO\r\n\r\n", b"GET /\r\n\r\n", b"GET / HTTP/1.1 extra\r\n\r\n",
-                b"GET  / HTTP/1.1\r\n\r\n", b" GET / HTTP/1.1\r\n\r\n", b"GET / http/1.1\r\n\r\n",
-                b"GET / HTTP/1.x\r\n\r\n", b"GET /a\x01b HTTP/1.1\r\n\r\n", b"GET\r\n\r\n",
+                b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", b" GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / http/1.1\r\n\r\n",
+                b"GET / HTTP/1.x\r\n\r\n", b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", b"GET\r\n\r\n",
                 b"GET / HTTP/1\r\n\r\n", b"\x00\x00\x00\x00\r\n\r\n"):
         refused_and_closed(srv, raw, 400, f"request line {raw[:24]!r}")
 
@@ -67,7 +67,7 @@ def malformed_request_line(ctx):
 def bare_lf_or_cr(ctx):
     srv = ctx.server()
     for raw in (b"GET / HTTP/1.1\n\n", b"GET / HTTP/1.1\r\nHost: x\n\r\n",
-                b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", b"GET / HTTP/1.1\r\r\n\r\n"):
+                b"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", b"GET / HTTP/1.1\r\r\n\r\n"):
         refused_and_closed(srv, raw, 400, f"{raw!r}")
 
 
@@ -76,18 +76,18 @@ def malformed_header(ctx):
     srv = ctx.server()
     for line in (b"Host localhost", b"Host : x", b": empty-name", b"X: a\x00b", b"X(y): z",
                  b"X: a\x7fb"):
-        refused_and_closed(srv, b"GET / HTTP/1.1\r\n" + line + b"\r\n\r\n", 400,
+        refused_and_closed(srv, b"GET / HTTP/1.1\r\nHost: x\r\n" + line + b"\r\n\r\n", 400,
                            f"header {line!r}")
-    refused_and_closed(srv, b"GET / HTTP/1.1\r\nX: a\r\n  folded\r\n\r\n", 400, "obs-fold header")
+    refused_and_closed(srv, b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n  folded\r\n\r\n", 400, "obs-fold header")
 
 
 @case("bad-input", "bad-content-length")
 def bad_content_length(ctx):
     srv = ctx.server()
     for value in (b"abc", b"-1", b"1 2", b"+5", b"0x10", b"", b"1,1", b"3.0"):
-        refused_and_closed(srv, b"POST /echo HTTP/1.1\r\nContent-Length: " + value + b"\r\n\r\nabc",
+        refused_and_closed(srv, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + value + b"\r\n\r\nabc",
                            400, f"Content-Length: {value.decode()!r}")
-    refused_and_closed(srv, b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n"
+    refused_and_closed(srv, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n"
                             b"\r\nabc", 400, "two Content-Length headers")
 
 
@@ -97,7 +97,7 @@ def content_length_and_chunked(ctx):
     srv = ctx.server()
     for heads in ((b"Content-Length: 5", b"Transfer-Encoding: chunked"),
                   (b"Transfer-Encoding: chunked", b"Content-Length: 5")):
-        raw = b"POST /echo HTTP/1.1\r\n" + b"\r\n".join(heads) + b"\r\n\r\n0\r\n\r\n"
+        raw = b"POST /echo HTTP/1.1\r\nHost: x\r\n" + b"\r\n".join(heads) + b"\r\n\r\n0\r\n\r\n"
         refused_and_closed(srv, raw, 400, " + ".join(h.decode() for h in heads))
 
 
@@ -111,7 +111,7 @@ def chunked_with_http10(ctx):
 def unknown_transfer_coding(ctx):
     srv = ctx.server()
     for te in (b"gzip", b"gzip, chunked", b"identity"):
-        raw = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: " + te + b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        raw = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te + b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
         refused_and_closed(srv, raw, 501, f"Transfer-Encoding: {te.decode()}")
 
 
@@ -120,7 +120,7 @@ def malformed_chunk(srv, request_line, framing, what, must_be_400):
     ignored. Only an /echo whose answer has begun (its first chunk was well formed) may
     instead cut its chunked 200 short."""
     with Conn.to(srv) as c:
-        c.send(request_line + b" HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + framing +
+        c.send(request_line + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + framing +
                SMUGGLED)
         what = f"{request_line.decode()}, {what}"
         r = c.read_head()
@@ -165,7 +165,7 @@ def chunked_body_over_16mib_413(ctx):
     # A route that reads the body before answering can still say 413 for a chunked body.
     body = b"x" * ((16 << 20) + 65536)
     with Conn.to(ctx.server()) as c:
-        sender = Sender(c.sock, b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        sender = Sender(c.sock, b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
                         chunked(body, [1 << 20]))
         r = c.read_response()
         expect_eq(r.status, 413, "GET / with a chunked body over 16 MiB")
@@ -179,7 +179,7 @@ def chunked_body_over_16mib(ctx):
     # The answer began before the body ended, so no 413 can be sent: the echo is cut short.
     body = os.urandom((16 << 20) + 65536)
     with Conn.to(ctx.server()) as c:
-        head = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         sender = Sender(c.sock, head + chunked(body, [65536]))
         r = c.read_head()
         expect_eq(r.status, 200, "chunked /echo status")
@@ -224,11 +224,60 @@ def head_405(srv, raw, allow):
         expect_eq(c.read_response().body, HELLO, "GET / after HEAD /echo (405, no body)")
 
 
+@case("bad-input", "host-required")
+def host_required(ctx):
+    """RFC 9112 §3.2: an HTTP/1.1 request without Host, with two, or with one that is not a
+    host and port is a 400. HTTP/1.0 may leave it out (a request typed by hand with nc)."""
+    srv = ctx.server()
+    refused_and_closed(srv, request("GET", "/json", host=None), 400, "HTTP/1.1 without Host")
+    refused_and_closed(srv, request("POST", "/echo", ["Content-Length: 3"], host=None) + b"abc",
+                       400, "HTTP/1.1 POST without Host")
+    refused_and_closed(srv, request("GET", "/json", ["Host: a", "Host: a"]), 400, "two Host")
+    for value in ("a b", "a/b", "user@a", "a\tb"):
+        refused_and_closed(srv, request("GET", "/json", [f"Host: {value}"]), 400,
+                           f"Host: {value!r}")
+    for raw, what in ((request("GET", "/json", version="HTTP/1.0"), "HTTP/1.0 without Host"),
+                      (request("GET", "/json", ["Host: 127.0.0.1:8080"]), "Host with a port"),
+                      (request("GET", "/json", ["Host: [::1]:80"]), "Host, an IPv6 literal"),
+                      (request("GET", "/json", ["Host:"]), "an empty Host (RFC 9110 §7.2)")):
+        with Conn.to(srv) as c:
+            c.send(raw)
+            r = c.read_response()
+            expect_eq((r.status, r.body), (200, JSON), what)
+
+
+@case("bad-input", "request-target-forms")
+def request_target_forms(ctx):
+    """RFC 9112 §3.2: a target is origin-form ("/p"), absolute-form ("http://h/p": the path
+    is served), authority-form (CONNECT only) or asterisk-form (OPTIONS only); anything else
+    is a 400 that closes the connection."""
+    srv = ctx.server()
+    for method, target in (("GET", "foo"), ("GET", "json"), ("GET", "./json"), ("GET", "?n=1"),
+                           ("GET", "*"), ("OPTIONS", "*x"), ("GET", "localhost:80"),
+                           ("CONNECT", "/"), ("CONNECT", "localhost"), ("GET", "http:/json"),
+                           ("GET", "http:///json")):
+        refused_and_closed(srv, request(method, target), 400, f"{method} {target}")
+    for target in ("http://localhost/json", "HTTP://127.0.0.1:9/json?x=1", "https://h/json"):
+        with Conn.to(srv) as c:
+            c.send(request("GET", target))
+            r = c.read_response()
+            expect_eq((r.status, r.body), (200, JSON), f"GET {target}")
+    # In their own forms, OPTIONS * and CONNECT are well-formed requests for resources this
+    # server does not have: an error, not a 400, and the connection goes on.
+    for method, target in (("OPTIONS", "*"), ("CONNECT", "localhost:443")):
+        with Conn.to(srv) as c:
+            c.send(request(method, target) + request("GET", "/json"))
+            r = c.read_response()
+            expect(r.status not in (400, 200), f"{method} {target}: expected an error other than "
+                                               f"400 (it is well formed), got {r.status}")
+            expect_eq(c.read_response().body, JSON, f"GET /json after {method} {target}")
+
+
 @case("bad-input", "unknown-method-501")
 def unknown_method_501(ctx):
     srv = ctx.server()
     for method in (b"BREW", b"get", b"Get", b"PROPFIND"):
-        refused_and_closed(srv, method + b" / HTTP/1.1\r\n\r\n", 501, f"method {method.decode()}")
+        refused_and_closed(srv, method + b" / HTTP/1.1\r\nHost: x\r\n\r\n", 501, f"method {method.decode()}")
 
 
 @case("bad-input", "body-over-16mib-413")
@@ -237,11 +286,11 @@ def body_over_16mib_413(ctx):
     srv = ctx.server()
     for target, length in (("/echo", (16 << 20) + 1), ("/echo", 99999999999999999999999),
                            ("/json", 1 << 30)):
-        raw = f"POST {target} HTTP/1.1\r\nContent-Length: {length}\r\n\r\n".encode()
+        raw = f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
         refused_and_closed(srv, raw, 413, f"POST {target} with Content-Length {length}", then=b"")
     # 16 MiB itself is allowed: the route answers (405 here), not the size limit.
     with Conn.to(srv) as c:
-        c.send(f"POST /json HTTP/1.1\r\nContent-Length: {16 << 20}\r\n\r\n".encode())
+        c.send(f"POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: {16 << 20}\r\n\r\n".encode())
         expect_eq(c.read_response().status, 405, "POST /json with a body of exactly 16 MiB")
 
 
@@ -262,12 +311,12 @@ def head_over_8k_431(ctx):
                        "a 9 KiB header")
     many = [f"X-H{i}: {'y' * 100}" for i in range(90)]
     refused_and_closed(srv, request("GET", "/", many), 431, "90 headers, 9 KiB in all")
-    refused_and_closed(srv, b"GET / HTTP/1.1\r\nX-Big: " + b"z" * 9000, 431,
+    refused_and_closed(srv, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"z" * 9000, 431,
                        "an unfinished 9 KiB head", then=b"")
-    refused_and_closed(srv, request("GET", "/", [f"X-{i}: v" for i in range(65)]), 431,
-                       "65 header fields")
+    refused_and_closed(srv, request("GET", "/", [f"X-{i}: v" for i in range(64)]), 431,
+                       "65 header fields (Host and 64 more)")
     # Under the limits: served.
-    for headers, what in (([f"X-{i}: v" for i in range(64)], "64 header fields"),
+    for headers, what in (([f"X-{i}: v" for i in range(63)], "64 header fields (Host and 63)"),
                           (["X-Big: " + "x" * 7900], "a 7.9 KiB head")):
         with Conn.to(srv) as c:
             c.send(request("GET", "/json", headers))
@@ -327,10 +376,10 @@ def client_resets(ctx):
         s.sendall(b"GET /json HTTP/1.1\r\nHost: loc")
         reset(s)
         s = srv.connect()
-        s.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n" + os.urandom(100000))
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + os.urandom(100000))
         reset(s)
         s = srv.connect()
-        s.sendall(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n" +
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n" +
                   os.urandom(3000))
         reset(s)
         s = srv.connect()
@@ -361,8 +410,8 @@ def silent_and_half_sent(ctx):
     srv = ctx.server()
     silent = [srv.connect() for _ in range(5)]
     half = []
-    for partial in (b"GET / HTTP/1.1\r\nHost", b"GET /js", b"POST /echo HTTP/1.1\r\n"
-                    b"Content-Length: 100\r\n\r\nabc", b"POST /echo HTTP/1.1\r\n"
+    for partial in (b"GET / HTTP/1.1\r\nHost", b"GET /js", b"POST /echo HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Length: 100\r\n\r\nabc", b"POST /echo HTTP/1.1\r\nHost: x\r\n"
                     b"Transfer-Encoding: chunked\r\n\r\n10\r\nab"):
         s = srv.connect()
         s.sendall(partial)
@@ -381,7 +430,7 @@ def many_slow_clients(ctx):
     try:
         for i in range(200):
             s = srv.connect()
-            s.sendall(b"GET / HTTP/1.1\r\nX-Slow: " + b"s" * (i % 50))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * (i % 50))
             slow.append(s)
         with Conn.to(srv) as c:
             c.send(request("GET", "/json"))

@@ -99,7 +99,7 @@ def sigterm_mid_bytes(ctx):
 def sigterm_mid_upload(ctx):
     srv = ctx.server()
     with Conn.to(srv) as up:
-        up.send(b"POST /echo HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n" + b"u" * 100000)
+        up.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n" + b"u" * 100000)
         time.sleep(0.2)
         stops_cleanly(ctx, srv, signal.SIGTERM)
 
@@ -114,7 +114,7 @@ def sigterm_many_connections(ctx):
             if i % 4 == 0:
                 s.sendall(request("GET", "/sleep?ms=30000"))
             elif i % 4 == 1:
-                s.sendall(b"POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\nabc")
+                s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
             elif i % 4 == 2:
                 s.sendall(request("GET", "/json"))
         time.sleep(0.3)
@@ -130,7 +130,7 @@ def churn(srv):
     for i in range(100):
         s = srv.connect()
         if i % 4 == 0:
-            s.sendall(b"GET /json HTTP/1.1\r\nHo")
+            s.sendall(b"GET /json HTTP/1.1\r\nHost: x\r\nHo")
             reset(s)
             continue
         if i % 4 == 1:

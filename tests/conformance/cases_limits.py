@@ -110,7 +110,7 @@ def busy_http(srv, paced):
     cut by the 1 s idle time-out."""
     with Conn.to(srv) as chatty, Conn.to(srv) as uploader, Conn.to(srv) as sleeper:
         sleeper.send(request("GET", "/sleep?ms=2500"))
-        uploader.send(b"POST /echo HTTP/1.1\r\nContent-Length: 15\r\n\r\n")
+        uploader.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n")
 
         def ask(i):
             chatty.send(request("GET", "/json"))

@@ -174,7 +174,7 @@ def serves_again(srv, bound=None):
     while time.monotonic() < deadline:
         try:
             with Conn.to(srv) as c:
-                c.send(b"GET / HTTP/1.1\r\n\r\n" if srv.proto == "http" else b"hello\n")
+                c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" if srv.proto == "http" else b"hello\n")
                 if srv.proto == "http":
                     r = c.read_response()
                     if r.status == 200:

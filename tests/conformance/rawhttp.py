@@ -292,10 +292,14 @@ def connections(server, n):
             c.close()
 
 
-def request(method, target, headers=(), body=b"", version="HTTP/1.1"):
-    """The bytes of one request. A body gets a Content-Length unless the headers frame it."""
+def request(method, target, headers=(), body=b"", version="HTTP/1.1", host="x"):
+    """The bytes of one request. An HTTP/1.1 request gets a Host, as every client sends (the
+    server must refuse one without: host=None leaves it out), unless the headers have one. A
+    body gets a Content-Length unless the headers frame it."""
     lines = [f"{method} {target} {version}"]
     names = [h.split(":", 1)[0].lower() for h in headers]
+    if version == "HTTP/1.1" and host is not None and "host" not in names:
+        lines.append(f"Host: {host}")
     lines += headers
     if body and "content-length" not in names and "transfer-encoding" not in names:
         lines.append(f"Content-Length: {len(body)}")

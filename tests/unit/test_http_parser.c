@@ -46,13 +46,13 @@ static void test_methods(void)
 	static const struct { const char *line; enum http_method id; } cases[] = {
 		{ "GET / HTTP/1.1", HTTP_GET },         { "HEAD / HTTP/1.1", HTTP_HEAD },
 		{ "POST / HTTP/1.1", HTTP_POST },       { "PUT / HTTP/1.1", HTTP_PUT },
-		{ "DELETE / HTTP/1.1", HTTP_DELETE },   { "CONNECT / HTTP/1.1", HTTP_CONNECT },
+		{ "DELETE / HTTP/1.1", HTTP_DELETE },   { "CONNECT h:443 HTTP/1.1", HTTP_CONNECT },
 		{ "OPTIONS * HTTP/1.1", HTTP_OPTIONS }, { "TRACE / HTTP/1.1", HTTP_TRACE },
 		{ "PATCH / HTTP/1.1", HTTP_PATCH },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char head[64];
-		snprintf(head, sizeof head, "%s\r\n\r\n", cases[i].line);
+		snprintf(head, sizeof head, "%s\r\nHost: h\r\n\r\n", cases[i].line);
 		check_case("%s", cases[i].line);
 		struct http_request req;
 		CHECK_EQ(status_of_str(head, &req), 0);
@@ -72,7 +72,6 @@ static void test_targets(void)
 		{ "/?", "/", "" },
 		{ "/a?b?c=d&e", "/a", "b?c=d&e" },
 		{ "/%20x/y.z~!$&'()*+,;=:@", "/%20x/y.z~!$&'()*+,;=:@", NULL },
-		{ "*", "*", NULL },
 		/* absolute-form: the server must accept it, and routes by its path */
 		{ "http://example.com/json", "/json", NULL },
 		{ "http://example.com:8080/bytes?n=5", "/bytes", "n=5" },
@@ -80,10 +79,11 @@ static void test_targets(void)
 		{ "http://example.com", "/", NULL },
 		{ "http://example.com?q/", "/", NULL },
 		{ "http://a/b?c=http://d/e", "/b", "c=http://d/e" },
+		{ "ftp+x.y-z://[::1]:21/p", "/p", NULL },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char head[128];
-		snprintf(head, sizeof head, "GET %s HTTP/1.1\r\n\r\n", cases[i].target);
+		snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", cases[i].target);
 		check_case("target %s", cases[i].target);
 		struct http_request req;
 		if (!CHECK_EQ(status_of_str(head, &req), 0))
@@ -94,6 +94,30 @@ static void test_targets(void)
 			CHECK(span_is(req.query, req.query_len, cases[i].query));
 		else
 			CHECK(req.query == NULL && req.query_len == 0);
+	}
+	check_case("%s", "");
+}
+
+/* The asterisk and authority forms, each with the one method that takes it; Host is what
+ * HTTP/1.1 requires and 1.0 does not. */
+static void test_forms_and_host(void)
+{
+	static const struct { const char *head, *path; } cases[] = {
+		{ "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", "*" },
+		{ "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+		  "example.com:443" },
+		{ "CONNECT [::1]:8080 HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", "[::1]:8080" },
+		{ "GET / HTTP/1.0\r\n\r\n", "/" },
+		{ "GET / HTTP/1.1\r\nHost:\r\n\r\n", "/" },   /* empty: allowed (RFC 9110 §7.2) */
+		{ "GET / HTTP/1.1\r\nhOST: 127.0.0.1:8080\r\n\r\n", "/" },
+		{ "GET / HTTP/1.1\r\nHost: xn--caf-dma.example_1~!$&'()*+,;=%20\r\n\r\n", "/" },
+		{ "GET http://a/json HTTP/1.1\r\nHost: b\r\n\r\n", "/json" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		check_case("%s", cases[i].head);
+		struct http_request req;
+		if (CHECK_EQ(status_of_str(cases[i].head, &req), 0))
+			CHECK(span_is(req.path, req.path_len, cases[i].path));
 	}
 	check_case("%s", "");
 }
@@ -115,7 +139,7 @@ static void test_header_values(void)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char head[160];
-		snprintf(head, sizeof head, "GET / HTTP/1.1\r\n%s\r\nAfter: x\r\n\r\n", cases[i].line);
+		snprintf(head, sizeof head, "GET / HTTP/1.0\r\n%s\r\nAfter: x\r\n\r\n", cases[i].line);
 		check_case("header %s", cases[i].line);
 		struct http_request req;
 		if (!CHECK_EQ(status_of_str(head, &req), 0) || !CHECK_EQ(req.num_headers, 2))
@@ -127,7 +151,7 @@ static void test_header_values(void)
 	check_case("%s", "");
 
 	struct http_request req;
-	const char *head = "GET / HTTP/1.1\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\n\r\n";
+	const char *head = "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\n\r\n";
 	CHECK_EQ(status_of_str(head, &req), 0);
 	const struct http_header *h = http_find_header(&req, "x-a");
 	CHECK(h && span_is(h->value, h->value_len, "1"));   /* the first of two */
@@ -146,7 +170,7 @@ static void test_header_count(void)
 {
 	char head[1024];
 	for (int n = 63; n <= 65; n++) {
-		size_t len = (size_t)sprintf(head, "GET / HTTP/1.1\r\n");
+		size_t len = (size_t)sprintf(head, "GET / HTTP/1.0\r\n");   /* no Host to count */
 		for (int i = 0; i < n; i++)
 			len += (size_t)sprintf(head + len, "H%d: %d\r\n", i, i);
 		len += (size_t)sprintf(head + len, "\r\n");
@@ -186,7 +210,7 @@ static void test_keep_alive(void)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char head[160];
-		snprintf(head, sizeof head, "GET / HTTP/1.%d\r\n%s\r\n", cases[i].minor,
+		snprintf(head, sizeof head, "GET / HTTP/1.%d\r\nHost: h\r\n%s\r\n", cases[i].minor,
 		         cases[i].headers);
 		check_case("HTTP/1.%d %s", cases[i].minor, cases[i].headers);
 		struct http_request req;
@@ -207,23 +231,23 @@ static void test_framing(void)
 		uint64_t cl;
 		bool chunked, expect;
 	} cases[] = {
-		{ "POST / HTTP/1.1\r\n\r\n", false, 0, false, false },
-		{ "POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", true, 0, false, false },
-		{ "POST / HTTP/1.1\r\nContent-Length: 42\r\n\r\n", true, 42, false, false },
-		{ "POST / HTTP/1.1\r\ncontent-length:00042 \r\n\r\n", true, 42, false, false },
+		{ "POST / HTTP/1.1\r\nHost: h\r\n\r\n", false, 0, false, false },
+		{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", true, 0, false, false },
+		{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n", true, 42, false, false },
+		{ "POST / HTTP/1.1\r\nHost: h\r\ncontent-length:00042 \r\n\r\n", true, 42, false, false },
 		{ "POST / HTTP/1.0\r\nContent-Length: 16777217\r\n\r\n", true, 16777217, false, false },
-		{ "POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n",
+		{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n",
 		  true, UINT64_MAX, false, false },
 		/* too big for 64 bits: saturates, to be answered 413 rather than 400 */
-		{ "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+		{ "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n",
 		  true, UINT64_MAX, false, false },
-		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", false, 0, true, false },
-		{ "POST / HTTP/1.1\r\ntransfer-encoding:  CHUNKED \r\n\r\n", false, 0, true, false },
-		{ "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+		{ "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", false, 0, true, false },
+		{ "POST / HTTP/1.1\r\nHost: h\r\ntransfer-encoding:  CHUNKED \r\n\r\n", false, 0, true, false },
+		{ "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
 		  true, 5, false, true },
-		{ "POST / HTTP/1.1\r\nExpect: 100-Continue\r\n\r\n", false, 0, false, true },
-		{ "POST / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", false, 0, false, false },
-		{ "POST / HTTP/1.1\r\nExpect: 100-continue, x\r\n\r\n", false, 0, false, false },
+		{ "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n\r\n", false, 0, false, true },
+		{ "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n", false, 0, false, false },
+		{ "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue, x\r\n\r\n", false, 0, false, false },
 		/* HTTP/1.0 has no 1xx answers: the expectation is ignored (RFC 9110 §10.1.1) */
 		{ "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
 		  true, 5, false, false },
@@ -243,21 +267,21 @@ static void test_framing(void)
 	/* A struct reused for a second request starts clean. */
 	struct http_request req;
 	CHECK_EQ(status_of_str(cases[9].head, &req), 0);
-	CHECK_EQ(status_of_str("GET / HTTP/1.1\r\n\r\n", &req), 0);
+	CHECK_EQ(status_of_str("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &req), 0);
 	CHECK(!req.has_content_length && !req.chunked && !req.expect_continue);
-	CHECK_EQ(req.num_headers, 0);
+	CHECK_EQ(req.num_headers, 1);   /* Host */
 }
 
 static void test_leading_crlf(void)
 {
 	struct http_request req;
-	CHECK_EQ(status_of_str("\r\nGET / HTTP/1.1\r\n\r\n", &req), 0);
-	CHECK_EQ(status_of_str("\r\n\r\n\r\n\r\nGET /json HTTP/1.1\r\n\r\n", &req), 0);
+	CHECK_EQ(status_of_str("\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", &req), 0);
+	CHECK_EQ(status_of_str("\r\n\r\n\r\n\r\nGET /json HTTP/1.1\r\nHost: h\r\n\r\n", &req), 0);
 	CHECK(span_is(req.path, req.path_len, "/json"));
-	CHECK_EQ(status_of_str("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", &req), 400);
+	CHECK_EQ(status_of_str("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", &req), 400);
 	struct http_scan scanned = { 0 };
-	const char *s = "\r\n\r\nGET / HTTP/1.1\r\n\r\nGET";
-	CHECK_EQ(http_head_scan(s, strlen(s), &scanned), 22);   /* the CRLFs belong to the head */
+	const char *s = "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\nGET";
+	CHECK_EQ(http_head_scan(s, strlen(s), &scanned), 31);   /* the CRLFs belong to the head */
 }
 
 /* Every error, with the one thing that causes it. */
@@ -268,61 +292,61 @@ static const struct error_case {
 } ERRORS[] = {
 	/* 400: line endings */
 	{ "bare LF ends request line", "GET / HTTP/1.1\n\r\n", 400 },
-	{ "bare LF ends a header", "GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n", 400 },
-	{ "bare LF ends the head", "GET / HTTP/1.1\r\nA: b\r\n\n", 400 },
+	{ "bare LF ends a header", "GET / HTTP/1.1\r\nHost: h\r\nA: b\nC: d\r\n\r\n", 400 },
+	{ "bare LF ends the head", "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n\n", 400 },
 	{ "bare LF only", "\n", 400 },
-	{ "bare CR in request line", "GET /\r HTTP/1.1\r\n\r\n", 400 },
-	{ "bare CR in method", "GE\rT / HTTP/1.1\r\n\r\n", 400 },
-	{ "bare CR in header value", "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", 400 },
-	{ "bare CR in header name", "GET / HTTP/1.1\r\nA\r: b\r\n\r\n", 400 },
-	{ "CR CR LF ends a header", "GET / HTTP/1.1\r\nA: b\r\r\n\r\n", 400 },
+	{ "bare CR in request line", "GET /\r HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "bare CR in method", "GE\rT / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "bare CR in header value", "GET / HTTP/1.1\r\nHost: h\r\nA: b\rc\r\n\r\n", 400 },
+	{ "bare CR in header name", "GET / HTTP/1.1\r\nHost: h\r\nA\r: b\r\n\r\n", 400 },
+	{ "CR CR LF ends a header", "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\r\n\r\n", 400 },
 	{ "CR CR LF ends request line", "GET / HTTP/1.1\r\r\n\r\n", 400 },
 	/* 400: header syntax */
-	{ "obs-fold with space", "GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", 400 },
-	{ "obs-fold with tab", "GET / HTTP/1.1\r\nA: b\r\n\tc\r\n\r\n", 400 },
-	{ "space before first header", "GET / HTTP/1.1\r\n A: b\r\n\r\n", 400 },
-	{ "space before colon", "GET / HTTP/1.1\r\nA : b\r\n\r\n", 400 },
-	{ "tab before colon", "GET / HTTP/1.1\r\nA\t: b\r\n\r\n", 400 },
-	{ "empty name", "GET / HTTP/1.1\r\n: b\r\n\r\n", 400 },
-	{ "no colon", "GET / HTTP/1.1\r\nAb\r\n\r\n", 400 },
-	{ "non-token name", "GET / HTTP/1.1\r\nA(b): c\r\n\r\n", 400 },
-	{ "non-ASCII name", "GET / HTTP/1.1\r\nA\xc3\xa9: c\r\n\r\n", 400 },
-	{ "DEL in value", "GET / HTTP/1.1\r\nA: b\x7f\r\n\r\n", 400 },
-	{ "control in value", "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n", 400 },
+	{ "obs-fold with space", "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n c\r\n\r\n", 400 },
+	{ "obs-fold with tab", "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n\tc\r\n\r\n", 400 },
+	{ "space before first header", "GET / HTTP/1.1\r\nHost: h\r\n A: b\r\n\r\n", 400 },
+	{ "space before colon", "GET / HTTP/1.1\r\nHost: h\r\nA : b\r\n\r\n", 400 },
+	{ "tab before colon", "GET / HTTP/1.1\r\nHost: h\r\nA\t: b\r\n\r\n", 400 },
+	{ "empty name", "GET / HTTP/1.1\r\nHost: h\r\n: b\r\n\r\n", 400 },
+	{ "no colon", "GET / HTTP/1.1\r\nHost: h\r\nAb\r\n\r\n", 400 },
+	{ "non-token name", "GET / HTTP/1.1\r\nHost: h\r\nA(b): c\r\n\r\n", 400 },
+	{ "non-ASCII name", "GET / HTTP/1.1\r\nHost: h\r\nA\xc3\xa9: c\r\n\r\n", 400 },
+	{ "DEL in value", "GET / HTTP/1.1\r\nHost: h\r\nA: b\x7f\r\n\r\n", 400 },
+	{ "control in value", "GET / HTTP/1.1\r\nHost: h\r\nA: b\x01\r\n\r\n", 400 },
 	/* 400: framing */
-	{ "empty Content-Length", "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", 400 },
-	{ "non-digit Content-Length", "POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400 },
-	{ "negative Content-Length", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400 },
-	{ "signed Content-Length", "POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n", 400 },
-	{ "hex Content-Length", "POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", 400 },
-	{ "list Content-Length", "POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n", 400 },
-	{ "spaced Content-Length", "POST / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", 400 },
-	{ "decimal Content-Length", "POST / HTTP/1.1\r\nContent-Length: 1.0\r\n\r\n", 400 },
+	{ "empty Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", 400 },
+	{ "non-digit Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n", 400 },
+	{ "negative Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400 },
+	{ "signed Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\n", 400 },
+	{ "hex Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n", 400 },
+	{ "list Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n", 400 },
+	{ "spaced Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n", 400 },
+	{ "decimal Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1.0\r\n\r\n", 400 },
 	{ "duplicate Content-Length, same value",
-	  "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 400 },
+	  "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 400 },
 	{ "duplicate Content-Length, other value",
-	  "POST / HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n", 400 },
+	  "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\n", 400 },
 	{ "Content-Length then Transfer-Encoding",
-	  "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+	  "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
 	{ "Transfer-Encoding then Content-Length",
-	  "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400 },
+	  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400 },
 	{ "Transfer-Encoding with HTTP/1.0",
 	  "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
 	{ "two Transfer-Encoding fields",
-	  "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
 	  400 },
 	/* 400: request line shapes */
 	{ "empty request line after 4 CRLFs", "\r\n\r\n\r\n\r\n\r\n", 400 },
-	{ "empty request line", "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", 400 },
+	{ "empty request line", "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "method only", "GET\r\n\r\n", 400 },
 	{ "no version (HTTP/0.9)", "GET /\r\n\r\n", 400 },
-	{ "no target", "GET HTTP/1.1\r\n\r\n", 400 },
-	{ "empty target", "GET  HTTP/1.1\r\n\r\n", 400 },
-	{ "two spaces before target", "GET  / HTTP/1.1\r\n\r\n", 400 },
-	{ "two spaces before version", "GET /  HTTP/1.1\r\n\r\n", 400 },
+	{ "no target", "GET HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "empty target", "GET  HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "two spaces before target", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "two spaces before version", "GET /  HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "space after version", "GET / HTTP/1.1 \r\n\r\n", 400 },
-	{ "leading space", " GET / HTTP/1.1\r\n\r\n", 400 },
-	{ "tab separator", "GET\t/ HTTP/1.1\r\n\r\n", 400 },
+	{ "leading space", " GET / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "tab separator", "GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "lower-case protocol", "GET / http/1.1\r\n\r\n", 400 },
 	{ "other protocol", "GET / FTTP/1.1\r\n\r\n", 400 },
 	{ "short version", "GET / HTTP/1\r\n\r\n", 400 },
@@ -331,22 +355,46 @@ static const struct error_case {
 	{ "two-digit major", "GET / HTTP/11.1\r\n\r\n", 400 },
 	{ "letter version", "GET / HTTP/a.b\r\n\r\n", 400 },
 	{ "comma version", "GET / HTTP/1,1\r\n\r\n", 400 },
-	{ "non-ASCII in target", "GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n", 400 },
-	{ "control in target", "GET /\x01 HTTP/1.1\r\n\r\n", 400 },
-	{ "non-token method", "G(T / HTTP/1.1\r\n\r\n", 400 },
-	{ "bad header before unknown method", "FOO / HTTP/1.1\r\nA : b\r\n\r\n", 400 },
+	{ "non-ASCII in target", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "control in target", "GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "non-token method", "G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "bad header before unknown method", "FOO / HTTP/1.1\r\nHost: h\r\nA : b\r\n\r\n", 400 },
+	/* 400: Host (RFC 9112 §3.2) */
+	{ "HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400 },
+	{ "HTTP/1.1 without Host, other headers", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400 },
+	{ "two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400 },
+	{ "two Host fields, 1.0", "GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", 400 },
+	{ "Host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400 },
+	{ "Host with a path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400 },
+	{ "Host with userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400 },
+	{ "Host with obs-text", "GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400 },
+	/* 400: a target in none of the four forms (RFC 9112 §3.2) */
+	{ "relative target", "GET foo HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "dot target", "GET ./x HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "query-only target", "GET ?a=b HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "asterisk with GET", "GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "asterisk and more", "OPTIONS *x HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "authority form with GET", "GET h:80 HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "CONNECT with a path", "CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "CONNECT without port", "CONNECT h HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "CONNECT with empty port", "CONNECT h: HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "CONNECT with empty host", "CONNECT :80 HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "scheme without authority", "GET http:/x HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "absolute form, empty authority", "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "absolute form, bad scheme", "GET 1http://h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
+	{ "relative target, HTTP/1.0", "GET foo HTTP/1.0\r\n\r\n", 400 },
 	/* 501 */
-	{ "unknown method", "BREW / HTTP/1.1\r\n\r\n", 501 },
-	{ "lower-case method", "get / HTTP/1.1\r\n\r\n", 501 },
-	{ "method prefix", "GE / HTTP/1.1\r\n\r\n", 501 },
-	{ "method suffix", "GETS / HTTP/1.1\r\n\r\n", 501 },
-	{ "gzip transfer coding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501 },
+	{ "unknown method", "BREW / HTTP/1.1\r\nHost: h\r\n\r\n", 501 },
+	{ "lower-case method", "get / HTTP/1.1\r\nHost: h\r\n\r\n", 501 },
+	{ "method prefix", "GE / HTTP/1.1\r\nHost: h\r\n\r\n", 501 },
+	{ "method suffix", "GETS / HTTP/1.1\r\nHost: h\r\n\r\n", 501 },
+	{ "gzip transfer coding", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501 },
 	{ "chained transfer codings",
-	  "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501 },
-	{ "chunked then gzip", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501 },
+	  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501 },
+	{ "chunked then gzip", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501 },
 	{ "identity transfer coding",
-	  "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", 501 },
-	{ "empty transfer coding", "POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n", 501 },
+	  "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 501 },
+	{ "empty transfer coding", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n", 501 },
 	/* 505: well-formed, but not 1.0 or 1.1 */
 	{ "HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 505 },
 	{ "HTTP/1.2", "GET / HTTP/1.2\r\n\r\n", 505 },
@@ -385,7 +433,7 @@ static char *head_with_target(size_t target_len, size_t *len)
 	char *h = malloc(*len);
 	memcpy(h, "GET /", 5);
 	memset(h + 5, 'a', target_len - 1);
-	memcpy(h + 4 + target_len, " HTTP/1.1\r\n\r\n", 13);
+	memcpy(h + 4 + target_len, " HTTP/1.0\r\n\r\n", 13);   /* 1.0: no Host to count */
 	return h;
 }
 
@@ -402,7 +450,7 @@ static void test_limits(void)
 	struct http_request req;
 	struct http_scan scanned;
 	for (size_t len = HTTP_MAX_HEAD - 1; len <= HTTP_MAX_HEAD + 1; len++) {
-		char *h = head_of_length(len, "GET / HTTP/1.1");
+		char *h = head_of_length(len, "GET / HTTP/1.0");
 		check_case("head of %zu bytes", len);
 		scanned = (struct http_scan){ 0 };
 		long want = len <= HTTP_MAX_HEAD ? (long)len : -431;
@@ -433,7 +481,7 @@ static void test_limits(void)
 	}
 
 	/* The longest target that is still a request: what the head limit leaves of a line. */
-	size_t fit = HTTP_MAX_HEAD - strlen("GET  HTTP/1.1\r\n\r\n"), len;
+	size_t fit = HTTP_MAX_HEAD - strlen("GET  HTTP/1.0\r\n\r\n"), len;
 	for (size_t tl = fit; tl <= fit + 1; tl++) {
 		char *h = head_with_target(tl, &len);
 		check_case("target of %zu bytes in a head of %zu", tl, len);
@@ -494,11 +542,11 @@ static long scan_bytewise(const char *h, size_t len)
 static void test_scan_splits(void)
 {
 	static const char *const heads[] = {
-		"GET / HTTP/1.1\r\n\r\n",
-		"\r\n\r\nGET / HTTP/1.1\r\n\r\n",
-		"\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
 		"\r\n\r\r\n\r\n",
-		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+		"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: h\r\n\r\n",
 		"GET /json HTTP/1.0\r\nConnection: keep-alive\r\nAccept: */*\r\nUser-Agent: t\r\n\r\n",
 	};
 	size_t n_heads = sizeof heads / sizeof heads[0];
@@ -514,7 +562,7 @@ static void test_scan_splits(void)
 			h = exact_copy(ERRORS[i - n_heads].head, len);
 		} else if (i == n_cases - 2) {
 			len = HTTP_MAX_HEAD;
-			h = head_of_length(len, "GET /x HTTP/1.1\r\nA: b\r\nC: d");
+			h = head_of_length(len, "GET /x HTTP/1.1\r\nHost: h\r\nA: b\r\nC: d");
 		} else {
 			h = head_with_target(HTTP_MAX_TARGET + 1, &len);
 		}
@@ -538,7 +586,7 @@ static void test_reasons(void)
 {
 	static const struct { int status; const char *reason; } cases[] = {
 		{ 100, "Continue" }, { 200, "OK" }, { 400, "Bad Request" }, { 404, "Not Found" },
-		{ 405, "Method Not Allowed" }, { 413, "Content Too Large" }, { 414, "URI Too Long" },
+		{ 405, "Method Not Allowed" }, { 408, "Request Timeout" }, { 413, "Content Too Large" }, { 414, "URI Too Long" },
 		{ 431, "Request Header Fields Too Large" }, { 500, "Internal Server Error" },
 		{ 501, "Not Implemented" }, { 503, "Service Unavailable" },
 		{ 505, "HTTP Version Not Supported" },
@@ -560,7 +608,7 @@ static void test_reasons(void)
 static void test_scan_resumes_where_it_stopped(void)
 {
 	char head[HTTP_MAX_HEAD];
-	size_t len = (size_t)snprintf(head, sizeof head, "GET / HTTP/1.1\r\nX-Long: %07000d\r\n\r\n", 0);
+	size_t len = (size_t)snprintf(head, sizeof head, "GET / HTTP/1.1\r\nHost: h\r\nX-Long: %07000d\r\n\r\n", 0);
 	struct http_scan scan = { 0 };
 	bool resumed = true, bounded = true;
 	for (size_t have = 1; have < len; have++) {
@@ -579,6 +627,7 @@ int main(void)
 {
 	test_methods();
 	test_targets();
+	test_forms_and_host();
 	test_header_values();
 	test_header_count();
 	test_keep_alive();

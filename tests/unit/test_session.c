@@ -222,23 +222,23 @@ static void check_every_split(const struct driver *script, const char *want_out,
 
 static const char *const BATCH[] = {
 	"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-	"GET /json HTTP/1.1\r\nAccept: */*\r\n\r\n",
-	"POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world",
-	("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	"GET /json HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n",
+	"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world",
+	("POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 	 "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n"),
-	"GET /bytes?n=70 HTTP/1.1\r\n\r\n",
-	"HEAD /plaintext HTTP/1.1\r\n\r\n",
-	"GET /sleep?ms=5 HTTP/1.1\r\n\r\n",
-	"GET /nope HTTP/1.1\r\n\r\n",
-	"POST /nope HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
-	"GET /bytes?n=x HTTP/1.1\r\n\r\n",
-	"DELETE /json HTTP/1.1\r\n\r\n",
-	"GET /block?ms=3 HTTP/1.1\r\n\r\n",
-	"GET /work?us=1 HTTP/1.1\r\n\r\n",
-	"POST /nope HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	"GET /bytes?n=70 HTTP/1.1\r\nHost: h\r\n\r\n",
+	"HEAD /plaintext HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET /sleep?ms=5 HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n",
+	"POST /nope HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+	"GET /bytes?n=x HTTP/1.1\r\nHost: h\r\n\r\n",
+	"DELETE /json HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET /block?ms=3 HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET /work?us=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+	"POST /nope HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 	"GET /json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-	"GET / HTTP/1.1\r\nBad Header\r\n\r\n",   /* 400, and the connection closes */
-	"GET / HTTP/1.1\r\n\r\n",                 /* so this one is never answered */
+	"GET / HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n",   /* 400, and the connection closes */
+	"GET / HTTP/1.1\r\nHost: h\r\n\r\n",                 /* so this one is never answered */
 };
 
 static const char BATCH_ANSWERS[] =
@@ -297,27 +297,27 @@ static void test_pipelined_batch(void)
 
 /* ---- One request at a time: what each is answered, and whether the connection goes on ---- */
 
-#define PROBE "GET / HTTP/1.1\r\n\r\n"   /* sent after each request: answered if it keeps */
+#define PROBE "GET / HTTP/1.1\r\nHost: h\r\n\r\n"   /* sent after each request: answered if it keeps */
 
 static const struct conversation {
 	const char *name, *request, *answer;
 	bool keeps;
 } CONVERSATIONS[] = {
-	{ "root", "GET / HTTP/1.1\r\n\r\n", PLAIN, true },
-	{ "plaintext", "GET /plaintext HTTP/1.1\r\n\r\n", PLAIN, true },
-	{ "json", "GET /json HTTP/1.1\r\n\r\n", JSON, true },
-	{ "absolute-form", "GET http://localhost:8080/json HTTP/1.1\r\n\r\n", JSON, true },
-	{ "leading CRLFs", "\r\n\r\nGET / HTTP/1.1\r\n\r\n", PLAIN, true },
-	{ "HEAD /", "HEAD / HTTP/1.1\r\n\r\n", RESPONSE("200 OK", TEXT("13"), ""), true },
-	{ "HEAD /json", "HEAD /json HTTP/1.1\r\n\r\n",
+	{ "root", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", PLAIN, true },
+	{ "plaintext", "GET /plaintext HTTP/1.1\r\nHost: h\r\n\r\n", PLAIN, true },
+	{ "json", "GET /json HTTP/1.1\r\nHost: h\r\n\r\n", JSON, true },
+	{ "absolute-form", "GET http://localhost:8080/json HTTP/1.1\r\nHost: h\r\n\r\n", JSON, true },
+	{ "leading CRLFs", "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", PLAIN, true },
+	{ "HEAD /", "HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", RESPONSE("200 OK", TEXT("13"), ""), true },
+	{ "HEAD /json", "HEAD /json HTTP/1.1\r\nHost: h\r\n\r\n",
 	  RESPONSE("200 OK", "Content-Type: application/json\r\nContent-Length: 27\r\n", ""), true },
-	{ "HEAD /bytes", "HEAD /bytes?n=100 HTTP/1.1\r\n\r\n", RESPONSE("200 OK", OCTETS("100"), ""),
+	{ "HEAD /bytes", "HEAD /bytes?n=100 HTTP/1.1\r\nHost: h\r\n\r\n", RESPONSE("200 OK", OCTETS("100"), ""),
 	  true },
-	{ "HEAD 404", "HEAD /nope HTTP/1.1\r\n\r\n", RESPONSE("404 Not Found", TEXT("95"), ""), true },
-	{ "HEAD /echo", "HEAD /echo HTTP/1.1\r\n\r\n",
+	{ "HEAD 404", "HEAD /nope HTTP/1.1\r\nHost: h\r\n\r\n", RESPONSE("404 Not Found", TEXT("95"), ""), true },
+	{ "HEAD /echo", "HEAD /echo HTTP/1.1\r\nHost: h\r\n\r\n",
 	  RESPONSE("405 Method Not Allowed", TEXT("33") "Allow: POST\r\n", ""), true },
 	/* keep-alive and close, HTTP/1.0 and 1.1 */
-	{ "1.1 close", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+	{ "1.1 close", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 	  RESPONSE("200 OK", TEXT("13") CLOSE, "Hello, World!"), false },
 	{ "1.0", "GET / HTTP/1.0\r\n\r\n", RESPONSE("200 OK", TEXT("13") CLOSE, "Hello, World!"),
 	  false },
@@ -327,145 +327,145 @@ static const struct conversation {
 	  RESPONSE("404 Not Found", TEXT("95") CLOSE, NOT_FOUND_BODY), false },
 	{ "1.0 keep-alive 404", "GET /nope HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
 	  RESPONSE("404 Not Found", TEXT("95") "Connection: keep-alive\r\n", NOT_FOUND_BODY), true },
-	{ "1.1 close 405", "POST / HTTP/1.1\r\nConnection: close\r\n\r\n",
+	{ "1.1 close 405", "POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 	  RESPONSE("405 Method Not Allowed", TEXT("40") CLOSE "Allow: GET, HEAD\r\n",
 	           "405 Method Not Allowed: use GET or HEAD\n"), false },
 	/* errors that keep the connection, their bodies discarded */
-	{ "404", "GET /nope HTTP/1.1\r\n\r\n", NOT_FOUND, true },
-	{ "404 with body", "POST /nope HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", NOT_FOUND, true },
+	{ "404", "GET /nope HTTP/1.1\r\nHost: h\r\n\r\n", NOT_FOUND, true },
+	{ "404 with body", "POST /nope HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello", NOT_FOUND, true },
 	{ "404 with chunked body",
-	  "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+	  "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 	  NOT_FOUND, true },
-	{ "405 GET route", "POST /json HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", NOT_GET, true },
-	{ "405 POST route", "GET /echo HTTP/1.1\r\n\r\n", NOT_POST, true },
-	{ "405 known method", "OPTIONS / HTTP/1.1\r\n\r\n", NOT_GET, true },
-	{ "n missing", "GET /bytes HTTP/1.1\r\n\r\n", BAD_N, true },
-	{ "n empty", "GET /bytes?n= HTTP/1.1\r\n\r\n", BAD_N, true },
-	{ "n negative", "GET /bytes?n=-1 HTTP/1.1\r\n\r\n", BAD_N, true },
-	{ "n too big", "GET /bytes?n=67108865 HTTP/1.1\r\n\r\n", BAD_N, true },
-	{ "n huge", "GET /bytes?n=99999999999999999999999 HTTP/1.1\r\n\r\n", BAD_N, true },
-	{ "n not a number", "GET /bytes?n=1x HTTP/1.1\r\n\r\n", BAD_N, true },
-	{ "n with sign", "GET /bytes?n=+1 HTTP/1.1\r\n\r\n", BAD_N, true },
-	{ "n under another name", "GET /bytes?nn=1 HTTP/1.1\r\n\r\n", BAD_N, true },
-	{ "us too big", "GET /work?us=1000001 HTTP/1.1\r\n\r\n", BAD_US, true },
-	{ "ms too big", "GET /sleep?ms=60001 HTTP/1.1\r\n\r\n", BAD_MS, true },
-	{ "block ms not a number", "GET /block?ms=abc HTTP/1.1\r\n\r\n", BAD_MS, true },
+	{ "405 GET route", "POST /json HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi", NOT_GET, true },
+	{ "405 POST route", "GET /echo HTTP/1.1\r\nHost: h\r\n\r\n", NOT_POST, true },
+	{ "405 known method", "OPTIONS / HTTP/1.1\r\nHost: h\r\n\r\n", NOT_GET, true },
+	{ "n missing", "GET /bytes HTTP/1.1\r\nHost: h\r\n\r\n", BAD_N, true },
+	{ "n empty", "GET /bytes?n= HTTP/1.1\r\nHost: h\r\n\r\n", BAD_N, true },
+	{ "n negative", "GET /bytes?n=-1 HTTP/1.1\r\nHost: h\r\n\r\n", BAD_N, true },
+	{ "n too big", "GET /bytes?n=67108865 HTTP/1.1\r\nHost: h\r\n\r\n", BAD_N, true },
+	{ "n huge", "GET /bytes?n=99999999999999999999999 HTTP/1.1\r\nHost: h\r\n\r\n", BAD_N, true },
+	{ "n not a number", "GET /bytes?n=1x HTTP/1.1\r\nHost: h\r\n\r\n", BAD_N, true },
+	{ "n with sign", "GET /bytes?n=+1 HTTP/1.1\r\nHost: h\r\n\r\n", BAD_N, true },
+	{ "n under another name", "GET /bytes?nn=1 HTTP/1.1\r\nHost: h\r\n\r\n", BAD_N, true },
+	{ "us too big", "GET /work?us=1000001 HTTP/1.1\r\nHost: h\r\n\r\n", BAD_US, true },
+	{ "ms too big", "GET /sleep?ms=60001 HTTP/1.1\r\nHost: h\r\n\r\n", BAD_MS, true },
+	{ "block ms not a number", "GET /block?ms=abc HTTP/1.1\r\nHost: h\r\n\r\n", BAD_MS, true },
 	/* routes and their parameters */
-	{ "bytes 0", "GET /bytes?n=0 HTTP/1.1\r\n\r\n", RESPONSE("200 OK", OCTETS("0"), ""), true },
-	{ "bytes after another parameter", "GET /bytes?x=1&n=3 HTTP/1.1\r\n\r\n",
+	{ "bytes 0", "GET /bytes?n=0 HTTP/1.1\r\nHost: h\r\n\r\n", RESPONSE("200 OK", OCTETS("0"), ""), true },
+	{ "bytes after another parameter", "GET /bytes?x=1&n=3 HTTP/1.1\r\nHost: h\r\n\r\n",
 	  RESPONSE("200 OK", OCTETS("3"), "ABC"), true },
-	{ "bytes 65", "GET /bytes?n=65&n=1 HTTP/1.1\r\n\r\n",
+	{ "bytes 65", "GET /bytes?n=65&n=1 HTTP/1.1\r\nHost: h\r\n\r\n",
 	  RESPONSE("200 OK", OCTETS("65"),
 	           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-\nA"), true },
-	{ "sleep 0", "GET /sleep?ms=0 HTTP/1.1\r\n\r\n", RESPONSE("200 OK", TEXT("11"), "slept 0 ms\n"),
+	{ "sleep 0", "GET /sleep?ms=0 HTTP/1.1\r\nHost: h\r\n\r\n", RESPONSE("200 OK", TEXT("11"), "slept 0 ms\n"),
 	  true },
-	{ "block max", "GET /block?ms=60000 HTTP/1.1\r\n\r\n",
+	{ "block max", "GET /block?ms=60000 HTTP/1.1\r\nHost: h\r\n\r\n",
 	  RESPONSE("200 OK", TEXT("17"), "blocked 60000 ms\n"), true },
-	{ "work 0", "GET /work?us=0 HTTP/1.1\r\n\r\n", RESPONSE("200 OK", TEXT("12"), "worked 0 us\n"),
+	{ "work 0", "GET /work?us=0 HTTP/1.1\r\nHost: h\r\n\r\n", RESPONSE("200 OK", TEXT("12"), "worked 0 us\n"),
 	  true },
-	{ "HEAD sleep", "HEAD /sleep?ms=1 HTTP/1.1\r\n\r\n", RESPONSE("200 OK", TEXT("11"), ""), true },
+	{ "HEAD sleep", "HEAD /sleep?ms=1 HTTP/1.1\r\nHost: h\r\n\r\n", RESPONSE("200 OK", TEXT("11"), ""), true },
 	/* echo */
-	{ "echo", "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+	{ "echo", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
 	  RESPONSE("200 OK", OCTETS("5"), "hello"), true },
-	{ "echo without body", "POST /echo HTTP/1.1\r\n\r\n", RESPONSE("200 OK", OCTETS("0"), ""),
+	{ "echo without body", "POST /echo HTTP/1.1\r\nHost: h\r\n\r\n", RESPONSE("200 OK", OCTETS("0"), ""),
 	  true },
-	{ "echo of 0 bytes", "POST /echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+	{ "echo of 0 bytes", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
 	  RESPONSE("200 OK", OCTETS("0"), ""), true },
-	{ "echo binary", "POST /echo HTTP/1.1\r\nContent-Length: 6\r\n\r\n\r\n\r\n\x01\xff",
+	{ "echo binary", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\n\r\n\r\n\x01\xff",
 	  RESPONSE("200 OK", OCTETS("6"), "\r\n\r\n\x01\xff"), true },
-	{ "echo chunked", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	{ "echo chunked", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 	  "5\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n",
 	  RESPONSE("200 OK", "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n",
 	           "5\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n"), true },
-	{ "echo chunked, empty", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	{ "echo chunked, empty", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	  RESPONSE("200 OK", "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n",
 	           "0\r\n\r\n"), true },
 	{ "echo 1.0 close", "POST /echo HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi",
 	  RESPONSE("200 OK", OCTETS("2") CLOSE, "hi"), false },
-	{ "echo 1.1 close", "POST /echo HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
+	{ "echo 1.1 close", "POST /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
 	  RESPONSE("200 OK", OCTETS("2") CLOSE, "hi"), false },
-	{ "echo 1.1 close, no body", "POST /echo HTTP/1.1\r\nConnection: close\r\n\r\n",
+	{ "echo 1.1 close, no body", "POST /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 	  RESPONSE("200 OK", OCTETS("0") CLOSE, ""), false },
 	/* Expect: 100-continue */
-	{ "expect on echo", "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+	{ "expect on echo", "POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
 	  "hello", CONTINUE RESPONSE("200 OK", OCTETS("5"), "hello"), true },
 	{ "expect on chunked echo",
-	  "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+	  "POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
 	  "2\r\nhi\r\n0\r\n\r\n",
 	  CONTINUE RESPONSE("200 OK", "Content-Type: application/octet-stream\r\n"
 	                    "Transfer-Encoding: chunked\r\n", "2\r\nhi\r\n0\r\n\r\n"), true },
-	{ "expect on another route", "POST / HTTP/1.1\r\nExpect: 100-continue\r\n"
+	{ "expect on another route", "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
 	  "Content-Length: 5\r\n\r\nhello",
 	  RESPONSE("405 Method Not Allowed", TEXT("40") CLOSE "Allow: GET, HEAD\r\n",
 	           "405 Method Not Allowed: use GET or HEAD\n"), false },
-	{ "expect on a missing path", "PUT /x HTTP/1.1\r\nExpect: 100-continue\r\n"
+	{ "expect on a missing path", "PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
 	  "Transfer-Encoding: chunked\r\n\r\n",
 	  RESPONSE("404 Not Found", TEXT("95") CLOSE, NOT_FOUND_BODY), false },
 	{ "expect in HTTP/1.0, ignored", "POST /echo HTTP/1.0\r\nExpect: 100-continue\r\n"
 	  "Connection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
 	  RESPONSE("200 OK", OCTETS("2") "Connection: keep-alive\r\n", "hi"), true },
-	{ "expect without a body", "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", PLAIN, true },
+	{ "expect without a body", "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", PLAIN, true },
 	/* the body is read before the answer, so the client is told to send it */
 	{ "expect on GET with a body",
-	  "GET / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+	  "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
 	  "HTTP/1.1 100 Continue\r\n\r\n" PLAIN, true },
 	/* an error is answered without reading the body, so a client waiting for permission to
 	 * send it may never send it: the connection closes */
 	{ "expect on a 404 with a body",
-	  "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+	  "POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
 	  RESPONSE("404 Not Found", TEXT("95") CLOSE, NOT_FOUND_BODY), false },
 	/* a body where none is wanted: discarded, and the connection goes on */
-	{ "GET with a body", "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", PLAIN, true },
+	{ "GET with a body", "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello", PLAIN, true },
 	{ "GET with a chunked body",
-	  "GET /json HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", JSON, true },
-	{ "HEAD with a body", "HEAD / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+	  "GET /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", JSON, true },
+	{ "HEAD with a body", "HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
 	  RESPONSE("200 OK", TEXT("13"), ""), true },
-	{ "bytes with a body", "GET /bytes?n=2 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+	{ "bytes with a body", "GET /bytes?n=2 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
 	  RESPONSE("200 OK", OCTETS("2"), "AB"), true },
-	{ "sleep with a body", "GET /sleep?ms=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+	{ "sleep with a body", "GET /sleep?ms=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
 	  RESPONSE("200 OK", TEXT("11"), "slept 1 ms\n"), true },
 	/* errors that close the connection: nothing after them is a request */
 	{ "bare LF", "GET / HTTP/1.1\nHost: x\r\n\r\n", BAD_REQUEST, false },
 	{ "bare CR", "GET / HTTP/1.1\r\nHost: x\ry\r\n\r\n", BAD_REQUEST, false },
-	{ "obs-fold", "GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", BAD_REQUEST, false },
+	{ "obs-fold", "GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n c\r\n\r\n", BAD_REQUEST, false },
 	{ "space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", BAD_REQUEST, false },
-	{ "bad Content-Length", "POST /echo HTTP/1.1\r\nContent-Length: 5x\r\n\r\nhello",
+	{ "bad Content-Length", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5x\r\n\r\nhello",
 	  BAD_REQUEST, false },
-	{ "two Content-Lengths", "POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n"
+	{ "two Content-Lengths", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n"
 	  "\r\nx", BAD_REQUEST, false },
-	{ "CL and TE", "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+	{ "CL and TE", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
 	  "\r\n0\r\n\r\n", BAD_REQUEST, false },
 	{ "TE in 1.0", "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	  BAD_REQUEST, false },
 	{ "bad request line", "GET /\r\n\r\n", BAD_REQUEST, false },
-	{ "HEAD, bad header", "HEAD / HTTP/1.1\r\nA : b\r\n\r\n", BAD_REQUEST, false },
-	{ "too many CRLFs", "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", BAD_REQUEST, false },
-	{ "body too large", "POST /echo HTTP/1.1\r\nContent-Length: 16777217\r\n\r\n", TOO_LARGE,
+	{ "HEAD, bad header", "HEAD / HTTP/1.1\r\nHost: h\r\nA : b\r\n\r\n", BAD_REQUEST, false },
+	{ "too many CRLFs", "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", BAD_REQUEST, false },
+	{ "body too large", "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 16777217\r\n\r\n", TOO_LARGE,
 	  false },
-	{ "body too large, other route", "POST /nope HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
+	{ "body too large, other route", "POST /nope HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999\r\n\r\n",
 	  TOO_LARGE, false },
-	{ "HEAD, body too large", "HEAD / HTTP/1.1\r\nContent-Length: 16777217\r\n\r\n",
+	{ "HEAD, body too large", "HEAD / HTTP/1.1\r\nHost: h\r\nContent-Length: 16777217\r\n\r\n",
 	  RESPONSE("413 Content Too Large", TEXT("22") CLOSE, ""), false },
-	{ "unknown method", "BREW /coffee HTTP/1.1\r\n\r\n", NOT_IMPLEMENTED, false },
-	{ "unknown coding", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", NOT_IMPLEMENTED,
+	{ "unknown method", "BREW /coffee HTTP/1.1\r\nHost: h\r\n\r\n", NOT_IMPLEMENTED, false },
+	{ "unknown coding", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", NOT_IMPLEMENTED,
 	  false },
 	{ "HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", BAD_VERSION, false },
 	{ "HTTP/1.2", "GET / HTTP/1.2\r\n\r\n", BAD_VERSION, false },
 	/* a chunked body gone bad before the answer began: 400, and closed */
-	{ "GET, bad chunk", "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiX\r\n",
+	{ "GET, bad chunk", "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiX\r\n",
 	  BAD_REQUEST, false },
-	{ "GET, bad chunk size", "GET /json HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	{ "GET, bad chunk size", "GET /json HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 	  BAD_REQUEST, false },
-	{ "echo, bad first chunk", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	{ "echo, bad first chunk", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 	  "zz\r\nhi\r\n", BAD_REQUEST, false },
-	{ "sleep, bad chunk", "GET /sleep?ms=1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	{ "sleep, bad chunk", "GET /sleep?ms=1 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 	  "1;\n", BAD_REQUEST, false },
 	/* a chunked body gone bad after the answer began: cut short, and closed */
-	{ "echo, bad chunk", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	{ "echo, bad chunk", "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 	  "2\r\nhi\r\nzz\r\n",
 	  RESPONSE("200 OK", "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n",
 	           "2\r\nhi\r\n"), false },
-	{ "404, bad chunk", "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiX\r\n",
+	{ "404, bad chunk", "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiX\r\n",
 	  NOT_FOUND, false },
 };
 
@@ -497,7 +497,8 @@ static void test_conversations(void)
 }
 
 /* The limits, through the session: 414 and 431 close the connection. A head is its request
- * line with a target of `target` bytes, a header line of `header` bytes, and the empty line. */
+ * line with a target of `target` bytes, "Host: h", a header line of `header` bytes, and the
+ * empty line. */
 static void test_oversized_heads(void)
 {
 	static const struct {
@@ -505,10 +506,10 @@ static void test_oversized_heads(void)
 		size_t target, header;
 		const char *answer;
 	} cases[] = {
-		{ "longest target", 8175, 0, NOT_FOUND },    /* 4 + 8175 + 11 + 2 = 8192 */
+		{ "longest target", 8166, 0, NOT_FOUND },    /* 4 + 8166 + 11 + 9 + 2 = 8192 */
 		{ "target too long", 8193, 0, URI_TOO_LONG },
-		{ "head just fits", 1, 8174, PLAIN },
-		{ "head too long", 1, 8175, HEAD_TOO_LARGE },
+		{ "head just fits", 1, 8165, PLAIN },
+		{ "head too long", 1, 8166, HEAD_TOO_LARGE },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		size_t t = cases[i].target, h = cases[i].header;
@@ -516,7 +517,7 @@ static void test_oversized_heads(void)
 		p += sprintf(p, "GET /");
 		memset(p, 'a', t - 1);
 		p += t - 1;
-		p += sprintf(p, " HTTP/1.1\r\n");
+		p += sprintf(p, " HTTP/1.1\r\nHost: h\r\n");
 		if (h) {
 			p += sprintf(p, "X: ");
 			memset(p, 'v', h - 5);
@@ -677,7 +678,7 @@ static size_t any_size(struct driver *d, size_t avail)
 /* The largest /bytes answer streams through one output buffer. */
 static void test_bytes_64mib(void)
 {
-	const char *req = "GET /bytes?n=67108864 HTTP/1.1\r\n\r\n";
+	const char *req = "GET /bytes?n=67108864 HTTP/1.1\r\nHost: h\r\n\r\n";
 	struct stream_check c = { .bad_at = UINT64_MAX };
 	struct driver d = { .proto = PROTO_HTTP, .in = req, .in_len = strlen(req),
 	                    .write_size = any_size, .sink = stream_sink, .ctx = &c };
@@ -696,7 +697,7 @@ static void test_bytes_64mib(void)
 static void test_echo_largest_body(void)
 {
 	size_t body = 16u << 20;
-	const char *head = "POST /echo HTTP/1.1\r\nContent-Length: 16777216\r\n\r\n";
+	const char *head = "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 16777216\r\n\r\n";
 	size_t head_len = strlen(head);
 	char *in = malloc(head_len + body);
 	memcpy(in, head, head_len);
@@ -737,7 +738,7 @@ static char *chunked_20mib(const char *request_line, size_t *len, size_t *head_l
 static void test_echo_chunked_over_limit(void)
 {
 	size_t len, head_len;
-	char *in = chunked_20mib("POST /echo HTTP/1.1", &len, &head_len);
+	char *in = chunked_20mib("POST /echo HTTP/1.1\r\nHost: h", &len, &head_len);
 	struct driver d = { .proto = PROTO_HTTP, .in = in, .in_len = len, .out_limit = 32u << 20 };
 	CHECK_EQ(converse(&d), DRIVER_CLOSED);
 	CHECK_UNBROKEN(d);
@@ -760,7 +761,7 @@ static void test_echo_chunked_over_limit(void)
 static void test_discarded_chunked_over_limit(void)
 {
 	size_t len, head_len;
-	char *in = chunked_20mib("GET / HTTP/1.1", &len, &head_len);
+	char *in = chunked_20mib("GET / HTTP/1.1\r\nHost: h", &len, &head_len);
 	struct driver d = { .proto = PROTO_HTTP, .in = in, .in_len = len };
 	CHECK_EQ(converse(&d), DRIVER_CLOSED);
 	CHECK_UNBROKEN(d);
@@ -775,7 +776,7 @@ static void test_discarded_chunked_over_limit(void)
 /* Between requests, every buffer is back in the pool. */
 static void test_idle_release(void)
 {
-	const char *reqs = PROBE "GET /json HTTP/1.1\r\n\r\n";
+	const char *reqs = PROBE "GET /json HTTP/1.1\r\nHost: h\r\n\r\n";
 	size_t first = strlen(PROBE);
 	struct driver d = { .proto = PROTO_HTTP, .in = reqs, .in_len = first };
 	driver_start(&d);
@@ -801,7 +802,7 @@ static void test_idle_release(void)
 
 	/* A body still to come: not idle, and the answer being streamed keeps its buffers until
 	 * it is done; then they go back. */
-	const char *post = "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd";
+	const char *post = "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nabcd";
 	d.in = post;
 	d.in_pos = 0;
 	d.in_len = strlen(post) - 4;
@@ -833,8 +834,8 @@ static void discard(struct driver *d, const char *data, size_t n)
 static void test_no_allocation_when_warm(void)
 {
 	static const char *const kinds[] = {
-		PROBE, "GET /json HTTP/1.1\r\n\r\n", "HEAD /plaintext HTTP/1.1\r\nHost: x\r\n\r\n",
-		"GET /nope HTTP/1.1\r\n\r\n",
+		PROBE, "GET /json HTTP/1.1\r\nHost: h\r\n\r\n", "HEAD /plaintext HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n",
 	};
 	/* The counting sees the core's allocations: a session is one. */
 	unsigned long at_start = allocations;
@@ -880,7 +881,7 @@ static void test_no_allocation_when_warm(void)
 /* Expect: 100-continue is answered before the body is read, so the client sends it. */
 static void test_continue_before_body(void)
 {
-	const char *req = "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi";
+	const char *req = "POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi";
 	struct driver d = { .proto = PROTO_HTTP, .in = req, .in_len = strlen(req) - 2 };
 	driver_start(&d);
 	CHECK_EQ(driver_run(&d), DRIVER_STARVED);
@@ -905,7 +906,7 @@ static void test_half_close(void)
 	CHECK_MEM(d.out, d.out_len, PLAIN, strlen(PLAIN));
 	free(d.out);
 
-	const char *body = "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nhalf";
+	const char *body = "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhalf";
 	d = (struct driver){ .proto = PROTO_HTTP, .in = body, .in_len = strlen(body), .eof = true };
 	CHECK_EQ(converse(&d), DRIVER_CLOSED);
 	CHECK_UNBROKEN(d);
