@@ -9,7 +9,7 @@
 #
 # The one list of server models. A model is servers/NAME.c; adding its name here is all it
 # takes for make, make test and make bench to pick it up.
-MODELS := fork thread select epoll green uring
+MODELS := fork thread select epoll green uring prefork
 
 CC      ?= cc
 SAN     ?=

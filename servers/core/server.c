@@ -74,19 +74,32 @@ void block_for_ms(unsigned ms)
 			return;
 }
 
-void server_child_init(struct server *srv)
+/* A forked child's set-up; `accepts`: it takes connections from the listener itself. */
+static void child_init(struct server *srv, bool accepts)
 {
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	close(srv->listen_fd);
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
 	stop_pipe[0] = stop_pipe[1] = -1;   /* poll() in block_for_ms() skips a negative fd */
-	if (srv->spare_fd >= 0)
-		close(srv->spare_fd);
+	if (!accepts) {
+		close(srv->listen_fd);
+		if (srv->spare_fd >= 0)
+			close(srv->spare_fd);
+	}
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != server_pid)   /* the parent died before prctl() took effect */
 		_exit(0);
+}
+
+void server_child_init(struct server *srv)
+{
+	child_init(srv, false);
+}
+
+void server_worker_init(struct server *srv)
+{
+	child_init(srv, true);
 }
 
 /* ---- The command line ---- */
@@ -268,6 +281,11 @@ int server_main(int argc, char **argv, const struct model *m)
 	srv.listen_fd = open_listener(&srv.opts, m, name, sizeof name);
 	srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+	if (m->start) {
+		int rc = m->start(&srv);
+		if (rc != 0)
+			return rc;
+	}
 	printf("listening on %s (%s, %s, pid %d)\n", name, m->name,
 	       srv.opts.proto == PROTO_HTTP ? "http" : "echo", (int)getpid());
 	fflush(stdout);

@@ -54,6 +54,9 @@ struct model {
 	 * Asked after the options, before listening: the server says "NAME: unavailable: WHY"
 	 * and exits 1, which tests and the benchmark report as skipped, not failed. */
 	const char *(*unavailable)(void);
+	/* Optional, NULL for most: what must exist before the start-up line says the server is
+	 * ready (prefork's processes). Non-zero: the server exits with it. */
+	int (*start)(struct server *srv);
 	int (*run)(struct server *srv);
 };
 
@@ -65,6 +68,10 @@ bool server_stopping(const struct server *srv);
 /* For a forked child that serves one connection: default signal dispositions, the listening
  * and stop fds closed, and death when the parent dies, so no child outlives the server. */
 void server_child_init(struct server *srv);
+
+/* For a forked process that accepts connections itself (prefork): the same, except that it
+ * keeps the listening socket and the spare fd that server_accept() needs. */
+void server_worker_init(struct server *srv);
 
 /*
  * Accepts one connection from srv->listen_fd: TCP_NODELAY set, non-blocking if asked.

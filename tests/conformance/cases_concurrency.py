@@ -36,7 +36,7 @@ def all_answered(srv, socks, first, what):
 
 @case("concurrency", "1000-connections", heavy=True)
 def thousand_connections(ctx):
-    srv = ctx.server()
+    srv = ctx.server(holds=1000)
     socks = open_many(srv, 1000)
     try:
         all_answered(srv, socks, 0, "1000 connections open at once")

@@ -67,7 +67,7 @@ def echo_concurrent(ctx):
 
 @case("echo", "echo-1000-connections", proto="echo", heavy=True)
 def echo_1000_connections(ctx):
-    srv = ctx.server()
+    srv = ctx.server(holds=1000)
     socks = open_many(srv, 1000)
     try:
         datas = [f"connection {i} hello\n".encode() for i in range(1000)]

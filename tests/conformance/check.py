@@ -4,8 +4,15 @@ reason ("expected 431, got 400") when the server misbehaves.
 A case asks its Context for the servers it needs; each is fresh (so cases can run side by
 side and a crash is blamed on the case that caused it), and is killed when the case ends.
 """
+import os
 import threading
 from contextlib import contextmanager
+
+# Models that serve at most --workers connections at once by design (prefork: a process
+# each); the connections beyond wait in the listen backlog, neither served nor refused. A case
+# that holds more than that at once starts such a model with enough processes, so that it
+# judges the protocol and not the pool's size (tests/models checks the backlog itself).
+FIXED_POOL = {"prefork"}
 
 GROUPS = ["basic", "http", "bad-input", "concurrency", "limits", "lifecycle", "echo"]
 CASES = []
@@ -67,11 +74,19 @@ class Context:
         self.notes = []
         self.lock = threading.Lock()
 
-    def server(self, *args, proto=None, limited=None):
-        """Starts a fresh server: --port 0, the case's protocol, and args."""
+    def pool_for(self, holds):
+        """Processes a fixed-pool model needs for a case that holds `holds` connections at
+        once (0 for every other model): see FIXED_POOL."""
+        return holds + 8 if os.path.basename(self.binary) in FIXED_POOL and holds else 0
+
+    def server(self, *args, proto=None, limited=None, holds=0):
+        """Starts a fresh server: --port 0, the case's protocol, and args. `holds`: the most
+        connections the case holds open at once, when that is more than a few hundred."""
         from fixture import Server, ServerError
         proto = proto or self.proto or "http"
-        srv = Server(self.binary, ["--port", "0", "--proto", proto, *args], limited)
+        pool = self.pool_for(holds)
+        sized = ["--workers", str(pool)] if pool else []   # after args: the last one counts
+        srv = Server(self.binary, ["--port", "0", "--proto", proto, *args, *sized], limited)
         with self.lock:
             self.servers.append(srv)
         try:
