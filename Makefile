@@ -11,6 +11,11 @@
 # takes for make, make test and make bench to pick it up.
 MODELS := fork thread select epoll green uring prefork
 
+# The references, servers people know (mk/refs.mk): run beside the models by `make bench`
+# (REFS= for none) and checked like them (`make check MODEL=go`).
+REFS_ALL := nginx go
+REFS     ?= $(REFS_ALL)
+
 CC      ?= cc
 SAN     ?=
 ifeq ($(SAN),1)

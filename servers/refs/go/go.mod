@@ -1,0 +1,3 @@
+module c10k-lab/refs/go
+
+go 1.19
