@@ -6,7 +6,8 @@
 #   scripts/setup.sh --check    only say what is missing (exit 1 if anything is)
 #
 # Needed: wrk (HTTP load), gnuplot with the pngcairo terminal (plots), python3 (the runner),
-# taskset (pinning), a C compiler, make and liburing (the build). Nothing else is touched.
+# taskset (pinning), a C compiler, make and liburing (the build), and the reference servers
+# the models are compared with: nginx and Go (to build servers/refs/go). Nothing else is touched.
 set -u
 
 check_only=0
@@ -33,6 +34,8 @@ have make || missing+=("make make")
 if have cc && ! echo '#include <liburing.h>' | cc -E -x c - >/dev/null 2>&1; then
 	missing+=("liburing liburing-dev")
 fi
+PATH=$PATH:/usr/sbin have nginx || missing+=("nginx nginx-light")   # in sbin: root's PATH
+have go || missing+=("go golang-go")
 
 if ((${#missing[@]} == 0)); then
 	exit 0
@@ -46,8 +49,11 @@ echo "setup: missing: ${tools[*]}"
 
 os_id=$(. /etc/os-release 2>/dev/null && echo "${ID:-} ${ID_LIKE:-}")
 if [[ " $os_id " != *" debian "* && " $os_id " != *" ubuntu "* ]] || ! have apt-get; then
-	# Other distributions name the packages alike, except for gnuplot's and the compiler's.
-	other=$(printf '%s\n' "${debs[@]}" | sed 's/^gnuplot-nox$/gnuplot/; s/^build-essential$/gcc make/; s/^liburing-dev$/liburing-devel/' |
+	# Other distributions name the packages alike, except for gnuplot's, the compiler's,
+	# liburing's, nginx's and Go's.
+	other=$(printf '%s\n' "${debs[@]}" |
+		sed 's/^gnuplot-nox$/gnuplot/; s/^build-essential$/gcc make/; s/^liburing-dev$/liburing-devel/
+			s/^nginx-light$/nginx/; s/^golang-go$/golang/' |
 		sort -u | tr '\n' ' ')
 	case " $os_id " in
 	*" fedora "* | *" rhel "* | *" centos "*) cmd="sudo dnf install -y ${other}" ;;

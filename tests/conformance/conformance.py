@@ -5,6 +5,7 @@ last "N passed, N failed".
 
   tests/conformance/conformance.py --bin build/bin/epoll [--proto http|echo|both]
                                    [--group G]... [--case NAME]... [-v] [--list]
+                                   [--known-failures REF]
 
 A model the machine cannot run (the server says "NAME: unavailable: WHY" and exits 1, as
 uring does where io_uring is refused) is skipped: one "skip:" line with the reason, no case.
@@ -37,6 +38,27 @@ for group in GROUPS:
 
 CASE_LIMIT = 180.0     # seconds a whole case may take before it counts as hung
 SIDE_BY_SIDE = 6       # light cases run at once
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
+
+
+def known_failures(ref):
+    """The cases README.md lists as ones the reference server `ref` does not pass, and why:
+    the lines "- `group/case`: why" between "<!-- known-failures REF -->" and "<!-- end -->".
+    """
+    known, inside = {}, False
+    with open(README) as f:
+        for line in f:
+            line = line.strip()
+            if line == f"<!-- known-failures {ref} -->":
+                inside = True
+            elif line == "<!-- end -->":
+                inside = False
+            elif inside and line.startswith("- `"):
+                name, _, why = line[3:].partition("`")
+                known[name] = why.lstrip(": ")
+    if not known:
+        sys.exit(f"conformance.py: README.md lists no known failures of {ref!r}")
+    return known
 
 
 def run_case(case, ctx):
@@ -92,12 +114,14 @@ def select_cases(args):
 class Printer:
     """Prints results in the cases' order, as soon as every earlier one is known."""
 
-    def __init__(self, cases, verbose):
+    def __init__(self, cases, verbose, known):
         self.cases = cases
         self.verbose = verbose
+        self.known = known          # full name -> why a reference fails it (README.md)
         self.results = {}
         self.next = 0
         self.failed = 0
+        self.known_failed = 0
         self.lock = threading.Lock()
 
     def report(self, case, reason, elapsed, notes):
@@ -109,7 +133,16 @@ class Printer:
 
     def _print(self, case):
         reason, elapsed, notes = self.results[case]
-        if reason is None:
+        listed = self.known.get(case.full_name)
+        if listed is not None and reason is not None:
+            self.known_failed += 1
+            line = f"KNOWN {case.full_name}: {' '.join(reason.split())} (README: {listed})"
+        elif listed is not None:
+            # A list that stays true: a case the reference has come to pass leaves it.
+            self.failed += 1
+            line = (f"FAIL {case.full_name}: passed, but README.md lists it as a known "
+                    f"failure; remove it from the list")
+        elif reason is None:
             line = f"PASS {case.full_name}"
         else:
             self.failed += 1
@@ -130,10 +163,13 @@ class Printer:
         print("by group:", flush=True)
         for group, (passed, ran) in groups.items():
             print(f"  {group:<12} {passed:3} of {ran:3} passed", flush=True)
+        if self.known:
+            print(f"{self.known_failed} known failures (listed in tests/conformance/README.md) "
+                  f"are not counted below", flush=True)
 
 
 def run_all(cases, args):
-    printer = Printer(cases, args.verbose)
+    printer = Printer(cases, args.verbose, args.known)
     limit = CASE_LIMIT * args.slow
 
     def one(case):
@@ -159,7 +195,7 @@ def run_all(cases, args):
             f.result()
     heavy_lane.join()
     printer.print_groups()
-    return len(cases) - printer.failed, printer.failed
+    return len(cases) - printer.failed - printer.known_failed, printer.failed
 
 
 def main():
@@ -173,7 +209,15 @@ def main():
                          "the cases in both)")
     ap.add_argument("-v", "--verbose", action="store_true", help="show timings and measurements")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--known-failures", metavar="REF",
+                    help="a reference server's run: the cases README.md lists for REF (e.g. "
+                         "go) are expected to fail (KNOWN), and fail the run if they pass")
     args = ap.parse_args()
+    args.known = known_failures(args.known_failures) if args.known_failures else {}
+    unknown = sorted(set(args.known) - {c.full_name for c in CASES})
+    if unknown:
+        sys.exit(f"conformance.py: README.md lists {unknown[0]!r} as a known failure, but "
+                 f"there is no such case")
 
     cases = select_cases(args)
     if args.list:

@@ -8,6 +8,7 @@
 # ("Hello, World!") and /json (a literal, not encoded per request), each a `return 200`;
 # anything else is a 404. No echo protocol. The build copies this file to build/bin/ref-nginx.
 set -u
+PATH=$PATH:/usr/sbin   # where Debian puts nginx, off a user's PATH
 name=ref-nginx
 version=0.1.0
 
