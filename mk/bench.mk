@@ -4,6 +4,7 @@
 #   make bench QUICK=1                  a smoke run (~2 min)
 #   make bench FULL=1                   repetitions, longer runs, 10,000 connections
 #   make bench MODELS="epoll green" SCENARIOS="http idle"
+#   make bench REFS=                    without the reference servers (default REFS="nginx go")
 #   make bench SERVER_CPUS=0 CLIENT_CPUS=1    (default: the cores split in two, disjoint)
 #   make bench BENCH_ARGS="--duration 5"      any other runner option (python3 -m harness.bench --help)
 #   make plots RESULTS=results/reference      redraw plots and report from a results directory
@@ -13,7 +14,7 @@
 # results/<UTC time>-<host>/ and points results/latest to it.
 
 BENCH_FLAGS = $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full) \
-              --models "$(MODELS)" $(if $(SCENARIOS),--scenarios "$(SCENARIOS)") \
+              --models "$(MODELS)" --refs "$(REFS)" $(if $(SCENARIOS),--scenarios "$(SCENARIOS)") \
               $(if $(SERVER_CPUS),--server-cpus "$(SERVER_CPUS)") \
               $(if $(CLIENT_CPUS),--client-cpus "$(CLIENT_CPUS)") $(BENCH_ARGS)
 

@@ -46,17 +46,29 @@ def made_models():
 
 
 def model_order(models):
-    """Models in the fixed order that gives each its line type (1-based)."""
+    """Models in the fixed order that gives each its line type (1-based); the reference
+    servers (nginx, Go) last."""
     known = [m for m in made_models() if m in models]
-    return known + sorted(m for m in models if m not in made_models())
+    refs = [m for m in servers.REFERENCES if m in models]
+    return known + sorted(m for m in models if m not in made_models() + refs) + refs
 
 
 # The open marker of each line type's filled one (common.gp): a point from invalid runs.
-OPEN_POINT = {1: 6, 2: 4, 3: 8, 4: 12, 5: 10, 6: 14, 7: 3, 8: 1}
+OPEN_POINT = {1: 6, 2: 4, 3: 8, 4: 12, 5: 10, 6: 14, 7: 3, 8: 1, 9: 1, 10: 3}
+REFERENCE_LT = 9     # the reference servers' line types (grey, dashed), 9 and 10: common.gp
 
 
 def line_type(model, all_models):
-    return model_order(set(all_models) | set(made_models())).index(model) + 1
+    if model in servers.REFERENCES:
+        return REFERENCE_LT + servers.REFERENCES.index(model)
+    ours = [m for m in model_order(set(all_models) | set(made_models()))
+            if m not in servers.REFERENCES]
+    return ours.index(model) + 1
+
+
+def quoted(model):
+    """A server's name on a plot (a reference says so), as a quoted gnuplot word."""
+    return '"' + servers.title(model).replace('"', "'") + '"'
 
 
 def rows_of(summary, scenario, point=None):
@@ -122,7 +134,7 @@ def write_bars(path, bars, all_models):
         for i, (model, value, label) in enumerate(bars, 1):
             if value is None:
                 value, label = 0, "invalid"
-            f.write(f'{i} {model} {value:g} {line_type(model, all_models)} "{label}"\n')
+            f.write(f'{i} {quoted(model)} {value:g} {line_type(model, all_models)} "{label}"\n')
     return [m for m, _, _ in bars]
 
 
@@ -132,7 +144,7 @@ def write_two_part(path, parts, all_models):
                    key=lambda part: line_type(part[0], all_models))
     with open(path, "w") as f:
         for i, (model, a, b) in enumerate(parts, 1):
-            f.write(f"{i} {model} {a:g} {b:g} {line_type(model, all_models)}\n")
+            f.write(f"{i} {quoted(model)} {a:g} {b:g} {line_type(model, all_models)}\n")
     return [m for m, _, _ in parts]
 
 
@@ -269,6 +281,7 @@ def draw(plot, models, data_dir, plots_dir, all_models):
     base = {"data": os.path.join(data_dir, plot.name) + ("" if plot.script in
                                                           ("lines", "spectrum") else ".dat"),
             "models": " ".join(models),
+            "titles": " ".join(quoted(m) for m in models),
             "lts": " ".join(str(line_type(m, all_models)) for m in models),
             "open_pts": " ".join(str(OPEN_POINT.get(line_type(m, all_models), 6))
                                  for m in models),

@@ -17,12 +17,13 @@ import html
 import os
 import sys
 
-from harness.bench import envinfo, limits, results, scenarios
+from harness.bench import envinfo, limits, results, scenarios, servers
 from harness.bench.progress import latency_text
 
-from . import plots, sentences
+from . import plots, sentences, verdicts
 
 INVALID = "✗"
+NOT_APPLICABLE = "n/a"   # a reference server that cannot serve the point (nginx: no /work)
 
 
 # ---- the document, as blocks both renderers understand -------------------------------------
@@ -62,7 +63,7 @@ def scenario_table(scenario, rows, models):
         for m in models:
             r = by.get((point, m))
             if r is None:
-                line.append("")
+                line.append(NOT_APPLICABLE if servers.target(m).reference else "")
             elif not r.valid_runs:
                 line.append(f"{INVALID} invalid")
             else:
@@ -70,7 +71,7 @@ def scenario_table(scenario, rows, models):
                 flag = f" ({r.runs - r.valid_runs} {INVALID})" if r.valid_runs < r.runs else ""
                 line.append(f"{main}{flag}\n{second}")
         body.append(line)
-    return ("table", ["point"] + models, body)
+    return ("table", ["point"] + [servers.title(m) for m in models], body)
 
 
 def _point_label(scenario, point, rows):
@@ -94,13 +95,63 @@ def cost_table(rows, models):
         for m in models:
             r = by.get((point, m))
             if not r or not r.valid_runs or r.median("server_cpu_us_per_req") is None:
-                line.append("" if not r else f"{INVALID} invalid" if not r.valid_runs else "-")
+                line.append(_empty_cell(r, m))
                 continue
             line.append(f"{r.median('server_cpu_us_per_req'):.1f} µs "
                         f"({r.median('server_user_us_per_req'):.1f} user)\n"
                         f"{r.median('server_csw_per_req'):.3g} csw")
         body.append(line)
-    return ("table", ["point"] + models, body)
+    return ("table", ["point"] + [servers.title(m) for m in models], body)
+
+
+def _empty_cell(r, model):
+    if r is None:
+        return NOT_APPLICABLE if servers.target(model).reference else ""
+    return f"{INVALID} invalid" if not r.valid_runs else "-"
+
+
+def _figure(summary):
+    """A point's median of a metric for a model, as the tables write it."""
+    by = {(r.scenario, r.point, r.model): r for r in summary}
+
+    def fmt(v, model):
+        r = by.get((v.scenario, v.point, model))
+        value = r.median(v.metric.name) if r else None
+        if value is None:
+            return "-"
+        if v.metric is verdicts.P99:
+            return latency_text(value)
+        return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+    return fmt
+
+
+def reference_blocks(runs, summary):
+    """The paired verdicts of each model against the reference server it is compared with,
+    at every point both ran (scripts/verdicts.py)."""
+    blocks = []
+    present = {r.model for r in runs}
+    for a, b in verdicts.REFERENCE_PAIRS:
+        if a not in present or b not in present:
+            continue
+        found = verdicts.pair_verdicts(runs, a, b)
+        blocks.append(("h3", verdicts.pair_title(a, b)))
+        if not found:
+            blocks.append(("p", f"No point has a valid run of both {a} and {b}."))
+            continue
+        blocks += [("p", verdicts.summary_sentence(found)),
+                   ("table", ["point", "metric", a, servers.title(b), f"{a} vs {b}",
+                              "rounds won", "verdict"],
+                    verdicts.rows(found, _figure(summary)))]
+    if not blocks:
+        return []
+    return [("h2", "Against the references"),
+            ("p", "Each of our models against the server people know that does the same: "
+                  "green (M:N green threads, the design of Go's runtime) against Go's "
+                  "net/http, epoll (one event loop) against nginx. Ratios are taken round by "
+                  "round (the runs of a round share the machine's state), then their median; "
+                  f"a verdict is clear when one side won every round (two at least) by more "
+                  f"than {verdicts.NOISE:.0%}. nginx takes no part where it cannot serve the "
+                  "scenario (n/a).")] + blocks
 
 
 # The summary at the top: one sentence per scenario, from its first plot (which sentence:
@@ -108,7 +159,7 @@ def cost_table(rows, models):
 HEADLINE_SENTENCE = {"openloop_p99": 1}
 
 
-def in_short(summary, env, index, titles):
+def in_short(summary, env, index, titles, runs):
     items, seen = [], set()
     for name, scenario, _ in index:
         if scenario in seen:
@@ -119,6 +170,10 @@ def in_short(summary, env, index, titles):
             pick = min(HEADLINE_SENTENCE.get(name, 0), len(said) - 1)
             short = titles[scenario].short if scenario in titles else scenario
             items.append(f"**{short}**: {said[pick]}")
+    for a, b in verdicts.REFERENCE_PAIRS:
+        said = verdicts.summary_sentence(verdicts.pair_verdicts(runs, a, b))
+        if said:
+            items.append(f"**{verdicts.pair_title(a, b)}**: {said}")
     if not items:
         return []
     return [("h2", "In short"), ("list", items),
@@ -182,8 +237,9 @@ def build(results_dir):
     models = plots.model_order({r.model for r in runs})
     titles = {s.name: s for s in scenarios.build(list(scenarios.ALL), "full")}
 
-    blocks = [("h1", f"c10k-lab benchmark: {', '.join(models)}")]
-    blocks += in_short(summary, env, index, titles)
+    blocks = [("h1", f"c10k-lab benchmark: {', '.join(servers.title(m) for m in models)}")]
+    blocks += in_short(summary, env, index, titles, runs)
+    blocks += reference_blocks(runs, summary)
     blocks += machine_blocks(env, runs)
     blocks += limits_blocks(findings)
     for name in scenarios.ALL:

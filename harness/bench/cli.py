@@ -15,8 +15,9 @@ PROFILE_TIMES = {"quick": (1, 0, 1), "default": (3, 1, 1), "full": (10, 2, 3)}
 DESCRIPTION = """\
 Runs every server model through the same benchmark scenarios, then draws the plots and writes
 the report (results/<UTC time>-<host>/, with results/latest pointing to it).
-Usually run as `make bench` (QUICK=1, FULL=1, MODELS=, SCENARIOS=, SERVER_CPUS=, CLIENT_CPUS=);
-directly: python3 -m harness.bench [options], from the repository's top.
+Usually run as `make bench` (QUICK=1, FULL=1, MODELS=, REFS=, SCENARIOS=, SERVER_CPUS=,
+CLIENT_CPUS=); directly: python3 -m harness.bench [options], from the repository's top.
+The reference servers (--refs, default "nginx go") run in the same rounds as the models.
 
 scenarios: """ + ", ".join(scenarios.ALL)
 
@@ -70,6 +71,10 @@ def parse(argv, root):
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="", help="models (or other servers) to run, e.g. "
                    "'epoll green' (default: every built model of the Makefile's MODELS)")
+    p.add_argument("--refs", default=" ".join(servers.REFERENCES),
+                   help="reference servers to run beside the models, in the same rounds "
+                        f"(default: '{' '.join(servers.REFERENCES)}'; '' for none); one that "
+                        "is not installed is left out with a note")
     p.add_argument("--scenarios", default="", help="scenarios to run (default: all)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
@@ -123,6 +128,17 @@ def parse(argv, root):
                   if not servers.target(m).missing(bin_dir)]
         if not models:
             p.error(f"no server model is built in {bin_dir} (run make)")
+    for name in _words(a.refs):
+        if name in _words(a.models):
+            continue
+        if name not in servers.REFERENCES:
+            p.error(f"--refs: unknown reference server {name!r} (known: "
+                    f"{', '.join(servers.REFERENCES)})")
+        why = servers.target(name).missing(bin_dir)
+        if why:
+            absent.append(f"{name}: {why}")
+        elif name not in models:
+            models.append(name)
     chosen = _words(a.scenarios) or list(scenarios.ALL)
     unknown = [s for s in chosen if s not in scenarios.ALL]
     if unknown:

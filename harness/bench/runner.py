@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from . import cpus, envinfo, execute, limits, procs, results, scenarios
+from . import cpus, envinfo, execute, limits, procs, results, scenarios, servers
 from .progress import Progress, duration_text
 
 
@@ -55,9 +55,26 @@ def _usable_scenarios(cfg, tools):
 
 
 def plan(cfg, chosen):
-    """[(scenario, point, rep, model)] in the order they run."""
+    """[(scenario, point, rep, model)] in the order they run. A point a server cannot serve
+    (nginx has no /work) is not run for it: its cells say "n/a" (not_applicable())."""
     return [(s, p, rep, model) for s in chosen for p in s.points
-            for rep in range(1, cfg.reps + 1) for model in cfg.models]
+            for rep in range(1, cfg.reps + 1) for model in cfg.models
+            if not servers.target(model).cannot_serve(p)]
+
+
+def not_applicable(cfg, chosen):
+    """One note per server and scenario it sits out (some or all of its points)."""
+    notes = []
+    for model in cfg.models:
+        for s in chosen:
+            out = [(p.label, servers.target(model).cannot_serve(p)) for p in s.points]
+            out = [(label, why) for label, why in out if why]
+            if out:
+                points = "" if len(out) == len(s.points) else \
+                    f" ({', '.join(label for label, _ in out)})"
+                whys = "; ".join(dict.fromkeys(why for _, why in out))
+                notes.append(f"{model} in {s.name}{points}: {whys} (its cells say n/a)")
+    return notes
 
 
 def planned_seconds(cfg, point):
@@ -76,7 +93,7 @@ def run(cfg):
     server_cpus, client_cpus, split_note = _split(cfg)
     tools = _tools(cfg)
     chosen, skipped = _usable_scenarios(cfg, tools)
-    skipped += cfg.absent
+    skipped += cfg.absent + not_applicable(cfg, chosen)
     for note in skipped:
         print(f"bench: skipping {note}", file=sys.stderr)
     if not chosen:

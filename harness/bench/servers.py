@@ -15,6 +15,7 @@ releasing what it holds (the fork model reaps its children first).
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -53,14 +54,36 @@ class Target:
     args: tuple = ()                # options it always gets (a variant's)
     workers_per_core: bool = False  # it takes --workers: one OS thread per server core
     reference: bool = False         # not ours (nginx, Go): without it the others still run
+    title: str = ""                 # its name on plots and in the report; "" for the name
+    paths: tuple = ()               # the only HTTP paths it serves; () for every route
+    protos: tuple = ("http", "echo")
+    needs: str = ""                 # a program it runs, which may not be installed
+    install: str = ""               # how to get what it lacks (a Debian package)
 
     def binary(self, bin_dir):
         return os.path.join(bin_dir, self.program or self.name)
 
     def missing(self, bin_dir):
         """Why it cannot run here ("" when it can): one line for the user."""
+        if self.needs and not shutil.which(self.needs, path=os.environ.get("PATH", "") +
+                                           os.pathsep + "/usr/sbin"):
+            return f"{self.needs} is not installed ({self.install})"
         if not os.access(self.binary(bin_dir), os.X_OK):
+            if self.install:
+                return (f"no server binary for {self.name} in {bin_dir} (run make; it needs "
+                        f"{self.install})")
             return f"no server binary for {self.name} in {bin_dir} (run make)"
+        return ""
+
+    def cannot_serve(self, point):
+        """Why it cannot take part in a point ("" when it can): nginx serves three routes
+        and no echo protocol. Such a point is not run: its cells say "n/a"."""
+        if point.proto not in self.protos:
+            return f"no {point.proto} protocol"
+        if self.paths:
+            other = sorted({l.path.split("?")[0] for l in point.loads} - set(self.paths))
+            if other:
+                return f"no {', '.join(other)}"
         return ""
 
     def argv(self, bin_dir, proto, max_conns, cpu_list):
@@ -78,13 +101,26 @@ class Target:
 
 # The targets that are not plain models: variants (a model with options) and reference
 # servers. Every other name is a model, started as Target(name).
+# The reference servers (mk/refs.mk) take a model's command line; each runs one worker (a
+# process for nginx, GOMAXPROCS for Go) per server core, as green does.
 TARGETS = {t.name: t for t in (
     Target("green", workers_per_core=True),
+    Target("nginx", program="ref-nginx", workers_per_core=True, reference=True,
+           title="nginx (reference)", paths=("/", "/plaintext", "/json"), protos=("http",),
+           needs="nginx", install="Debian: nginx-light"),
+    Target("go", program="ref-go", workers_per_core=True, reference=True,
+           title="Go net/http (reference)", install="Go, Debian: golang-go"),
 )}
+REFERENCES = [t.name for t in TARGETS.values() if t.reference]
 
 
 def target(name):
     return TARGETS.get(name) or Target(name)
+
+
+def title(name):
+    """A server's name on plots and in the report: a reference server says it is one."""
+    return target(name).title or name
 
 
 class Server:

@@ -1,4 +1,4 @@
-# bars.gp: one bar per model. Data: DATA.dat, columns: index model value linetype "label"
+# bars.gp: one bar per model. Data: DATA.dat, columns: index "model's name" value linetype "label"
 # (the label is printed above the bar). Variables besides common.gp's: data, logy, yformat.
 load 'common.gp'
 if (logy) { set logscale y }

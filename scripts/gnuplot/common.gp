@@ -4,7 +4,8 @@
 #
 # A model keeps its line type (colour and marker) on every plot: scripts/plots.py numbers the
 # models in one fixed order (fork thread select epoll green, then any other) and passes that
-# number. The colours are Okabe and Ito's, told apart by colour-blind readers too.
+# number. The colours are Okabe and Ito's, told apart by colour-blind readers too. The
+# reference servers (nginx, Go) are grey and dashed, line types 9 and 10 whatever else runs.
 
 if (fmt eq 'png') {
 	set terminal pngcairo size 880,520 enhanced font 'Sans,11' linewidth 1.2
@@ -21,6 +22,9 @@ set linetype 5 lc rgb '#009E73' lw 2 pt 11 ps 1.2   # green: green, triangle dow
 set linetype 6 lc rgb '#D55E00' lw 2 pt 15 ps 1.2   # any further model
 set linetype 7 lc rgb '#000000' lw 2 pt 3  ps 1.2
 set linetype 8 lc rgb '#F0E442' lw 2 pt 1  ps 1.2
+# The reference servers, not ours: grey and dashed, behind the models' colours.
+set linetype 9  lc rgb '#8c8c8c' lw 2 dt 2 pt 2  ps 1.1   # nginx (reference): grey, dashed, x
+set linetype 10 lc rgb '#404040' lw 2 dt 4 pt 12 ps 1.2   # Go net/http (reference): dark grey, dash-dot
 
 set title ptitle
 set xlabel xlabel

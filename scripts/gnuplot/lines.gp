@@ -2,8 +2,9 @@
 # against x. Data: one file per model, DATA.MODEL.dat, columns: x median min max; and
 # DATA.MODEL.invalid.dat, columns: x median, the points whose runs were all invalid, drawn as
 # open markers off the line.
-# Variables besides common.gp's: data, models, lts (line types, in the order of models),
-#   open_pts (their open point types), invalid (1 if any point is invalid),
+# Variables besides common.gp's: data, models, titles (their names on the plot, quoted),
+#   lts (line types, in the order of models), open_pts (their open point types), invalid (1 if
+#   any point is invalid),
 #   logx, logy (0 or 1), yformat (a gnuplot format for the y tics, or '').
 load 'common.gp'
 if (logx) { set logscale x }
@@ -16,6 +17,6 @@ if (invalid) {
 	set bmargin 5
 }
 plot for [i=1:words(models)] sprintf('%s.%s.dat', data, word(models, i)) \
-	using 1:2:3:4 with yerrorlines lt (word(lts, i) + 0) title word(models, i), \
+	using 1:2:3:4 with yerrorlines lt (word(lts, i) + 0) title word(titles, i), \
 	for [i=1:words(models)] sprintf('%s.%s.invalid.dat', data, word(models, i)) \
 	using 1:2 with points lt (word(lts, i) + 0) pt (word(open_pts, i) + 0) notitle

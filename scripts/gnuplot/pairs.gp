@@ -1,5 +1,5 @@
 # pairs.gp: two bars per model side by side, the first hatched, the second solid (the same
-# figure in two conditions). Data: DATA.dat, columns: index model first second linetype.
+# figure in two conditions). Data: DATA.dat, columns: index "model's name" first second linetype.
 # Variables besides common.gp's: data, first, second (the conditions' names), logy, ymin
 # (where the bars stand: 0, or on a log scale a value below the lowest bar).
 load 'common.gp'

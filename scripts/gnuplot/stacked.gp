@@ -1,5 +1,5 @@
 # stacked.gp: one bar per model cut in two parts, the lower solid, the upper hatched (CPU time:
-# user below, system above). Data: DATA.dat, columns: index model lower upper linetype.
+# user below, system above). Data: DATA.dat, columns: index "model's name" lower upper linetype.
 # Variables besides common.gp's: data, lower, upper (the parts' names for the key).
 load 'common.gp'
 set style fill solid 0.85 border -1

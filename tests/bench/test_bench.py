@@ -9,11 +9,12 @@ import sys
 import tempfile
 import unittest
 
-from harness.bench import cpus, progress, results, servers, tools, validity
+from harness.bench import cli, cpus, progress, results, runner, scenarios, servers, tools, \
+    validity
 from harness.bench.results import Row
 from harness.bench.scenarios import Point
 from harness.bench.tools import Load
-from scripts import sentences
+from scripts import plots, sentences, verdicts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -168,6 +169,104 @@ class Targets(unittest.TestCase):
         self.assertEqual(variant.argv("/b", "echo", 5, [0, 1])[0], "/b/green")
         self.assertEqual(variant.argv("/b", "echo", 5, [0, 1])[-3:], ["--x", "--workers", "2"])
         self.assertIn("no server binary for green-x", variant.missing("/nonexistent"))
+
+
+class References(unittest.TestCase):
+    """nginx and Go's net/http run beside the models where they can serve the scenario."""
+
+    def test_nginx_sits_out_what_it_cannot_serve(self):
+        nginx, go = servers.target("nginx"), servers.target("go")
+        self.assertTrue(nginx.reference and go.reference)
+        self.assertEqual(nginx.cannot_serve(closed_point()), "")
+        block = scenarios.blocking("quick").points
+        self.assertEqual([nginx.cannot_serve(p) for p in block], ["", "no /block"])
+        self.assertEqual(nginx.cannot_serve(scenarios.echo("quick").points[0]),
+                         "no echo protocol")
+        self.assertEqual(nginx.cannot_serve(scenarios.cpubound("quick").points[0]), "no /work")
+        self.assertEqual([go.cannot_serve(p) for s in scenarios.build(list(scenarios.ALL),
+                                                                       "quick")
+                          for p in s.points], [""] * sum(len(s.points) for s in
+                                                         scenarios.build(list(scenarios.ALL),
+                                                                         "quick")))
+
+    def test_the_plan_leaves_out_only_what_a_reference_cannot_serve(self):
+        cfg = cli.Config(root=ROOT, bin_dir="/b", models=["epoll", "nginx", "go"],
+                         scenarios=["http", "blocking"], profile="quick", duration=1, warmup=0,
+                         reps=2, server_cpus="", client_cpus="", conns=[10], idle_conns=None,
+                         max_conns=0, out="", results_root="", dry_run=True, report=False,
+                         absent=[])
+        chosen = scenarios.build(cfg.scenarios, "quick", [10])
+        runs = [(s.name, p.label, rep, m) for s, p, rep, m in runner.plan(cfg, chosen)]
+        self.assertNotIn(("blocking", "with /block", 1, "nginx"), runs)
+        self.assertIn(("blocking", "alone", 1, "nginx"), runs)
+        # In each round every server runs once, the references with the models.
+        self.assertEqual([m for s, p, rep, m in runs if (s, p) == ("http", "c=10")],
+                         ["epoll", "nginx", "go"] * 2)
+        self.assertEqual(runner.not_applicable(cfg, chosen),
+                         ["nginx in blocking (with /block): no /block (its cells say n/a)"])
+
+    def test_plots_draw_references_grey_and_named(self):
+        self.assertEqual(servers.title("go"), "Go net/http (reference)")
+        self.assertEqual(servers.title("epoll"), "epoll")
+        everyone = {"epoll", "green", "nginx", "go"}
+        self.assertEqual((plots.line_type("nginx", everyone), plots.line_type("go", everyone)),
+                         (9, 10))
+        self.assertEqual(plots.line_type("epoll", everyone), plots.line_type("epoll", {"epoll"}))
+        self.assertEqual(plots.model_order(everyone)[-2:], ["nginx", "go"])
+        with open(os.path.join(ROOT, "scripts", "gnuplot", "common.gp")) as f:
+            common = f.read()
+        self.assertIn("set linetype 9 ", common)
+        self.assertIn("set linetype 10 ", common)
+
+
+def paired_runs(a_values, b_values, metric="req_per_s", a="green", b="go"):
+    rows = []
+    for rep, (va, vb) in enumerate(zip(a_values, b_values), 1):
+        for model, v in ((a, va), (b, vb)):
+            rows.append(Row(model=model, scenario="http", point="c=100", rep=rep, valid=True,
+                            **{metric: v}))
+    return rows
+
+
+class PairedVerdicts(unittest.TestCase):
+    def test_better_in_every_round_beyond_noise_is_clear(self):
+        v = verdicts.paired(paired_runs([130, 120, 125], [100, 100, 100]), "green", "go", "http",
+                            "c=100", verdicts.REQ_PER_S)
+        self.assertEqual((v.won, v.rounds, v.clear, v.better), (3, 3, True, "1.25× better"))
+
+    def test_a_round_lost_is_within_noise(self):
+        v = verdicts.paired(paired_runs([130, 90, 125], [100, 100, 100]), "green", "go", "http",
+                            "c=100", verdicts.REQ_PER_S)
+        self.assertEqual((v.won, v.clear), (2, False))
+        self.assertTrue(v.verdict.startswith("within noise"))
+
+    def test_rounds_are_paired_not_pooled(self):
+        # Pooled, the ranges overlap (90-110 against 100-120); round by round, green is 10 %
+        # cheaper every time, which is within the 10 % noise bound.
+        v = verdicts.paired(paired_runs([90, 100, 110], [100, 110, 120],
+                                        "server_cpu_us_per_req"),
+                            "green", "go", "http", "c=100", verdicts.CPU_PER_REQ)
+        self.assertEqual((v.won, v.rounds), (3, 3))
+        self.assertAlmostEqual(v.ratio, 100 / 110)
+        self.assertEqual(v.clear, False)
+        self.assertEqual(v.better, "1.10× better")
+
+    def test_lower_is_better_and_invalid_runs_do_not_count(self):
+        runs = paired_runs([50, 50], [100, 100], "server_cpu_us_per_req")
+        runs[0].valid = False
+        v = verdicts.paired(runs, "green", "go", "http", "c=100", verdicts.CPU_PER_REQ)
+        self.assertEqual((v.rounds, v.clear, v.better), (1, False, "2.00× better"))
+        self.assertIsNone(verdicts.paired(runs, "green", "nginx", "http", "c=100",
+                                          verdicts.CPU_PER_REQ))
+
+    def test_the_report_names_both_pairs(self):
+        runs = paired_runs([130, 120], [100, 100]) + \
+            paired_runs([80, 70], [100, 100], a="epoll", b="nginx")
+        said = {verdicts.pair_title(a, b): verdicts.summary_sentence(
+            verdicts.pair_verdicts(runs, a, b)) for a, b in verdicts.REFERENCE_PAIRS}
+        self.assertEqual(list(said), ["green against Go net/http", "epoll against nginx"])
+        self.assertIn("green clearly ahead in 1", said["green against Go net/http"])
+        self.assertIn("clearly behind in 1", said["epoll against nginx"])
 
 
 class Documentation(unittest.TestCase):

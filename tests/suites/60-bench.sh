@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench` end to end, scaled down (a second per point, two models): runs.csv has every
 # column and a row per run, the plots and both reports are produced, a run that cannot be
-# valid is flagged with its reason, `make plots` redraws from the CSV alone, and Ctrl-C (SIGINT
+# valid is flagged with its reason, `make plots` redraws from the CSV alone, the reference
+# servers run beside a model (n/a where nginx cannot serve; paired verdicts), and Ctrl-C (SIGINT
 # to the runner's process group) leaves no process behind and keeps the runs so far.
 # Never a timing: only structure, counts and the verdicts of runs made invalid on purpose.
 set -u
@@ -40,7 +41,8 @@ if ((${#models[@]} < 2 || fail > 0)); then
 	echo "$pass passed, $fail failed"
 	exit 1
 fi
-bench() { timeout 120 python3 -m harness.bench --bin "$BIN" "$@"; }
+# Without the reference servers unless a case asks for them (a later --refs wins).
+bench() { timeout 120 python3 -m harness.bench --bin "$BIN" --refs "" "$@"; }
 
 # --- the command line -------------------------------------------------------------------
 out=$(bench --help 2>&1)
@@ -145,6 +147,37 @@ check "invalid-progress" "the progress line did not say INVALID" grep -q "INVALI
 check "invalid-report" "report.md does not list the invalid run" \
 	grep -qE "^\| 001-${models[0]}-idle-c=30-r1 .*(held only|established)" "$r2/report.md"
 
+# --- the reference servers: in the same rounds, n/a where nginx cannot serve, paired verdicts --
+if [[ -x $BIN/ref-go && -x $BIN/ref-nginx ]] && PATH=$PATH:/usr/sbin command -v nginx >/dev/null; then
+	r4=$tmp/r4
+	bench --duration 1 --warmup 0 --reps 2 --models epoll --refs "nginx go" \
+		--scenarios "http blocking" --conns 10 --out "$r4" >"$tmp/r4.log" 2>&1
+	rc=$?
+	check "refs-run" "exit $rc: $(tail -n 3 "$tmp/r4.log")" test "$rc" = 0
+	# (model scenario point) of every row: nginx has no /block, so it sits out that point.
+	got=$(python3 -c 'import csv,sys; print(" ".join(sorted({r["model"] + ":" + r["scenario"] + ":" + r["point"]
+		for r in csv.DictReader(open(sys.argv[1]))})))' "$r4/runs.csv" 2>&1)
+	want="epoll:blocking:alone epoll:blocking:with /block epoll:http:c=10 go:blocking:alone"
+	want+=" go:blocking:with /block go:http:c=10 nginx:blocking:alone nginx:http:c=10"
+	check "refs-rows" "rows for $got" test "$got" = "$want"
+	check "refs-rounds" "not 2 rounds of each run" \
+		test "$(($(wc -l <"$r4/runs.csv") - 1))" = 16
+	check "refs-n/a" "report.md has no n/a cell for nginx with /block" \
+		grep -q '^| with /block | .* | n/a | ' "$r4/report.md"
+	check "refs-named" "the report's tables do not name the references" \
+		grep -q '^| point | epoll | nginx (reference) | Go net/http (reference) |$' "$r4/report.md"
+	check "refs-verdicts" "report.md lacks the paired verdicts of epoll against nginx" \
+		grep -q '^### epoll against nginx$' "$r4/report.md"
+	check "refs-plot" "the HTTP plot does not name nginx (reference)" \
+		grep -q 'nginx (reference)' "$r4/plots/http_throughput.svg"
+	check "refs-skipped-note" "no note that nginx sits out /block" \
+		grep -q 'nginx in blocking (with /block): no /block' "$r4/env.txt"
+elif [[ -n ${CI:-} ]]; then
+	bad "refs" "$BIN/ref-go or nginx is missing (CI installs golang-go and nginx-light)"
+else
+	echo "skip refs: $BIN/ref-go or nginx is missing (golang-go, nginx-light)"
+fi
+
 # --- Ctrl-C: SIGINT to the runner's process group --------------------------------------------
 r3=$tmp/r3
 fork_too=${models[*]}
@@ -152,7 +185,7 @@ fork_too=${models[*]}
 # The runner leads a process group of its own (setpgid, then exec: same pid), as a command
 # typed at a terminal does; Ctrl-C there sends SIGINT to that whole group.
 python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])' \
-	python3 -m harness.bench --bin "$BIN" --duration 2 --warmup 0 --models "$fork_too" \
+	python3 -m harness.bench --bin "$BIN" --refs "" --duration 2 --warmup 0 --models "$fork_too" \
 	--scenarios http --conns 1,10,100,1000 --out "$r3" >"$tmp/r3.log" 2>&1 &
 runner=$!
 group=$runner

@@ -196,11 +196,17 @@ done
 if [[ $host == *:* ]]; then addr="[$host]:$p"; else addr="$host:$p"; fi
 echo "listening on $addr ($name, http, pid $$)"
 
-wait "$nginx_pid"
-rc=$?
-while kill -0 "$nginx_pid" 2>/dev/null; do   # a signal ended the wait, not nginx
+# A trapped signal ends `wait` early (128 + its number), nginx still running or just gone:
+# wait again, and the second wait gives nginx's own exit status (0 after a stop).
+while :; do
 	wait "$nginx_pid"
 	rc=$?
+	((rc > 128 && stopping)) || break
+	kill -0 "$nginx_pid" 2>/dev/null && continue
+	wait "$nginx_pid"
+	again=$?
+	((again != 127)) && rc=$again   # 127: no status left to give
+	break
 done
 nginx_pid=
 exit "$rc"
