@@ -65,7 +65,6 @@ int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg
  * no memory or address-space mapping for its stack). The pointer is valid until fn returns. */
 struct green *green_spawn(void (*fn)(void *), void *arg);
 
-struct green *green_self(void);
 /* A static name shown, with the green thread's number, in crash messages such as a stack
  * overflow. */
 void green_set_name(const char *name);

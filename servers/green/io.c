@@ -1,19 +1,14 @@
 /*
- * io.c: blocking-looking I/O for green threads, each call the same few lines (libtask's
- * fd.c): try the system call on the non-blocking fd; if it says EAGAIN, park until epoll says
- * the fd is ready, and try again.
+ * io.c: blocking-looking I/O for green threads. Each call is libtask's fdread(): try the
+ * system call on the non-blocking fd; if it says EAGAIN, park until the netpoller says the fd
+ * is ready (pd_wait, netpoll.c), and try again. The whole path of a read that waits, in
+ * reading order: green_read() here; pd_wait(), publish_wait() and wait_commit() in netpoll.c
+ * (park); netpoll() and unblock() there (the poller readies the green thread); back here to
+ * retry the read.
  *
  * errno is read through green_errno(), never inlined: errno is a thread-local, and glibc
  * declares __errno_location() const, so a compiler may compute its address once before a
  * loop that parks and read the previous OS thread's errno after the green thread migrated.
- *
- * green_read() also keeps a hint, pd->drained: the last read proved the socket empty (EAGAIN,
- * or a short read on a stream socket, which the kernel returns only once the receive queue is
- * used up, unless epoll has reported the peer's FIN: data and end of file can arrive under
- * one edge, and the end of file must still be read). Then the next read parks first instead of spending a system call on an EAGAIN,
- * and green_wait_input() knows whether parking is safe. Any data arriving after that read
- * raises a new edge, which the wait slot keeps, so the hint can only cost a wake-up, never
- * lose one.
  */
 #include <errno.h>
 #include <sys/socket.h>
@@ -27,46 +22,9 @@
  * connection spends well under 1% of its time on it. */
 enum { IO_BUDGET = 16 };
 
-__attribute__((noinline)) int green_errno(void)
-{
-	int err = errno;
-	__asm__ volatile("" ::: "memory");
-	return err;
-}
-
-__attribute__((noinline)) void green_set_errno(int err)
-{
-	errno = err;
-	__asm__ volatile("" ::: "memory");
-}
-
-
-static bool would_block(void)
-{
-	int err = green_errno();
-	return err == EAGAIN || err == EWOULDBLOCK;
-}
-
-/*
- * Fairness. The runtime does not preempt: a green thread keeps its worker until it parks or
- * yields. A connection that always finds data to read and room to write never parks, so one
- * client streaming as fast as it can (echo, or pipelined requests read as fast as they are
- * sent) would hold its worker for as long as it streams, and with --workers 1 every other
- * connection would wait for it. Go takes the processor from a goroutine that ran 10 ms
- * (sysmon preempts it); here the I/O calls are the preemption points: after IO_BUDGET of them
- * in a row without parking, the call yields, which queues the green thread behind the others
- * and gives the scheduler its turns to run timers and poll for ready fds (find_runnable).
- * It is the runtime's business, not the server's: every user of green_read() has the same
- * problem, and only the runtime knows whether a call parked (sched.c resets the count when
- * the green thread gives up its worker). Called after pd_release(): yielding while counted
- * in on the fd would only hold up a green_close().
- */
-static void spend_io_budget(void)
-{
-	struct green *g = green_current();
-	if (++g->io_unparked >= IO_BUDGET)
-		green_yield();
-}
+static bool would_block(void);
+static ssize_t read_unless_drained(struct pd *pd, void *buf, size_t len);
+static void spend_io_budget(void);
 
 ssize_t green_read(int fd, void *buf, size_t len)
 {
@@ -74,23 +32,9 @@ ssize_t green_read(int fd, void *buf, size_t len)
 	if (!pd)
 		return -1;
 	ssize_t n;
-	for (;;) {
-		if (pd->drained && pd_wait(pd, GREEN_IN) < 0) {
-			n = -1;
+	while ((n = read_unless_drained(pd, buf, len)) < 0 && would_block())
+		if (pd_wait(pd, GREEN_IN) < 0)
 			break;
-		}
-		n = read(fd, buf, len);
-		if (n >= 0) {
-			/* A short read took all the data, but not an end of file that came with it:
-			 * its edge may have been consumed already. Then the next read must not wait. */
-			pd->drained = pd->stream && n > 0 && (size_t)n < len &&
-			              !pd_peer_closed(pd);
-			break;
-		}
-		if (!would_block())
-			break;
-		pd->drained = true;
-	}
 	pd_release(pd);
 	spend_io_budget();
 	return n;
@@ -122,6 +66,68 @@ int green_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	pd_release(pd);
 	spend_io_budget();
 	return c;
+}
+
+__attribute__((noinline)) int green_errno(void)
+{
+	int err = errno;
+	__asm__ volatile("" ::: "memory");
+	return err;
+}
+
+__attribute__((noinline)) void green_set_errno(int err)
+{
+	errno = err;
+	__asm__ volatile("" ::: "memory");
+}
+
+static bool would_block(void)
+{
+	int err = green_errno();
+	return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+/*
+ * The drained hint, pd->drained: the last read proved the socket empty, so the next read
+ * would only say EAGAIN; skip that system call and wait first. A short read proves it on a
+ * stream socket (the kernel returns one only once the receive queue is used up), unless
+ * epoll has reported the peer's FIN: data and end of file can arrive under one edge, and the
+ * end of file must still be read. Any data arriving after that read raises a new edge, which
+ * the wait slot keeps, so the hint can only cost a wake-up, never lose one. green_wait_input()
+ * uses it to know whether parking is safe. It is cleared whenever the hint is spent, so a
+ * wait that fails (a deadline, a close) leaves the next call to read first: always safe.
+ */
+static ssize_t read_unless_drained(struct pd *pd, void *buf, size_t len)
+{
+	if (pd->drained) {
+		pd->drained = false;
+		green_set_errno(EAGAIN);
+		return -1;
+	}
+	ssize_t n = read(pd->fd, buf, len);
+	pd->drained = pd->stream && n > 0 && (size_t)n < len && !pd_peer_closed(pd);
+	return n;
+}
+
+/*
+ * Fairness. The runtime does not preempt: a green thread keeps its worker until it parks or
+ * yields. A connection that always finds data to read and room to write never parks, so one
+ * client streaming as fast as it can (echo, or pipelined requests read as fast as they are
+ * sent) would hold its worker for as long as it streams, and with --workers 1 every other
+ * connection would wait for it. Go takes the processor from a goroutine that ran 10 ms
+ * (sysmon preempts it); here the I/O calls are the preemption points: after IO_BUDGET of them
+ * in a row without parking, the call yields, which queues the green thread behind the others
+ * and gives the scheduler its turns to run timers and poll for ready fds (find_runnable).
+ * It is the runtime's business, not the server's: every user of green_read() has the same
+ * problem, and only the runtime knows whether a call parked (sched.c resets the count when
+ * the green thread gives up its worker). Called after pd_release(): yielding while counted
+ * in on the fd would only hold up a green_close().
+ */
+static void spend_io_budget(void)
+{
+	struct green *g = green_current();
+	if (++g->io_unparked >= IO_BUDGET)
+		green_yield();
 }
 
 int green_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)

@@ -299,20 +299,32 @@ static void leave_idle_list(struct worker *w)
 	pthread_mutex_unlock(&sched.lock);
 }
 
+/* PARKED -> RUNNABLE. Each park is matched by exactly one ready: a second is a bug. */
+static void make_runnable(struct green *g)
+{
+	int expect = G_PARKED;
+	if (!atomic_compare_exchange_strong(&g->status, &expect, G_RUNNABLE))
+		die("green thread #%llu woken while not parked (status %d): a wake-up was "
+		    "delivered twice", (unsigned long long)g->id, expect);
+}
+
 /* Readies the green threads of a list; returns the first to run it now, queues the rest. */
 static struct green *take_ready(struct green *list)
 {
 	if (!list)
 		return NULL;
-	struct green *first = list, *g = list->next;
-	int expect = G_PARKED;
-	if (!atomic_compare_exchange_strong(&first->status, &expect, G_RUNNABLE))
-		die("green thread #%llu woken while not parked (status %d)",
-		    (unsigned long long)first->id, expect);
-	if (g) {
-		green_ready_list(g);
-	}
-	return first;
+	make_runnable(list);
+	green_ready_list(list->next);
+	return list;
+}
+
+/* Green threads whose fds are ready, without blocking; unless a worker blocks in the poller
+ * anyway, or nobody waits on an fd. */
+static struct green *poll_ready(void)
+{
+	if (atomic_load(&sched.polling) || !netpoll_has_waiters())
+		return NULL;
+	return netpoll(0);
 }
 
 /*
@@ -367,12 +379,10 @@ static struct green *find_runnable(struct worker *w)
 		if (atomic_load(&sched.stopping))
 			return NULL;
 		if (++w->tick % FAIRNESS_TICK == 0) {
+			/* Due timers and ready fds queue behind the local queue; the global one goes
+			 * first. So a busy local queue starves none of them. */
 			timers_run(mono_ns());
-			if (!atomic_load(&sched.polling) && netpoll_has_waiters()) {
-				struct green *list = netpoll(0);
-				if (list)
-					green_ready_list(list);
-			}
+			green_ready_list(poll_ready());
 			if ((g = global_get(w)))
 				return g;
 		}
@@ -380,14 +390,7 @@ static struct green *find_runnable(struct worker *w)
 			return g;
 		if (timers_run(mono_ns()) > 0)
 			continue;
-		if (netpoll_has_waiters() && !atomic_load(&sched.polling)) {
-			struct green *list = netpoll(0);
-			if (list) {
-				g = take_ready(list);
-				return g;
-			}
-		}
-		if ((g = steal(w)) || (g = idle(w)))
+		if ((g = take_ready(poll_ready())) || (g = steal(w)) || (g = idle(w)))
 			return g;
 	}
 }
@@ -572,28 +575,19 @@ static void execute(struct m *m, struct green *g)
 
 void green_ready(struct green *g)
 {
-	int expect = G_PARKED;
-	if (!atomic_compare_exchange_strong(&g->status, &expect, G_RUNNABLE))
-		die("green thread #%llu woken while not parked (status %d): a wake-up was delivered twice",
-		    (unsigned long long)g->id, expect);
-	struct m *m = cur_m();
-	if (m && m->w)
-		put_local(m->w, g);
-	else
-		global_put(g, g, 1);
-	wakep();
+	g->next = NULL;
+	green_ready_list(g);
 }
 
 void green_ready_list(struct green *list)
 {
 	struct m *m = cur_m();
+	if (!list)
+		return;
 	while (list) {
 		struct green *g = list;
 		list = list->next;
-		int expect = G_PARKED;
-		if (!atomic_compare_exchange_strong(&g->status, &expect, G_RUNNABLE))
-			die("green thread #%llu woken while not parked (status %d)",
-			    (unsigned long long)g->id, expect);
+		make_runnable(g);
 		if (m && m->w)
 			put_local(m->w, g);
 		else
@@ -783,11 +777,6 @@ unsigned green_worker_id(void)
 unsigned green_workers(void)
 {
 	return sched.nworkers;
-}
-
-struct green *green_self(void)
-{
-	return green_current();
 }
 
 void green_set_name(const char *name)
