@@ -31,8 +31,8 @@ struct green_server {
 	struct server *srv;
 	struct bufpool *pools;       /* one per worker, used by whatever runs on that worker */
 	pthread_mutex_t lock;        /* guards conns and open; never held across a call that parks */
-	struct conn *conns;
-	unsigned open;
+	struct conn *conns;          /* so that stopping can reach every connection */
+	unsigned open;               /* for --max-conns */
 	atomic_bool stopping;
 };
 
@@ -41,7 +41,7 @@ struct conn {
 	struct green *g;
 	struct session *s;
 	int fd;
-	struct conn *prev, *next;    /* in gs->conns, so that stopping can reach every one */
+	struct conn *prev, *next;    /* in gs->conns */
 };
 
 /*
@@ -170,10 +170,11 @@ static void start_conn(struct green_server *gs, int fd)
 }
 
 /*
- * Waits for SIGINT or SIGTERM, then ends everything: the listening socket and every
- * connection are shut down, which wakes their green threads with an end of file or an
- * error, and sleeping ones are interrupted. A green thread in a blocking call ends when
- * the call returns.
+ * Waits for SIGINT or SIGTERM, then wakes everything to its end: the listening socket and
+ * every connection are shut down, which wakes their green threads with an end of file or an
+ * error, and sleeping ones are interrupted. A green thread in a blocking call ends when the
+ * call returns. Nobody waits for them: green_run() returns once the last green thread has
+ * exited, and that is the server's end.
  */
 static void watch_stop(void *arg)
 {
@@ -217,14 +218,6 @@ static void acceptor(void *arg)
 			green_sleep_ms(10);  /* ENOBUFS and the like: do not spin */
 	}
 	green_fd_release(srv->listen_fd);
-	for (;;) {                   /* until the last connection's green thread is gone */
-		pthread_mutex_lock(&gs->lock);
-		unsigned open = gs->open;
-		pthread_mutex_unlock(&gs->lock);
-		if (!open)
-			break;
-		green_sleep_ms(1);
-	}
 }
 
 static int green_server_run(struct server *srv)
