@@ -18,9 +18,23 @@
  *
  * The connections, what each waits for, their deadlines and driving their sessions are the
  * event loops' common part, servers/core/loop.h; what is here is how epoll waits.
+ *
+ * More cores: --workers N runs N such loops, each on a thread of its own with its own epoll
+ * set and its own listening socket, all bound to the same port with SO_REUSEPORT: the kernel
+ * spreads new connections over the sockets by a hash of their addresses, and a connection
+ * stays with the worker that accepted it. This is how nginx, h2o and lwan use many cores.
+ * Nothing is shared between workers but the count of open connections (for --max-conns).
+ * A /block now stalls one worker's connections, not all. --workers 1 is the model above,
+ * exactly: no thread, one listening socket. docs/model-guide.md says why SO_REUSEPORT rather
+ * than one shared socket with EPOLLEXCLUSIVE.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -58,7 +72,9 @@ static unsigned readiness_of(uint32_t events)
 /* Events taken per epoll_wait(): more are simply reported next turn. */
 enum { EVENTS_PER_TURN = 256 };
 
-static int epoll_run(struct server *srv)
+/* One event loop until the stop: the whole model with --workers 1. open_shared: the count
+ * of open connections the workers share, or NULL; *accepted: how many it served. */
+static int serve(struct server *srv, atomic_uint *open_shared, unsigned long *accepted)
 {
 	int epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event listen_ev = { .events = EPOLLIN, .data.fd = srv->listen_fd };
@@ -71,6 +87,7 @@ static int epoll_run(struct server *srv)
 	}
 	struct loop l;
 	loop_init(&l, srv, &epoll_backend, &epfd);
+	l.open_shared = open_shared;
 
 	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
 	bool stopping = false;
@@ -94,18 +111,107 @@ static int epoll_run(struct server *srv)
 		}
 		loop_expire(&l);
 	}
+	*accepted = l.accepted;
 	loop_free(&l);
 	close(epfd);
 	return rc;
 }
 
+struct worker {
+	struct server srv;          /* a copy: its own listening socket and spare fd */
+	atomic_uint *open_shared;
+	pthread_t thread;
+	unsigned long accepted;
+	int rc;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	w->rc = serve(&w->srv, w->open_shared, &w->accepted);
+	return NULL;
+}
+
+/* Worker i's copy of the server: worker 0 accepts from the socket server_main() opened, the
+ * others from sockets of their own on the same port. Each gets its own spare fd, because
+ * server_accept() gives it up and takes it back when descriptors run out. */
+static bool worker_init(struct worker *w, const struct server *srv, unsigned i,
+                        atomic_uint *open_shared)
+{
+	w->srv = *srv;
+	w->open_shared = open_shared;
+	w->srv.listen_fd = i == 0 ? srv->listen_fd : server_listen_again(srv);
+	if (w->srv.listen_fd < 0) {
+		fprintf(stderr, "epoll: worker %u: cannot listen beside worker 0: %s\n", i,
+		        strerror(errno));
+		return false;
+	}
+	w->srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return true;
+}
+
+static void worker_release(struct worker *w, const struct server *srv)
+{
+	if (w->srv.listen_fd != srv->listen_fd)
+		close(w->srv.listen_fd);
+	if (w->srv.spare_fd >= 0)
+		close(w->srv.spare_fd);
+}
+
+static int run_workers(struct server *srv, unsigned n)
+{
+	struct worker *w = calloc(n, sizeof *w);
+	if (!w)
+		return 1;
+	atomic_uint open_shared = 0;
+	unsigned started = 0;
+	int rc = 0;
+	for (; started < n; started++) {
+		if (!worker_init(&w[started], srv, started, &open_shared)) {
+			rc = 1;
+			break;
+		}
+		if (pthread_create(&w[started].thread, NULL, worker_main, &w[started]) != 0) {
+			fprintf(stderr, "epoll: cannot start worker %u\n", started);
+			worker_release(&w[started], srv);
+			rc = 1;
+			break;
+		}
+	}
+	if (rc)
+		kill(getpid(), SIGTERM);   /* the workers that did start stop as on any stop */
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(w[i].thread, NULL);
+		rc |= w[i].rc;
+		worker_release(&w[i], srv);
+	}
+	/* How evenly the kernel spread the connections (the benchmark records it). */
+	fprintf(stderr, "epoll: connections per worker:");
+	for (unsigned i = 0; i < started; i++)
+		fprintf(stderr, " %lu", w[i].accepted);
+	fputc('\n', stderr);
+	free(w);
+	return rc;
+}
+
+static int epoll_run(struct server *srv)
+{
+	if (srv->opts.workers > 1)
+		return run_workers(srv, srv->opts.workers);
+	unsigned long accepted;
+	return serve(srv, NULL, &accepted);
+}
+
 static const struct model epoll_model = {
 	.name = "epoll",
-	.idea = "one thread, an edge-triggered epoll loop over non-blocking sockets",
+	.idea = "one thread (or one per worker), an edge-triggered epoll loop over non-blocking "
+	        "sockets",
 	.default_max_conns = 100000,
 	.default_workers = 1,
-	.max_workers = 1,
-	.help_notes = NULL,
+	.max_workers = 256,
+	.help_notes = "--workers N: N event loops on N threads, each with its own epoll set and its\n"
+	              "own SO_REUSEPORT listening socket; at the stop, the connections each served.",
+	.listener_per_worker = true,
 	.run = epoll_run,
 };
 

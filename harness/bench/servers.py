@@ -18,12 +18,18 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 
 from .procs import Child
 
 LISTENING = re.compile(r"listening on (\S+):(\d+) \((\S+), (\S+), pid (\d+)\)")
+# What a model says, before it listens, where this machine cannot run it (uring where
+# io_uring is refused); it then exits 1.
+UNAVAILABLE = re.compile(r"^\S+: unavailable: (.+)$", re.M)
+# What epoll --workers N says at its stop: how many connections each worker served.
+PER_WORKER = re.compile(r"^\S+: connections per worker:((?: \d+)+)$", re.M)
 
 
 class ServerError(Exception):
@@ -85,6 +91,25 @@ class Target:
             if other:
                 return f"no {', '.join(other)}"
         return ""
+
+    def unavailable(self, bin_dir, timeout=10.0):
+        """Why this machine cannot run it ("" when it can): a model says so in one line and
+        exits 1 before listening. Asked once, before the plan, by starting it once."""
+        if self.reference:
+            return ""
+        with tempfile.NamedTemporaryFile(prefix="bench-probe-", suffix=".log") as log:
+            # --workers 1: every model takes it, and a pool (prefork) starts small.
+            child = Child([self.binary(bin_dir), "--port", "0", "--workers", "1"], log.name)
+            deadline = time.monotonic() + timeout
+            while child.running and time.monotonic() < deadline:
+                if self.ready(child.output()):
+                    break
+                time.sleep(0.01)
+            if child.running:
+                child.stop(grace=5.0)
+                return ""
+            m = UNAVAILABLE.search(child.output())
+            return m.group(1) if child.exit_code == 1 and m else ""
 
     def argv(self, bin_dir, proto, max_conns, cpu_list):
         argv = [self.binary(bin_dir), "--port", "0", "--proto", proto,

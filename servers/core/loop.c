@@ -37,6 +37,25 @@ struct conn *loop_conn(const struct loop *l, int fd)
 	return fd >= 0 && (size_t)fd < l->conns_cap ? l->conns[fd] : NULL;
 }
 
+/* Counts a new connection in, unless --max-conns are open already. Loops that share a count
+ * take their place in it first, so that two of them cannot both take the last one. */
+static bool count_in(struct loop *l)
+{
+	unsigned max = l->srv->opts.max_conns;
+	if (!l->open_shared)
+		return l->open < max;
+	if (atomic_fetch_add(l->open_shared, 1) < max)
+		return true;
+	atomic_fetch_sub(l->open_shared, 1);
+	return false;
+}
+
+static void count_out(struct loop *l)
+{
+	if (l->open_shared)
+		atomic_fetch_sub(l->open_shared, 1);
+}
+
 static void conn_close(struct loop *l, struct conn *c)
 {
 	if (l->backend->remove)
@@ -46,6 +65,7 @@ static void conn_close(struct loop *l, struct conn *c)
 	server_close(c->fd);
 	l->conns[c->fd] = NULL;
 	l->open--;
+	count_out(l);
 	free(c);
 }
 
@@ -151,7 +171,7 @@ static bool grow_table(struct loop *l, int fd)
 
 static void conn_open(struct loop *l, int fd)
 {
-	if (l->open >= l->srv->opts.max_conns) {
+	if (!count_in(l)) {
 		server_refuse(l->srv, fd, "at --max-conns; refusing new connections");
 		return;
 	}
@@ -165,12 +185,14 @@ static void conn_open(struct loop *l, int fd)
 	if (c && c->session && !(refusal = l->backend->add ? l->backend->add(l, c) : NULL)) {
 		l->conns[fd] = c;
 		l->open++;
+		l->accepted++;
 		wait_for(l, c, FOR_READ);   /* the kernel will say whether it has sent anything */
 		return;
 	}
 	if (c)
 		session_free(c->session, &l->pool);
 	free(c);
+	count_out(l);
 	server_refuse(l->srv, fd, refusal);
 }
 

@@ -27,6 +27,7 @@
 #ifndef C10K_LOOP_H
 #define C10K_LOOP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,6 +87,9 @@ struct loop {
 	struct conn **conns;        /* indexed by fd, as Redis's ae does */
 	size_t conns_cap;
 	unsigned open;              /* connections being served */
+	atomic_uint *open_shared;   /* NULL, or the count of several loops (epoll --workers), which
+	                             * --max-conns bounds instead of `open` */
+	unsigned long accepted;     /* connections served since the start */
 	uint64_t now;               /* ms, read once per turn of the loop (and after a /block) */
 	uint64_t woke;              /* ms, when this turn's wait returned */
 	struct deadline_heap deadlines;

@@ -236,7 +236,11 @@ static int open_listener(const struct server_opts *o, const struct model *m, cha
 		usage_error(m, "--host: '%s' is not an address: %s", o->host, gai_strerror(err));
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
+	/* Only where workers share the port: elsewhere a second server on a port in use must fail
+	 * (EADDRINUSE), not silently share the connections. */
+	bool reuseport = m->listener_per_worker && o->workers > 1;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 65535) != 0) {
 		fprintf(stderr, "%s: cannot listen on %s port %u: %s\n", m->name, o->host, o->port,
 		        strerror(errno));
@@ -252,6 +256,27 @@ static int open_listener(const struct server_opts *o, const struct model *m, cha
 	getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, serv, sizeof serv,
 	            NI_NUMERICHOST | NI_NUMERICSERV);
 	snprintf(name, name_cap, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
+	return fd;
+}
+
+int server_listen_again(const struct server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getsockname(srv->listen_fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 65535) != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	return fd;
 }
 

@@ -57,6 +57,9 @@ struct model {
 	/* Optional, NULL for most: what must exist before the start-up line says the server is
 	 * ready (prefork's processes). Non-zero: the server exits with it. */
 	int (*start)(struct server *srv);
+	/* With --workers N > 1, each worker accepts from a listening socket of its own: the first
+	 * is bound with SO_REUSEPORT, and server_listen_again() opens the others. */
+	bool listener_per_worker;
 	int (*run)(struct server *srv);
 };
 
@@ -80,6 +83,11 @@ void server_worker_init(struct server *srv);
  * so the listen queue cannot spin the caller, and says so once on stderr.
  */
 int server_accept(struct server *srv, bool nonblocking);
+
+/* Another listening socket on srv's address, bound with SO_REUSEPORT beside srv->listen_fd
+ * (for a model with listener_per_worker): the kernel spreads new connections over them.
+ * Non-blocking. Returns the fd, or -1 with errno. */
+int server_listen_again(const struct server *srv);
 
 /* Turns away a connection the model has no room for: a 503 answer for HTTP, then close. */
 void server_refuse(struct server *srv, int fd, const char *why);

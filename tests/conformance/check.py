@@ -67,9 +67,10 @@ def step(what):
 class Context:
     """What a case runs with: the binary, its protocol, and the servers it started."""
 
-    def __init__(self, binary, proto):
+    def __init__(self, binary, proto, server_args=()):
         self.binary = binary
         self.proto = proto
+        self.server_args = list(server_args)   # --server-args: before each case's own
         self.servers = []
         self.notes = []
         self.lock = threading.Lock()
@@ -86,7 +87,8 @@ class Context:
         proto = proto or self.proto or "http"
         pool = self.pool_for(holds)
         sized = ["--workers", str(pool)] if pool else []   # after args: the last one counts
-        srv = Server(self.binary, ["--port", "0", "--proto", proto, *args, *sized], limited)
+        srv = Server(self.binary,
+                     ["--port", "0", "--proto", proto, *self.server_args, *args, *sized], limited)
         with self.lock:
             self.servers.append(srv)
         try:

@@ -4,8 +4,8 @@ one line per case, PASS or FAIL with the reason, then how many passed in each gr
 last "N passed, N failed".
 
   tests/conformance/conformance.py --bin build/bin/epoll [--proto http|echo|both]
-                                   [--group G]... [--case NAME]... [-v] [--list]
-                                   [--known-failures REF]
+                                   [--group G]... [--case NAME]... [--server-args ARGS]
+                                   [-v] [--list] [--known-failures REF]
 
 A model the machine cannot run (the server says "NAME: unavailable: WHY" and exits 1, as
 uring does where io_uring is refused) is skipped: one "skip:" line with the reason, no case.
@@ -173,7 +173,7 @@ def run_all(cases, args):
     limit = CASE_LIMIT * args.slow
 
     def one(case):
-        ctx = Context(args.bin, case.proto)
+        ctx = Context(args.bin, case.proto, args.server_args.split())
         result = {}
         t = threading.Thread(target=lambda: result.update(r=run_case(case, ctx)), daemon=True)
         t.start()
@@ -207,6 +207,9 @@ def main():
     ap.add_argument("--case", action="append",
                     help="only this case, NAME or GROUP/NAME (repeatable; with --group, only "
                          "the cases in both)")
+    ap.add_argument("--server-args", default="",
+                    help="options for every server the cases start, before the case's own "
+                         "(which win), e.g. '--workers 2'")
     ap.add_argument("-v", "--verbose", action="store_true", help="show timings and measurements")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--known-failures", metavar="REF",
