@@ -16,6 +16,8 @@ import tempfile
 import threading
 import time
 
+from check import FIXED_POOL
+
 LISTENING = re.compile(r"^listening on (\S+):(\d+)\b")
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
@@ -366,7 +368,9 @@ class Server:
         if self.proc is None:
             return
         if self.alive():
-            deadline = time.monotonic() + BOUND["exit"] / 5
+            # A fixed pool's processes (check.FIXED_POOL) never end by themselves: no wait.
+            pool = os.path.basename(self.binary) in FIXED_POOL
+            deadline = time.monotonic() + (0 if pool else BOUND["exit"] / 5)
             while self.descendants() and time.monotonic() < deadline:
                 time.sleep(0.02)
             self.signal(signal.SIGTERM)

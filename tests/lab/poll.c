@@ -2,9 +2,11 @@
  * poll.c: one thread, a poll() loop over non-blocking sockets. The lab's worked example.
  *
  * This is lab/skeleton.c filled in the event-loop way (docs/lab.md): the comments marked
- * "TODO n:" are where it answers the skeleton's TODOs. It is not one of the benchmarked
- * models; tests/suites/70-lab.sh copies it to servers/poll.c and checks it against the
- * conformance suite, as a student's model would be.
+ * "TODO n:" are where it answers the skeleton's TODOs. tests/suites/70-lab.sh copies it to
+ * servers/labpoll.c and checks it against the conformance suite, as a student's model would
+ * be. The benchmarked poll model, servers/poll.c, is the same loop written on the event
+ * loops' shared core (servers/core/loop.h): the part every event loop has in common is there,
+ * and only how poll() waits is left in the model's file.
  *
  * poll() sits between select() and epoll:
  * - Like select(), it is level-triggered and stateless in the kernel: every call hands over
