@@ -242,6 +242,23 @@ def plan(summary, runs, results_dir, data_dir):
                write_bars(d(f"slowbackend_{point.replace('=', '')}.dat"), [
                    (r.model, r.median('req_per_s'), f"p99 {_ms_text(r.median('lat_p99_us'))}")
                    for r in rows_of(summary, "slowbackend", point)], all_models))
+    for proto, unit in (("http", "requests"), ("echo", "round trips")):
+        # One scenario, two protocols: each plot takes the points of one ("http/4").
+        of = lambda rows: [r for r in rows if r.scenario == "scaling"  # noqa: E731
+                           and r.point.startswith(f"{proto}/")]
+        for name, title, ylabel, metric, yformat in (
+                ("throughput", f"{unit} per second", f"{unit} per second", "req_per_s",
+                 "%.0s%c"),
+                ("cpu", "server CPU per request", "CPU µs per request", "server_cpu_us_per_req",
+                 "%g")):
+            plot = Plot(f"scaling_{proto}_{name}", "scaling",
+                        f"Scaling, {'/plaintext' if proto == 'http' else 'echo'}: {title} "
+                        f"vs server cores", "lines", "server cores", ylabel)
+            models, any_invalid = write_lines(d(plot.name), of(summary), of(unchecked),
+                                              "scaling", metric)
+            plot.settings.update(logx=0, logy=0, yformat=yformat, invalid=int(any_invalid))
+            if models:
+                out.append((plot, models))
     alone = {r.model: r for r in rows_of(summary, "blocking", "alone")}
     pairs = [(r.model, ms(alone[r.model].median("lat_p99_us") if r.model in alone else None),
               ms(r.median("lat_p99_us"))) for r in rows_of(summary, "blocking", "with /block")]

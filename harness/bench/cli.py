@@ -43,6 +43,7 @@ class Config:
     report: bool
     absent: list                 # "name: why" of each server left out: an absent reference
                                  # server, a model this machine cannot run
+    scaling_cores: list = None   # --scaling-cores, or None: the default sweep
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -90,6 +91,9 @@ def parse(argv, root):
     p.add_argument("--conns", default="", help="connection counts for the http, echo and "
                    "cpubound sweeps, e.g. 1,100")
     p.add_argument("--idle-conns", default="", help="connection counts for idle")
+    p.add_argument("--scaling-cores", default="", help="server core counts for scaling, e.g. "
+                   "1,2 (default: 1, 2, 4... up to the server's CPUs, on a machine of 4 cores "
+                   "or more; on fewer, scaling is skipped unless this is given)")
     p.add_argument("--max-conns", type=int, default=0, help="the servers' --max-conns "
                    "(default: each run's connections plus a margin)")
     p.add_argument("--bin", default=os.path.join(root, "build", "bin"),
@@ -158,6 +162,8 @@ def parse(argv, root):
                   server_cpus=a.server_cpus, client_cpus=a.client_cpus,
                   conns=_counts(p, "--conns", a.conns) if a.conns else None,
                   idle_conns=_counts(p, "--idle-conns", a.idle_conns) if a.idle_conns else None,
+                  scaling_cores=(_counts(p, "--scaling-cores", a.scaling_cores)
+                                 if a.scaling_cores else None),
                   max_conns=a.max_conns, out=a.out, results_root=os.path.join(root, "results"),
                   dry_run=a.dry_run, report=not a.no_report, absent=absent)
 

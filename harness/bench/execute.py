@@ -123,6 +123,11 @@ class RunSpec:
     target_rate: float = 0.0     # open loop at a share of capacity: the rate it became
 
 
+def server_cpus_of(ctx, point):
+    """The server's CPUs for a point: the first `server_cores` of them (scaling), or all."""
+    return ctx.server_cpus[:point.server_cores] if point.server_cores else ctx.server_cpus
+
+
 def _describe(ctx, spec, loads):
     """The row of what the run is, before it runs."""
     main, point = loads[0], spec.point
@@ -134,7 +139,8 @@ def _describe(ctx, spec, loads):
                load_fraction=point.load_fraction or None, target_rate=main.rate or None,
                duration_s=point.duration(ctx.duration),
                warmup_s=ctx.warmup if point.warmup else 0.0,
-               server_cpus=to_text(ctx.server_cpus), client_cpus=to_text(ctx.client_cpus),
+               server_cpus=to_text(server_cpus_of(ctx, point)),
+               client_cpus=to_text(ctx.client_cpus),
                started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
 
@@ -150,9 +156,11 @@ def run(ctx, spec):
     if point.load_fraction and spec.target_rate:
         loads[0].rate = spec.target_rate
     row = _describe(ctx, spec, loads)
+    cpus = server_cpus_of(ctx, point)
     server = Server(servers.target(spec.model), ctx.bin_dir, point.proto,
-                    ctx.max_conns or point.conns + 64, to_text(ctx.server_cpus),
-                    ctx.server_cpus, ctx.path("logs", f"{spec.run_id}.server.log"))
+                    ctx.max_conns or point.conns + 64, to_text(cpus), cpus,
+                    ctx.path("logs", f"{spec.run_id}.server.log"),
+                    scaling=bool(point.server_cores))
     problems, measured, sampler, warm_requests = [], [], None, 0
     try:
         server.start()
@@ -183,7 +191,7 @@ def run(ctx, spec):
 
     peak = sampling.peak(samples)
     _fill_generator(row, loads, measured, warm_requests, ctx)
-    _fill_server(row, server, base, peak, window, loads, ctx)
+    _fill_server(row, server, base, peak, window, loads, cpus)
     hgrm = ctx.path("hgrm", f"{spec.run_id}.0.hgrm")
     row.hgrm = os.path.relpath(hgrm, ctx.out_dir) if os.path.exists(hgrm) else ""
     return _verdict(row, point, problems)
@@ -220,7 +228,7 @@ def _fill_generator(row, loads, measured, warm_requests, ctx):
             row.gen_busy = (row.gen_user_s + row.gen_sys_s) / (elapsed * threads)
 
 
-def _fill_server(row, server, base, peak, window, loads, ctx):
+def _fill_server(row, server, base, peak, window, loads, cpus):
     served = (row.requests or 0) + (row.warmup_requests or 0) + (row.bg_requests or 0)
     row.server_conns = max(0, peak.sockets - base.sockets)
     row.server_base_pss_kb, row.server_peak_pss_kb = base.pss_kb, peak.pss_kb
@@ -231,11 +239,12 @@ def _fill_server(row, server, base, peak, window, loads, ctx):
         row.conns_established = min(row.conns, row.server_conns)
     if row.server_conns and not any(l.close for l in loads):
         row.server_mem_per_conn_kb = max(0, peak.pss_kb - base.pss_kb) / row.server_conns
+    row.server_conns_per_worker = server.conns_per_worker()
     ru = server.rusage
     if ru is None:
         return
     cpu = ru.ru_utime + ru.ru_stime
-    usable = max(1, min(len(ctx.server_cpus), peak.threads or 1))
+    usable = max(1, min(len(cpus), peak.threads or 1))
     row.server_user_s, row.server_sys_s = ru.ru_utime, ru.ru_stime
     row.server_vcsw, row.server_ivcsw = ru.ru_nvcsw, ru.ru_nivcsw
     row.server_busy = cpu / (window * usable) if window > 0 else None

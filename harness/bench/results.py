@@ -80,6 +80,7 @@ class Row:
     server_mem_per_conn_kb: Optional[float] = None
     server_threads: Optional[int] = None
     server_procs: Optional[int] = None
+    server_conns_per_worker: str = ""
     # what the load generator spent
     gen_user_s: Optional[float] = None
     gen_sys_s: Optional[float] = None

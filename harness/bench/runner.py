@@ -38,12 +38,44 @@ def _tools(cfg):
     return {"wrk": wrk, "loadgen": os.path.join(cfg.bin_dir, "loadgen")}
 
 
-def _usable_scenarios(cfg, tools):
-    """The chosen scenarios whose tools exist, and a note for each one left out."""
-    chosen = scenarios.build(cfg.scenarios, cfg.profile, cfg.conns, cfg.idle_conns)
+# Below this many cores, the server's half of the machine is one core: nothing to scale over.
+SCALING_MIN_CORES = 4
+
+
+def _scaling_cores(cfg, server_cpus):
+    """The scaling scenario's server core counts, and why it cannot run ("" when it can).
+    --scaling-cores chooses them (any machine: a test's scaled-down plan); by default 1, 2,
+    4... up to the server's CPUs, on a machine of SCALING_MIN_CORES cores or more."""
+    if cfg.scaling_cores:
+        over = [n for n in cfg.scaling_cores if n > len(server_cpus)]
+        if over:
+            print(f"bench: --scaling-cores: {over[0]} is more than the server's "
+                  f"{len(server_cpus)} CPU (SERVER_CPUS={cpus.to_text(server_cpus)})",
+                  file=sys.stderr)
+            sys.exit(2)
+        return cfg.scaling_cores, ""
+    machine = len(cpus.available())
+    if machine < SCALING_MIN_CORES:
+        return [], (f"scaling: this machine has {machine} cores, fewer than "
+                    f"{SCALING_MIN_CORES}: the server's half of them is "
+                    f"{len(server_cpus)}, with nothing to scale over")
+    if len(server_cpus) < 2:
+        return [], (f"scaling: the server has one CPU (SERVER_CPUS="
+                    f"{cpus.to_text(server_cpus)}), with nothing to scale over")
+    return scenarios.scaling_cores(len(server_cpus)), ""
+
+
+def _usable_scenarios(cfg, tools, server_cpus):
+    """The chosen scenarios whose tools exist (and cores, for scaling), and a note for each
+    one left out."""
+    cores, no_scaling = ([], "")
+    if "scaling" in cfg.scenarios:
+        cores, no_scaling = _scaling_cores(cfg, server_cpus)
+    names = [n for n in cfg.scenarios if n != "scaling" or cores]
+    chosen = scenarios.build(names, cfg.profile, cfg.conns, cfg.idle_conns, cores)
     have = {"wrk": bool(shutil.which(tools["wrk"])),
             "loadgen": os.access(tools["loadgen"], os.X_OK)}
-    usable, skipped = [], []
+    usable, skipped = [], [no_scaling] if no_scaling else []
     for s in chosen:
         missing = sorted(t for t in s.tools if not have[t])
         if missing:
@@ -92,7 +124,7 @@ def _capacity(rows, scenario):
 def run(cfg):
     server_cpus, client_cpus, split_note = _split(cfg)
     tools = _tools(cfg)
-    chosen, skipped = _usable_scenarios(cfg, tools)
+    chosen, skipped = _usable_scenarios(cfg, tools, server_cpus)
     skipped += cfg.absent + not_applicable(cfg, chosen)
     for note in skipped:
         print(f"bench: skipping {note}", file=sys.stderr)

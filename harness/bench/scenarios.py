@@ -28,6 +28,8 @@ class Point:
     capacity_probe: bool = False     # open loop: the closed-loop run that finds the capacity
     warmup: bool = True              # idle connections have nothing to warm up
     min_duration: float = 0.0        # seconds the run lasts at least, whatever the profile
+    server_cores: int = 0            # scaling: the server gets this many of its CPUs (and
+                                     # that many workers); 0: all of them, as every run
 
     def duration(self, profile_duration):
         return max(profile_duration, self.min_duration)
@@ -145,14 +147,41 @@ def blocking(profile, conns=None):
                      Point("with /block", 1, "http", [plain, block])])
 
 
-ALL = {f.__name__: f for f in (http, echo, openloop, idle, churn, cpubound, slowbackend, blocking)}
+SCALING_CONNS = 256
 
 
-def build(names, profile, conns=None, idle_conns=None):
+def scaling_cores(server_cpus):
+    """The scaling scenario's core counts: 1, 2, 4... up to the server's CPUs (half the
+    machine by default), and all of them last if that is not a power of two."""
+    counts = [1 << i for i in range(server_cpus.bit_length()) if 1 << i <= server_cpus]
+    return counts + ([server_cpus] if counts[-1] != server_cpus else [])
+
+
+def scaling(profile, conns=None, cores=(1,)):
+    c = conns[0] if conns else SCALING_CONNS
+    points = []
+    for proto, load in (("http", lambda: Load("wrk", c, path="/plaintext")),
+                        ("echo", lambda: Load("loadgen", c, proto="echo", size=64))):
+        points += [Point(f"{proto}/{n}", n, proto, [load()], server_cores=n) for n in cores]
+    return Scenario("scaling", "Scaling", "Throughput and CPU per request vs server cores",
+                    f"How each model that can use several cores scales: /plaintext (wrk) and "
+                    f"64-byte echo (loadgen) on {c} connections, the server on 1, 2, 4... "
+                    f"cores (--workers = the cores for epoll, green and the references; fork, "
+                    f"thread and prefork use them by nature).", points)
+
+
+ALL = {f.__name__: f for f in (http, echo, openloop, idle, churn, cpubound, slowbackend, blocking,
+                               scaling)}
+
+
+def build(names, profile, conns=None, idle_conns=None, cores=(1,)):
     """The chosen scenarios, in the order of ALL. `conns` overrides the connection counts of
-    the connection sweeps (http, echo, cpubound); `idle_conns` those of idle."""
+    the connection sweeps (http, echo, cpubound); `idle_conns` those of idle; `cores` are the
+    scaling scenario's server core counts."""
     chosen = []
     for name, make in ALL.items():
-        if name in names:
+        if name == "scaling" and name in names:
+            chosen.append(make(profile, None, cores))
+        elif name in names:
             chosen.append(make(profile, idle_conns if name == "idle" else conns))
     return chosen

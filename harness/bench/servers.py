@@ -59,6 +59,8 @@ class Target:
     program: str = ""               # build/bin/PROGRAM; "" for the name itself
     args: tuple = ()                # options it always gets (a variant's)
     workers_per_core: bool = False  # it takes --workers: one OS thread per server core
+    scales: bool = False            # it can use several cores (the scaling scenario)
+    workers_when_scaling: bool = False   # --workers = its cores, in the scaling scenario only
     reference: bool = False         # not ours (nginx, Go): without it the others still run
     title: str = ""                 # its name on plots and in the report; "" for the name
     paths: tuple = ()               # the only HTTP paths it serves; () for every route
@@ -86,6 +88,8 @@ class Target:
         and no echo protocol. Such a point is not run: its cells say "n/a"."""
         if point.proto not in self.protos:
             return f"no {point.proto} protocol"
+        if point.server_cores and not self.scales:
+            return "one thread: it cannot use more cores"
         if self.paths:
             other = sorted({l.path.split("?")[0] for l in point.loads} - set(self.paths))
             if other:
@@ -111,10 +115,10 @@ class Target:
             m = UNAVAILABLE.search(child.output())
             return m.group(1) if child.exit_code == 1 and m else ""
 
-    def argv(self, bin_dir, proto, max_conns, cpu_list):
+    def argv(self, bin_dir, proto, max_conns, cpu_list, scaling=False):
         argv = [self.binary(bin_dir), "--port", "0", "--proto", proto,
                 "--max-conns", str(max_conns), *self.args]
-        if self.workers_per_core:
+        if self.workers_per_core or (scaling and self.workers_when_scaling):
             argv += ["--workers", str(len(cpu_list))]
         return argv
 
@@ -128,12 +132,19 @@ class Target:
 # servers. Every other name is a model, started as Target(name).
 # The reference servers (mk/refs.mk) take a model's command line; each runs one worker (a
 # process for nginx, GOMAXPROCS for Go) per server core, as green does.
+# In the scaling scenario, the models that can use several cores: fork, thread and prefork by
+# nature, green and the references with a worker per core, epoll with --workers (only there:
+# elsewhere epoll is the one-thread loop it teaches).
 TARGETS = {t.name: t for t in (
-    Target("green", workers_per_core=True),
-    Target("nginx", program="ref-nginx", workers_per_core=True, reference=True,
+    Target("fork", scales=True),
+    Target("thread", scales=True),
+    Target("prefork", scales=True),
+    Target("epoll", scales=True, workers_when_scaling=True),
+    Target("green", workers_per_core=True, scales=True),
+    Target("nginx", program="ref-nginx", workers_per_core=True, scales=True, reference=True,
            title="nginx (reference)", paths=("/", "/plaintext", "/json"), protos=("http",),
            needs="nginx", install="Debian: nginx-light"),
-    Target("go", program="ref-go", workers_per_core=True, reference=True,
+    Target("go", program="ref-go", workers_per_core=True, scales=True, reference=True,
            title="Go net/http (reference)", install="Go, Debian: golang-go"),
 )}
 REFERENCES = [t.name for t in TARGETS.values() if t.reference]
@@ -149,10 +160,10 @@ def title(name):
 
 
 class Server:
-    def __init__(self, tgt, bin_dir, proto, max_conns, cpus, cpu_list, log_path):
+    def __init__(self, tgt, bin_dir, proto, max_conns, cpus, cpu_list, log_path, scaling=False):
         self.target = tgt
         self.model = tgt.name
-        self.argv = tgt.argv(bin_dir, proto, max_conns, cpu_list)
+        self.argv = tgt.argv(bin_dir, proto, max_conns, cpu_list, scaling)
         self.cpus = cpus
         self.log_path = log_path
         self.child = None
@@ -199,6 +210,16 @@ class Server:
     @property
     def rusage(self):
         return self.child.rusage if self.child else None
+
+    def conns_per_worker(self):
+        """What a server with several workers said at its stop (epoll --workers): the
+        connections each served, "510 490"; "" when it did not say."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                found = PER_WORKER.findall(f.read())
+        except OSError:
+            return ""
+        return found[-1].strip() if found else ""
 
     def log_tail(self, lines=3):
         try:

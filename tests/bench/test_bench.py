@@ -171,6 +171,74 @@ class Targets(unittest.TestCase):
         self.assertIn("no server binary for green-x", variant.missing("/nonexistent"))
 
 
+class Scaling(unittest.TestCase):
+    """The scaling scenario: server cores 1, 2, 4..., and only models that can use them."""
+
+    def test_core_counts_double_up_to_the_servers_cpus(self):
+        self.assertEqual([scenarios.scaling_cores(n) for n in (1, 2, 4, 6, 8)],
+                         [[1], [1, 2], [1, 2, 4], [1, 2, 4, 6], [1, 2, 4, 8]])
+
+    def test_points_give_the_server_that_many_cores_for_both_protocols(self):
+        s = scenarios.scaling("quick", cores=[1, 2])
+        self.assertEqual([(p.label, p.x, p.proto, p.server_cores) for p in s.points],
+                         [("http/1", 1, "http", 1), ("http/2", 2, "http", 2),
+                          ("echo/1", 1, "echo", 1), ("echo/2", 2, "echo", 2)])
+        ctx = dataclasses.replace(_context(), server_cpus=[4, 5, 6, 7])
+        from harness.bench import execute
+        self.assertEqual([execute.server_cpus_of(ctx, p) for p in s.points[:2]], [[4], [4, 5]])
+        self.assertEqual(execute.server_cpus_of(ctx, closed_point()), [4, 5, 6, 7])
+
+    def test_one_thread_models_sit_it_out_and_epoll_takes_workers_there_only(self):
+        point = scenarios.scaling("quick", cores=[2]).points[0]
+        for model in ("select", "uring"):
+            self.assertEqual(servers.target(model).cannot_serve(point),
+                             "one thread: it cannot use more cores")
+        for model in ("fork", "thread", "prefork", "epoll", "green", "nginx", "go"):
+            self.assertEqual(servers.target(model).cannot_serve(point), "", model)
+        epoll = servers.target("epoll")
+        self.assertEqual(epoll.argv("/b", "http", 9, [0, 1], scaling=True)[-2:],
+                         ["--workers", "2"])
+        self.assertNotIn("--workers", epoll.argv("/b", "http", 9, [0, 1]))
+
+    def _cfg(self, cores=None):
+        return cli.Config(root=ROOT, bin_dir="/b", models=["epoll"], scenarios=["scaling"],
+                          profile="quick", duration=1, warmup=0, reps=1, server_cpus="",
+                          client_cpus="", conns=None, idle_conns=None, max_conns=0, out="",
+                          results_root="", dry_run=True, report=False, absent=[],
+                          scaling_cores=cores)
+
+    def test_skipped_below_four_cores_unless_the_cores_are_given(self):
+        from unittest import mock
+        with mock.patch.object(runner.cpus, "available", return_value=[0, 1]):
+            cores, why = runner._scaling_cores(self._cfg(), [0])
+            self.assertEqual(cores, [])
+            self.assertIn("this machine has 2 cores, fewer than 4", why)
+            self.assertEqual(runner._scaling_cores(self._cfg([1]), [0]), ([1], ""))
+        with mock.patch.object(runner.cpus, "available", return_value=list(range(8))):
+            self.assertEqual(runner._scaling_cores(self._cfg(), [0, 1, 2, 3]), ([1, 2, 4], ""))
+            cores, why = runner._scaling_cores(self._cfg(), [0])
+            self.assertEqual((cores, "one CPU" in why), ([], True))
+
+    def test_connections_per_worker_come_from_the_servers_log(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
+            f.write("epoll: at --max-conns; refusing new connections\n"
+                    "epoll: connections per worker: 510 490\n")
+        try:
+            srv = servers.Server(servers.target("epoll"), "/b", "http", 9, "0", [0], f.name)
+            self.assertEqual(srv.conns_per_worker(), "510 490")
+            with open(f.name, "w") as g:
+                g.write("epoll: something else\n")
+            self.assertEqual(srv.conns_per_worker(), "")
+        finally:
+            os.unlink(f.name)
+
+
+def _context():
+    from harness.bench import execute
+    return execute.Context(out_dir="", bin_dir="", wrk="", loadgen="", wrk_script="",
+                           server_cpus=[0], client_cpus=[1], duration=1, warmup=0)
+
+
 class References(unittest.TestCase):
     """nginx and Go's net/http run beside the models where they can serve the scenario."""
 
