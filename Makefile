@@ -9,7 +9,7 @@
 #
 # The one list of server models. A model is servers/NAME.c; adding its name here is all it
 # takes for make, make test and make bench to pick it up.
-MODELS := fork thread select epoll green uring prefork poll
+MODELS := fork thread select epoll green uring prefork poll pool
 
 # The references, servers people know (mk/refs.mk): run beside the models by `make bench`
 # (REFS= for none) and checked like them (`make check MODEL=go`).

@@ -65,12 +65,7 @@ static void on_sigchld(int sig)
 /* Never returns: a child that fell back into the accept loop would be a second server. */
 static _Noreturn void serve_in_child(struct server *srv, int fd)
 {
-	server_child_init(srv);
-	/* The child inherits the parent's signal mask (SIGCHLD, and the stop signals blocked
-	 * around fork()); with its own dispositions in place, it takes every signal again. */
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	server_child_init(srv);   /* which takes every signal again, SIGCHLD too */
 	struct bufpool pool = BUFPOOL_INIT(SESSION_MAX_BUFFERS);
 	serve_blocking(&srv->opts, fd, &pool);
 	bufpool_drain(&pool);
@@ -89,17 +84,9 @@ static void accept_one(struct server *srv, struct children *k)
 		server_refuse(srv, fd, "at --max-conns; refusing new connections");
 		return;
 	}
-	/* SIGINT and SIGTERM wait while we fork: until the child has reset its dispositions it
-	 * would run our handler, and a signal meant for it would stop the whole server. */
-	sigset_t stop_signals, saved;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	sigprocmask(SIG_BLOCK, &stop_signals, &saved);
-	pid_t pid = fork();
+	pid_t pid = server_fork();   /* the stop signals wait until the child can take them */
 	if (pid == 0)
-		serve_in_child(srv, fd);   /* which clears the mask once its dispositions are its own */
-	sigprocmask(SIG_SETMASK, &saved, NULL);
+		serve_in_child(srv, fd);
 	if (pid < 0) {
 		/* No process to serve it (a process limit, or memory): refuse this one, go on. */
 		server_refuse(srv, fd, "fork failed; refusing connections");

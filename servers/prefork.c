@@ -53,12 +53,7 @@ static struct pool pool;
 /* One process's life: accept, serve, again, until the parent ends it with SIGTERM. */
 static _Noreturn void work(struct pool *p, unsigned slot)
 {
-	server_worker_init(p->srv);
-	/* The stop signals were blocked across fork() (see start_worker()); with the default
-	 * dispositions now in place, SIGTERM ends this process wherever it is. */
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	server_worker_init(p->srv);   /* from here, SIGTERM ends this process wherever it is */
 	struct shared *sh = p->shared;
 	struct bufpool bufs = BUFPOOL_INIT(SESSION_MAX_BUFFERS);   /* kept for the next connection */
 	for (;;) {
@@ -80,19 +75,9 @@ static _Noreturn void work(struct pool *p, unsigned slot)
 
 static bool start_worker(struct pool *p, unsigned slot)
 {
-	/* SIGINT and SIGTERM wait while we fork: until the child has its own dispositions, it
-	 * would run our handler, and a signal meant for it would stop the whole server. */
-	sigset_t stop_signals, saved;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	sigprocmask(SIG_BLOCK, &stop_signals, &saved);
-	pid_t pid = fork();
+	pid_t pid = server_fork();
 	if (pid == 0)
 		work(p, slot);
-	int err = errno;   /* why fork() failed, for the caller */
-	sigprocmask(SIG_SETMASK, &saved, NULL);
-	errno = err;
 	p->pids[slot] = pid > 0 ? pid : 0;
 	return pid > 0;
 }

@@ -74,11 +74,35 @@ void block_for_ms(unsigned ms)
 			return;
 }
 
+pid_t server_fork(void)
+{
+	/* SIGINT and SIGTERM wait while we fork: until the child has reset its dispositions it
+	 * would run our handler, and a signal meant for it would stop the whole server. */
+	sigset_t stop_signals, saved;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_signals, &saved);
+	pid_t pid = fork();
+	if (pid != 0) {
+		int err = errno;   /* why fork() failed, for the caller */
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		errno = err;
+	}
+	return pid;
+}
+
 /* A forked child's set-up; `accepts`: it takes connections from the listener itself. */
 static void child_init(struct server *srv, bool accepts)
 {
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	/* The child inherits the parent's signal mask (the stop signals blocked by server_fork(),
+	 * and whatever the model blocks, like SIGCHLD); with its own dispositions in place, it
+	 * takes every signal again. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
 	stop_pipe[0] = stop_pipe[1] = -1;   /* poll() in block_for_ms() skips a negative fd */
@@ -123,7 +147,8 @@ static unsigned cpus_available(void)
 
 static unsigned default_workers(const struct model *m)
 {
-	unsigned n = m->default_workers ? m->default_workers : cpus_available();
+	unsigned per_cpu = m->workers_per_cpu ? m->workers_per_cpu : 1;
+	unsigned n = m->default_workers ? m->default_workers : cpus_available() * per_cpu;
 	return n > m->max_workers ? m->max_workers : n;
 }
 

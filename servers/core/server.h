@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "session.h"
 
@@ -47,7 +48,8 @@ struct model {
 	const char *name;            /* "epoll": the binary's name and the log prefix */
 	const char *idea;            /* one line for --help: how this model waits */
 	unsigned default_max_conns;
-	unsigned default_workers;    /* 0: the number of CPUs available to the process */
+	unsigned default_workers;    /* 0: the number of CPUs available to the process... */
+	unsigned workers_per_cpu;    /* ...times this (0 counts as 1) */
 	unsigned max_workers;        /* 1 for single-threaded models */
 	const char *help_notes;      /* extra --help lines (e.g. the thread stack size), or NULL */
 	/* Why this machine cannot run the model (io_uring refused), or NULL; may be NULL itself.
@@ -67,6 +69,11 @@ int server_main(int argc, char **argv, const struct model *m);
 
 /* True once SIGINT or SIGTERM has arrived (a non-blocking look at stop_fd). */
 bool server_stopping(const struct server *srv);
+
+/* fork(), with SIGINT and SIGTERM held back until the child has called server_child_init()
+ * or server_worker_init(), which give it its own dispositions and then every signal again.
+ * Returns what fork() does (errno kept for the caller on failure). */
+pid_t server_fork(void);
 
 /* For a forked child that serves one connection: default signal dispositions, the listening
  * and stop fds closed, and death when the parent dies, so no child outlives the server. */

@@ -33,6 +33,20 @@ def served(c, what):
     expect(r.status == 200 and r.body == JSON, f"{what}: got {r.status} {r.body[:40]!r}")
 
 
+def stops_leaving_none(ctx, srv, procs):
+    """SIGTERM: exit code 0 within the bound, and none of procs left: the parent reaps its
+    processes before it exits, so not even for a moment."""
+    t0 = time.monotonic()
+    srv.signal(signal.SIGTERM)
+    rc = srv.wait_exit(BOUND["exit"])
+    expect(rc is not None, f"still running {BOUND['exit']:.0f} s after SIGTERM")
+    ctx.note(f"exited {time.monotonic() - t0:.2f} s after SIGTERM")
+    expect_eq(rc, 0, "exit code after SIGTERM")
+    left = still_alive(procs)
+    expect(not left, f"{len(left)} of the {len(procs)} processes still ran after the server "
+                     f"exited")
+
+
 @model_case("prefork", "processes-before-any-connection")
 def processes_before_any_connection(ctx):
     # Right after the start-up line, before any connection: the parent and its 8 processes.
@@ -40,15 +54,7 @@ def processes_before_any_connection(ctx):
     procs = workers(srv)
     expect_eq(len(procs) + 1, 9, "processes right after the start-up line, with --workers 8")
     ctx.note(f"{len(procs) + 1} processes after the start-up line")
-    t0 = time.monotonic()
-    srv.signal(signal.SIGTERM)
-    rc = srv.wait_exit(BOUND["exit"])
-    expect(rc is not None, f"still running {BOUND['exit']:.0f} s after SIGTERM")
-    ctx.note(f"exited {time.monotonic() - t0:.2f} s after SIGTERM")
-    expect_eq(rc, 0, "exit code after SIGTERM")
-    # The parent reaps its processes before it exits: none may be left, not even for a moment.
-    left = still_alive(procs)
-    expect(not left, f"{len(left)} of the 8 processes still ran after the server exited")
+    stops_leaving_none(ctx, srv, procs)
 
 
 @model_case("prefork", "sigterm-while-serving")
@@ -62,14 +68,7 @@ def sigterm_while_serving(ctx):
         conns[1].send(request("GET", "/sleep?ms=30000"))
         served(conns[2], "a keep-alive connection's first request")
         time.sleep(0.2)   # let them reach their waits; if they have not, the stop must work anyway
-        t0 = time.monotonic()
-        srv.signal(signal.SIGTERM)
-        rc = srv.wait_exit(BOUND["exit"])
-        expect(rc is not None, f"still running {BOUND['exit']:.0f} s after SIGTERM")
-        ctx.note(f"exited {time.monotonic() - t0:.2f} s after SIGTERM")
-        expect_eq(rc, 0, "exit code after SIGTERM")
-        left = still_alive(procs)
-        expect(not left, f"{len(left)} of the 6 processes still ran after the server exited")
+        stops_leaving_none(ctx, srv, procs)
     finally:
         for c in conns:
             c.close()
