@@ -167,7 +167,7 @@ def scaling(profile, conns=None, cores=(1,)):
                     f"How each model that can use several cores scales: /plaintext (wrk) and "
                     f"64-byte echo (loadgen) on {c} connections, the server on 1, 2, 4... "
                     f"cores (--workers = the cores for epoll, green and the references; fork, "
-                    f"thread and prefork use them by nature).", points)
+                    f"thread, prefork and pool use them by nature).", points)
 
 
 ALL = {f.__name__: f for f in (http, echo, openloop, idle, churn, cpubound, slowbackend, blocking,

@@ -133,12 +133,14 @@ class Target:
 # The reference servers (mk/refs.mk) take a model's command line; each runs one worker (a
 # process for nginx, GOMAXPROCS for Go) per server core, as green does.
 # In the scaling scenario, the models that can use several cores: fork, thread and prefork by
-# nature, green and the references with a worker per core, epoll with --workers (only there:
-# elsewhere epoll is the one-thread loop it teaches).
+# nature, pool with its default of 4 workers per core it is given, green and the references
+# with a worker per core, epoll with --workers (only there: elsewhere epoll is the one-thread
+# loop it teaches).
 TARGETS = {t.name: t for t in (
     Target("fork", scales=True),
     Target("thread", scales=True),
     Target("prefork", scales=True),
+    Target("pool", scales=True),
     Target("epoll", scales=True, workers_when_scaling=True),
     Target("green", workers_per_core=True, scales=True),
     Target("nginx", program="ref-nginx", workers_per_core=True, scales=True, reference=True,

@@ -190,10 +190,10 @@ class Scaling(unittest.TestCase):
 
     def test_one_thread_models_sit_it_out_and_epoll_takes_workers_there_only(self):
         point = scenarios.scaling("quick", cores=[2]).points[0]
-        for model in ("select", "uring"):
+        for model in ("select", "uring", "poll"):
             self.assertEqual(servers.target(model).cannot_serve(point),
                              "one thread: it cannot use more cores")
-        for model in ("fork", "thread", "prefork", "epoll", "green", "nginx", "go"):
+        for model in ("fork", "thread", "prefork", "pool", "epoll", "green", "nginx", "go"):
             self.assertEqual(servers.target(model).cannot_serve(point), "", model)
         epoll = servers.target("epoll")
         self.assertEqual(epoll.argv("/b", "http", 9, [0, 1], scaling=True)[-2:],
