@@ -48,6 +48,24 @@ else
 	indent <<<"$out" | tail -n 5
 fi
 
+# scripts/bench-uring.py, the side-by-side measurement, end to end on a tiny plan: a line per
+# run, then each model's summary and the ratio (no figure is judged: that is for a quiet machine).
+out=$(SERVER_CPU=0 CLIENT_CPU=0 timeout 300 python3 scripts/bench-uring.py --bin "$BIN" -d 1 -r 1 -c 20 \
+	--rate 200 --strace-seconds 1 2>&1)
+rc=$?
+if ((rc == 0)) && grep -q '^bench-uring: skipped: uring: io_uring refused' <<<"$out"; then
+	ok "bench-uring.py with io_uring refused: $(tail -n 1 <<<"$out")"
+elif ((rc == 0)) && [[ $(grep -c '^round 1 ' <<<"$out") == 2 ]] &&
+	grep -q '^  epoll  CPU µs per round trip' <<<"$out" &&
+	grep -q '^  uring  CPU µs per round trip' <<<"$out" &&
+	grep -qE "^uring's CPU per round trip (is [0-9.]+x epoll's|against epoll's: not measured)" \
+		<<<"$out"; then
+	ok "bench-uring.py runs both models side by side and sums them up"
+else
+	bad "bench-uring.py (exit $rc)"
+	indent <<<"$out" | tail -n 8
+fi
+
 # A ring of two buffers (30-conformance runs the whole suite against it too): non-readers
 # hold every buffer, and a newcomer is served. Skipped where io_uring is refused.
 why=$(python3 -c 'import sys; sys.path.insert(0, "tests/conformance"); import fixture
