@@ -1,11 +1,42 @@
 # c10k-lab: `make` builds every server model, the load generator and the tests into build/bin/.
 #
-#   make                  build everything (gcc by default; `make CC=clang` works too)
-#   make test             every test suite; the last line is "N passed, N failed"
-#   make test SAN=1       the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make check MODEL=X    the conformance suite against one model, case by case
-#   make bench            run every model through the benchmark scenarios (see README)
-#   make fuzz             fuzz the parsers and the session for a bounded time (needs clang)
+# The lines starting with "##" are `make help`: every target a user types, each followed by
+# the variables it reads, one line each. A new target gets its line here, beside the others
+# (tests/suites/80-make.sh fails while a .PHONY target is missing from `make help`).
+#
+## usage: make [TARGET] [VARIABLE=value ...]
+##
+## make, make all          build every model, the load generator and the tests into build/bin/
+##   CC=clang              another compiler (default cc); warnings are errors with either
+##   SAN=1                 AddressSanitizer + UBSan build, in build/san (SAN=thread: TSan, build/tsan)
+##   BUILD=DIR             another build directory
+##   MODELS="a b"          only these models (default: all of them; see make print-models)
+## make test               every test suite; the last line is "N passed, N failed" (SAN, MODELS too)
+##   SUITE=PATTERN         only the suites of tests/suites/ whose name contains PATTERN
+## make check MODEL=NAME   the conformance suite against servers/NAME.c, case by case, then a score
+##   CHECK_ARGS="..."      passed to tests/conformance/conformance.py, e.g. "--group http -v"
+## make unit               build the unit tests only (make test runs them)
+## make fuzz               fuzz the parsers and the session with libFuzzer (needs clang)
+##   FUZZ_SECONDS=N        seconds per fuzz target (default 60)
+## make bench              every model through every benchmark scenario, then plots and a report
+##   QUICK=1               a smoke run (about 2 minutes)
+##   FULL=1                repetitions, longer runs, 10,000 connections
+##   MODELS="a b"          only these models
+##   SCENARIOS="a b"       only these scenarios (http echo openloop idle churn cpubound ...)
+##   SERVER_CPUS=0 CLIENT_CPUS=1   where the server and the load run (default: the cores split in two)
+##   BENCH_ARGS="..."      any other runner option (python3 -m harness.bench --help)
+## make bench-setup        install what make bench needs (wrk, gnuplot), or say how
+## make plots RESULTS=DIR  redraw the plots and the report of a results directory
+## make print-models       the list of models, as make and the benchmark runner read it
+## make bench-loadgen      build/bin/loadgen against wrk, alternated, one pinned core each
+## make bench-micro        the green runtime's switch, spawn and ping-pong costs
+## make bench-green-idle   resident memory per idle connection, green against epoll
+##   GREEN_IDLE_CONNS=N    idle connections (default 10000)
+## make cross-aarch64      the green server and runtime tests for aarch64, in build/aarch64
+##   CROSS_CC=CC           the cross compiler (default aarch64-linux-gnu-gcc)
+##   GREEN_SWITCH=ucontext (with any target) the portable swapcontext switch instead of assembly
+## make clean              remove build/
+## make help               this list
 #
 # The one list of server models. A model is servers/NAME.c; adding its name here is all it
 # takes for make, make test and make bench to pick it up.
@@ -43,8 +74,11 @@ LDFLAGS += -pthread $(SANFLAGS)
 
 ALL_BINS :=
 
-.PHONY: all clean test check
+.PHONY: all clean test check help
 all:
+
+help:
+	@sed -n 's/^## \{0,1\}//p' Makefile
 
 # Each area keeps its own rules in a fragment: servers/core and the models, the green runtime,
 # the harness, the tests, the benchmark.

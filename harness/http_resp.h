@@ -10,6 +10,12 @@
  * It is strict where a server bug would hide (CRLF line ends, one Content-Length, not both
  * Content-Length and Transfer-Encoding, no obs-fold, no control bytes) and bounded where a
  * server could make it loop or grow (the head, chunk extensions, trailers).
+ *
+ * It shares no code with the servers' parser and chunked decoder (servers/core/http_parser.c,
+ * chunked.c), though they read the same grammar, on purpose: the load generator is a witness
+ * of what the servers send. Had it the servers' code, a bug there (a miscounted chunk, a
+ * Content-Length off by one) would be made the same way on both sides and pass unseen; written
+ * apart, from RFC 9112, a mistake in either shows up as the two disagreeing.
  */
 #ifndef C10K_HTTP_RESP_H
 #define C10K_HTTP_RESP_H

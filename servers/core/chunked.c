@@ -50,6 +50,24 @@ static bool is_field_char(char ch)
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
+/* A byte of framing that must be `want` (a CR or LF): then the state `next`. */
+static bool expect(struct chunked *c, char ch, char want, enum state next)
+{
+	c->state = next;
+	return ch == want;
+}
+
+/* A byte of a line of field bytes (an extension, a trailer field), skipped up to the CR that
+ * ends it, then the state `at_cr`; *len counts the line against its bound. */
+static bool field_line(struct chunked *c, char ch, enum state at_cr, size_t *len, size_t max)
+{
+	if (ch == '\r')
+		c->state = at_cr;
+	else if (!is_field_char(ch))
+		return false;
+	return ++*len <= max;
+}
+
 /* One byte of framing. Returns false when it cannot be valid. */
 static bool step(struct chunked *c, char ch)
 {
@@ -82,11 +100,7 @@ static bool step(struct chunked *c, char ch)
 			return false;
 		return ++c->line_len <= CHUNKED_MAX_LINE;
 	case EXT:
-		if (ch == '\r')
-			c->state = SIZE_LF;
-		else if (!is_field_char(ch))
-			return false;
-		return ++c->line_len <= CHUNKED_MAX_LINE;
+		return field_line(c, ch, SIZE_LF, &c->line_len, CHUNKED_MAX_LINE);
 	case SIZE_LF:
 		if (ch != '\n')
 			return false;
@@ -94,11 +108,9 @@ static bool step(struct chunked *c, char ch)
 		c->state = c->left ? DATA : TRAILER;
 		return true;
 	case DATA_CR:
-		c->state = DATA_LF;
-		return ch == '\r';
+		return expect(c, ch, '\r', DATA_LF);
 	case DATA_LF:
-		c->state = SIZE;
-		return ch == '\n';
+		return expect(c, ch, '\n', SIZE);
 	case TRAILER:
 		if (ch == '\r') {
 			c->state = END_LF;
@@ -107,17 +119,11 @@ static bool step(struct chunked *c, char ch)
 		c->state = TRAILER_LINE;
 		return is_field_char(ch) && ++c->trailer_len <= CHUNKED_MAX_TRAILER;
 	case TRAILER_LINE:
-		if (ch == '\r')
-			c->state = TRAILER_LF;
-		else if (!is_field_char(ch))
-			return false;
-		return ++c->trailer_len <= CHUNKED_MAX_TRAILER;
+		return field_line(c, ch, TRAILER_LF, &c->trailer_len, CHUNKED_MAX_TRAILER);
 	case TRAILER_LF:
-		c->state = TRAILER;
-		return ch == '\n';
+		return expect(c, ch, '\n', TRAILER);
 	case END_LF:
-		c->state = DONE;
-		return ch == '\n';
+		return expect(c, ch, '\n', DONE);
 	default:
 		return false;   /* DATA and DONE take no framing bytes */
 	}

@@ -68,6 +68,7 @@ static bool read_some(struct session *s, struct bufpool *pool, int fd)
 	return true;
 }
 
+/* read_some()'s mirror, line for line, on purpose: each is its want's one system call. */
 static bool write_some(struct session *s, int fd)
 {
 	size_t len;

@@ -4,6 +4,7 @@
  */
 #include "server.h"
 
+#include "cpus.h"
 #include "response.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,15 +134,6 @@ static void print_usage(FILE *f, const char *name)
 	        "usage: %s [--host ADDR] [--port N] [--proto http|echo] [--workers N]\n"
 	        "       %*s [--max-conns N] [--idle-timeout SEC] [--help] [--version]\n",
 	        name, (int)strlen(name), "");
-}
-
-static unsigned cpus_available(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
 }
 
 static unsigned default_workers(const struct model *m)
@@ -403,12 +394,6 @@ void server_close(int fd)
 	for (int i = 0; i < 16 && recv(fd, drain, sizeof drain, MSG_DONTWAIT) > 0; i++)
 		;
 	close(fd);
-}
-
-int set_nonblocking(int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 uint64_t now_ms(void)

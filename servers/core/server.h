@@ -6,6 +6,9 @@
  *
  *     int main(int argc, char **argv) { return server_main(argc, argv, &epoll_model); }
  *
+ * So every model file ends with the same dozen lines, field for field (`duplicates` pairs
+ * them): on purpose, each file declares its own model, whole, where a reader finds it.
+ *
  * server_main() parses the options (a bad one: a one-line error, the usage, exit 2), opens
  * the listening socket, installs the signal handlers, prints "listening on ADDR:PORT" and
  * calls run(). run() serves until srv->stop_fd becomes readable (SIGINT or SIGTERM), then
@@ -122,9 +125,6 @@ void serve_blocking(const struct server_opts *opts, int fd, struct bufpool *pool
 /* A genuinely blocking system call of `ms` milliseconds on the calling thread: /block. Only a
  * shutdown (SIGINT, SIGTERM) cuts it short. */
 void block_for_ms(unsigned ms);
-
-/* Sets O_NONBLOCK. Returns 0, or -1 with errno. */
-int set_nonblocking(int fd);
 
 /* Monotonic milliseconds, for deadlines. */
 uint64_t now_ms(void);

@@ -46,6 +46,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpus.h"   /* servers/core/: header-only */
 #include "runq.h"
 #include "runtime.h"
 
@@ -157,15 +158,6 @@ static void futex_wake(_Atomic uint32_t *word)
 {
 	atomic_store_explicit(word, 1, memory_order_release);
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-static unsigned cpus_available(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
 }
 
 /* ---- run queues ---- */

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "check.h"
+#include "../check.h"
 #include "netpoll.h"
 
 uint64_t __real_mono_ns(void);

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "check.h"
+#include "../check.h"
 #include "green.h"
 
 static unsigned scaled(unsigned n)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#include "check.h"
+#include "../check.h"
 #include "regcheck.h"
 #include "runtime.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "bufpool.h"
-#include "check.h"
+#include "../check.h"
 
 static void test_reuse(void)
 {

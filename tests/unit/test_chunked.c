@@ -4,7 +4,7 @@
  */
 #include <stdlib.h>
 
-#include "check.h"
+#include "../check.h"
 #include "chunked.h"
 
 /* What decoding a whole input produced. */

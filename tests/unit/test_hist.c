@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "check.h"
+#include "../check.h"
 #include "hist.h"
 
 static struct hist a, b, c;

@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 
-#include "check.h"
+#include "../check.h"
 #include "http_parser.h"
 
 /* What a server would answer a complete head with: 0 (a request) or an error status. The

@@ -2,7 +2,7 @@
  * Unit tests of harness/http_resp.c. Every response is parsed whole, split in two at every
  * possible point, and a byte at a time: the parser must not care how the bytes arrive.
  */
-#include "check.h"
+#include "../check.h"
 #include "http_resp.h"
 
 struct outcome {

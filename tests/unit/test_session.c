@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "check.h"
+#include "../check.h"
 #include "session.h"
 #include "session_driver.h"
 

@@ -1,6 +1,9 @@
 /*
- * check.h: the unit tests' whole framework, in one header: checks that count, and that say
- * what they saw when they fail.
+ * check.h: the C tests' whole framework, in one header (tests/unit, tests/green): checks
+ * that count, and that say what they saw when they fail.
+ *
+ * Two shapes of test program use it. A unit test (tests/unit) runs every check in one
+ * process and ends with the counts:
  *
  *   CHECK(cond)                     FAIL file:line: cond
  *   CHECK_EQ(got, want)             integers: FAIL file:line: got == want (got 3, want 4)
@@ -19,14 +22,27 @@
  * A failing check does not stop the test, so one run lists every failure. Each check returns
  * whether it passed, so a loop over thousands of splits can stop at the first bad one.
  * One test binary is one translation unit, so the counters are plain statics.
+ *
+ * A program of cases (tests/green: the runtime's tests, where a bug is a crash or a hang)
+ * holds a table of cases, each a function that returns whether it passed, and runs them with
+ * run_cases(): `prog` runs them all, `prog NAME` one, `prog --list` names them, so that a
+ * suite can run each in a process of its own and a crash fails one case only:
+ *
+ *   EXPECT(cond, fmt, ...)          inside a case: says why on stderr and fails the case
+ *   run_cases(cases, n, argc, argv) "ok NAME" or "FAIL NAME" per case; the exit code is the
+ *                                   number of failures. A watchdog (CHECK_TIMEOUT seconds,
+ *                                   120 by default) turns a hang into a failure.
  */
 #ifndef C10K_CHECK_H
 #define C10K_CHECK_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static unsigned check_passed, check_failed;
 static unsigned check_failures;          /* failed checks, counted or not */
@@ -170,5 +186,66 @@ static inline int check_summary(void)
 		check_failed += !ok_;                                                                 \
 		printf("%s %s\n", ok_ ? "ok" : "FAIL", #fn);                                         \
 	} while (0)
+
+/* ---- Programs of cases ---- */
+
+struct test_case {
+	const char *name;
+	bool (*run)(void);
+};
+
+/* Inside a case: report why it fails and fail it. */
+#define EXPECT(cond, ...)                                                                     \
+	do {                                                                                      \
+		if (!(cond)) {                                                                        \
+			fprintf(stderr, "  %s:%d: expected %s: ", __FILE__, __LINE__, #cond);             \
+			fprintf(stderr, __VA_ARGS__);                                                     \
+			fputc('\n', stderr);                                                              \
+			return false;                                                                     \
+		}                                                                                     \
+	} while (0)
+
+static const char *check_current_case = "";
+
+/* SIGALRM: the case running has hung (a lost wake-up, say). Async-signal-safe calls only. */
+static inline void check_watchdog(int sig)
+{
+	(void)sig;
+	static const char msg[] = "FAIL (timed out: a hang, e.g. a lost wake-up) ";
+	ssize_t unused = write(STDOUT_FILENO, msg, sizeof msg - 1);
+	unused = write(STDOUT_FILENO, check_current_case, strlen(check_current_case));
+	unused = write(STDOUT_FILENO, "\n", 1);
+	(void)unused;
+	_exit(99);
+}
+
+static inline int run_cases(const struct test_case *cases, size_t n, int argc, char **argv)
+{
+	int failed = 0, ran = 0;
+	const char *limit = getenv("CHECK_TIMEOUT");
+	signal(SIGALRM, check_watchdog);
+	for (size_t i = 0; i < n; i++) {
+		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+			continue;
+		check_current_case = cases[i].name;
+		alarm(limit ? (unsigned)atoi(limit) : 120);
+		bool ok = cases[i].run();
+		alarm(0);
+		printf("%s %s\n", ok ? "ok" : "FAIL", cases[i].name);
+		fflush(stdout);
+		failed += !ok;
+		ran++;
+	}
+	if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", cases[i].name);
+		return 0;
+	}
+	if (!ran) {
+		fprintf(stderr, "no such case: %s\n", argv[1]);
+		return 2;
+	}
+	return failed;
+}
 
 #endif
