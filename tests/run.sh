@@ -7,6 +7,14 @@ set -u
 cd "$(dirname "$0")/.."
 pattern=${1:-}
 total_pass=0 total_fail=0
+# Suites run in the order of their numbers, so no two may share one: their order would be
+# the accident of their names. Checked on a whole run.
+if [[ -z $pattern ]]; then
+	for n in $(ls tests/suites/*.sh | sed 's|.*/||; s|-.*||' | sort | uniq -d); do
+		echo "FAIL suites: more than one suite is numbered $n:" tests/suites/"$n"-*.sh
+		total_fail=$((total_fail + 1))
+	done
+fi
 for suite in tests/suites/*.sh; do
 	name=$(basename "$suite" .sh)
 	[[ -n $pattern && $name != *$pattern* ]] && continue
