@@ -14,6 +14,7 @@
 ## make test               every test suite; the last line is "N passed, N failed" (SAN, MODELS too)
 ##   SUITE=PATTERN         only the suites of tests/suites/ whose name contains PATTERN
 ## make check MODEL=NAME   the conformance suite against servers/NAME.c, case by case, then a score
+##   MODEL=go              against the Go net/http reference (its known failures reported as such)
 ##   CHECK_ARGS="..."      passed to tests/conformance/conformance.py, e.g. "--group http -v"
 ## make unit               build the unit tests only (make test runs them)
 ## make fuzz               fuzz the parsers and the session with libFuzzer (needs clang)
@@ -23,6 +24,7 @@
 ##   FULL=1                repetitions, longer runs, 10,000 connections
 ##   MODELS="a b"          only these models
 ##   SCENARIOS="a b"       only these scenarios (http echo openloop idle churn cpubound ...)
+##   REFS="nginx go"       the reference servers run beside the models (the default; REFS= for none)
 ##   SERVER_CPUS=0 CLIENT_CPUS=1   where the server and the load run (default: the cores split in two)
 ##   BENCH_ARGS="..."      any other runner option (python3 -m harness.bench --help)
 ## make bench-setup        install what make bench needs (wrk, gnuplot), or say how

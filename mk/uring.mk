@@ -11,7 +11,7 @@ $(NO_IO_URING): $(OBJ)/tests/uring/no_io_uring.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 # The model again with a provided buffer ring of two buffers, so that the conformance suite
-# runs it out of buffers (ENOBUFS) all the time: tests/suites/31-uring.sh.
+# runs it out of buffers (ENOBUFS) all the time: tests/suites/33-uring.sh.
 URING_SMALLRING := $(BIN)/uring-smallring
 ALL_BINS += $(URING_SMALLRING)
 
