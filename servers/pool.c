@@ -279,6 +279,8 @@ static void on_socket_event(struct pool *p, struct conn *c, uint32_t events)
 	hand_over(p, c);
 }
 
+/* The table of loop.c, line for line, for this file's own struct conn: the loop thread's
+ * state, which does not come from loop.h (see the top). */
 static bool grow_table(struct pool *p, int fd)
 {
 	if ((size_t)fd < p->conns_cap)
