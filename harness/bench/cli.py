@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 # (duration s, warm-up s, repetitions) per profile. QUICK is a smoke run (~2 min), the
 # default takes ~10 min on 2 cores, FULL adds repetitions, longer runs, 10,000 connections.
-PROFILE_TIMES = {"quick": (1, 0, 1), "default": (3, 1, 1), "full": (10, 2, 3)}
+PROFILE_TIMES = {"quick": (1, 0, 1), "default": (2, 0.5, 1), "full": (10, 2, 3)}
 
 DESCRIPTION = """\
 Runs every server model through the same benchmark scenarios, then draws the plots and writes

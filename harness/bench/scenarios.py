@@ -67,7 +67,7 @@ def http(profile, conns=None):
 
 
 def echo(profile, conns=None):
-    conns = conns or _pick(profile, [1, 100], [1, 10, 100, 1000], [1, 10, 100, 1000, 10000])
+    conns = conns or _pick(profile, [1, 100], [1, 100, 1000], [1, 10, 100, 1000, 10000])
     return Scenario("echo", "Echo", "Echo throughput vs connections",
                     "How many 64-byte echo round trips per second each model serves as "
                     "connections grow (loadgen, closed loop).",
@@ -79,8 +79,8 @@ OPENLOOP_CONNS = 100
 
 
 def openloop(profile, conns=None):
-    fractions = _pick(profile, [0.5, 0.9], [0.25, 0.5, 0.75, 0.9], [0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
-    absolute = _pick(profile, [1000], [1000, 10000], [1000, 10000, 30000])
+    fractions = _pick(profile, [0.5, 0.9], [0.5, 0.9], [0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    absolute = _pick(profile, [1000], [1000], [1000, 10000, 30000])
     c = OPENLOOP_CONNS
 
     def stream(rate=0.0):
