@@ -6,6 +6,8 @@
 #   make bench MODELS="epoll green" SCENARIOS="http idle"
 #   make bench REFS=                    without the reference servers (default REFS="nginx go")
 #   make bench SERVER_CPUS=0 CLIENT_CPUS=1    (default: the cores split in two, disjoint)
+#   make bench SERVER_HOST=user@box CLIENT_HOSTS="user@a user@b"   across hosts, over ssh
+#                                       (SERVER_ADDR=, SSH_CONFIG=; docs/bench.md, "Across hosts")
 #   make bench BENCH_ARGS="--duration 5"      any other runner option (python3 -m harness.bench --help)
 #   make plots RESULTS=results/reference      redraw plots and report from a results directory
 #   make print-models                         the Makefile's MODELS, which the runner reads
@@ -16,7 +18,11 @@
 BENCH_FLAGS = $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full) \
               --models "$(MODELS)" --refs "$(REFS)" $(if $(SCENARIOS),--scenarios "$(SCENARIOS)") \
               $(if $(SERVER_CPUS),--server-cpus "$(SERVER_CPUS)") \
-              $(if $(CLIENT_CPUS),--client-cpus "$(CLIENT_CPUS)") $(BENCH_ARGS)
+              $(if $(CLIENT_CPUS),--client-cpus "$(CLIENT_CPUS)") \
+              $(if $(SERVER_HOST),--server-host "$(SERVER_HOST)") \
+              $(if $(CLIENT_HOSTS),--client-hosts "$(CLIENT_HOSTS)") \
+              $(if $(SERVER_ADDR),--server-addr "$(SERVER_ADDR)") \
+              $(if $(SSH_CONFIG),--ssh-config "$(SSH_CONFIG)") $(BENCH_ARGS)
 
 .PHONY: bench bench-setup plots print-models
 bench-setup:

@@ -2,11 +2,14 @@
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import scenarios, servers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Where each host keeps a run's binaries (relative: in the ssh user's home), removed after.
+REMOTE_DIR = ".cache/c10k-lab"
 
 # (duration s, warm-up s, repetitions) per profile. QUICK is a smoke run (~2 min), the
 # default takes ~10 min on 2 cores, FULL adds repetitions, longer runs, 10,000 connections.
@@ -16,7 +19,8 @@ DESCRIPTION = """\
 Runs every server model through the same benchmark scenarios, then draws the plots and writes
 the report (results/<UTC time>-<host>/, with results/latest pointing to it).
 Usually run as `make bench` (QUICK=1, FULL=1, MODELS=, REFS=, SCENARIOS=, SERVER_CPUS=,
-CLIENT_CPUS=); directly: python3 -m harness.bench [options], from the repository's top.
+CLIENT_CPUS=; across hosts SERVER_HOST=, CLIENT_HOSTS=, SERVER_ADDR=, SSH_CONFIG=);
+directly: python3 -m harness.bench [options], from the repository's top.
 The reference servers (--refs, default "nginx go") run in the same rounds as the models.
 
 scenarios: """ + ", ".join(scenarios.ALL)
@@ -44,6 +48,12 @@ class Config:
     absent: list                 # "name: why" of each server left out: an absent reference
                                  # server, a model this machine cannot run
     scaling_cores: list = None   # --scaling-cores, or None: the default sweep
+    # Across hosts (remote.py): none of these for a local run.
+    server_host: str = ""        # [user@]host of the server
+    client_hosts: list = field(default_factory=list)   # [user@]host of each load generator
+    server_addr: str = ""        # the address the clients use (default: ssh's HostName)
+    ssh_config: str = ""         # ssh -F FILE (default: the user's ~/.ssh/config)
+    remote_dir: str = REMOTE_DIR
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -100,6 +110,17 @@ def parse(argv, root):
                    help="where the servers and loadgen are (default: build/bin)")
     p.add_argument("--out", default="", help="results directory "
                    "(default: results/<UTC time>-<host>, and results/latest points to it)")
+    p.add_argument("--server-host", default="", metavar="[USER@]HOST",
+                   help="run the servers on this host, over ssh (with --client-hosts)")
+    p.add_argument("--client-hosts", default="", metavar="'H1 H2 ...'",
+                   help="run the load generators on these hosts, each point's load split "
+                        "evenly over them")
+    p.add_argument("--server-addr", default="", help="the server's address as the clients "
+                   "reach it, when it is not the ssh host name")
+    p.add_argument("--ssh-config", default="", help="ssh's configuration file (ssh -F) "
+                   "instead of ~/.ssh/config")
+    p.add_argument("--remote-dir", default=REMOTE_DIR, help="where a host keeps a run's "
+                   f"binaries, removed after the run (default: ~/{REMOTE_DIR})")
     p.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
     p.add_argument("--no-report", action="store_true", help="skip the plots and the report")
     a = p.parse_args(argv)
@@ -113,6 +134,14 @@ def parse(argv, root):
         p.error("--duration must be at least 1 s, --warmup at least 0, --reps at least 1")
     if a.max_conns < 0:
         p.error("--max-conns must be positive")
+
+    client_hosts = _words(a.client_hosts)
+    if bool(a.server_host) != bool(client_hosts):
+        p.error("--server-host and --client-hosts go together (SERVER_HOST= and CLIENT_HOSTS=)")
+    if (a.server_addr or a.ssh_config) and not a.server_host:
+        p.error("--server-addr and --ssh-config need --server-host and --client-hosts")
+    if a.ssh_config and not os.path.isfile(a.ssh_config):
+        p.error(f"--ssh-config: no file {a.ssh_config}")
 
     bin_dir = os.path.abspath(a.bin)
     absent = []     # reference servers this machine lacks: a note each, and the run goes on
@@ -165,7 +194,11 @@ def parse(argv, root):
                   scaling_cores=(_counts(p, "--scaling-cores", a.scaling_cores)
                                  if a.scaling_cores else None),
                   max_conns=a.max_conns, out=a.out, results_root=os.path.join(root, "results"),
-                  dry_run=a.dry_run, report=not a.no_report, absent=absent)
+                  dry_run=a.dry_run, report=not a.no_report, absent=absent,
+                  server_host=a.server_host, client_hosts=client_hosts,
+                  server_addr=a.server_addr,
+                  ssh_config=os.path.abspath(a.ssh_config) if a.ssh_config else "",
+                  remote_dir=a.remote_dir)
 
 
 def main(argv):

@@ -13,7 +13,7 @@ SYSCTLS = ["net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog", "net.ipv4.ip_lo
            "kernel.threads-max", "vm.max_map_count", "fs.file-max", "fs.nr_open"]
 
 
-def _first_line(argv):
+def first_line(argv):
     """The first line a program prints about itself, or "not found"."""
     if not shutil.which(argv[0]) and not os.path.exists(argv[0]):
         return "not found"
@@ -27,7 +27,7 @@ def _first_line(argv):
     return lines[0].split(" Copyright")[0].strip() if lines else "unknown"
 
 
-def _cpu_model():
+def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -70,23 +70,23 @@ def collect(root, cfg, server_cpus, client_cpus, split_note, tools):
         commit += " (with uncommitted changes)"
     env = [
         ("host", platform.node()),
-        ("cpu", _cpu_model()),
+        ("cpu", cpu_model()),
         ("cpus online", str(os.cpu_count())),
         ("cpus usable", to_text(sorted(os.sched_getaffinity(0)))),
         ("server cpus", to_text(server_cpus)),
         ("client cpus", to_text(client_cpus)),
         ("core split note", split_note or "disjoint"),
         ("cpu governor", read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")),
-        ("memory", _meminfo_total()),
+        ("memory", meminfo_total()),
         ("kernel", " ".join(platform.uname()[2:4])),
-        ("os", _os_name()),
-        ("compiler", _first_line([os.environ.get("CC", "cc"), "--version"])),
-        ("gcc", _first_line(["gcc", "--version"])),
-        ("clang", _first_line(["clang", "--version"])),
+        ("os", os_name()),
+        ("compiler", first_line([os.environ.get("CC", "cc"), "--version"])),
+        ("gcc", first_line(["gcc", "--version"])),
+        ("clang", first_line(["clang", "--version"])),
         ("python", platform.python_version()),
-        ("wrk", _first_line([tools["wrk"], "-v"])),
-        ("loadgen", _first_line([tools["loadgen"], "--version"])),
-        ("gnuplot", _first_line(["gnuplot", "--version"])),
+        ("wrk", first_line([tools["wrk"], "-v"])),
+        ("loadgen", first_line([tools["loadgen"], "--version"])),
+        ("gnuplot", first_line(["gnuplot", "--version"])),
         ("commit", commit),
         ("open files", f"{soft} soft, {hard} hard"),
     ]
@@ -97,14 +97,14 @@ def collect(root, cfg, server_cpus, client_cpus, split_note, tools):
     return env
 
 
-def _meminfo_total():
+def meminfo_total():
     for line in read_text("/proc/meminfo").splitlines():
         if line.startswith("MemTotal:"):
             return f"{int(line.split()[1]) / 1048576:.1f} GiB"
     return "unknown"
 
 
-def _os_name():
+def os_name():
     for line in read_text("/etc/os-release").splitlines():
         if line.startswith("PRETTY_NAME="):
             return line.split("=", 1)[1].strip('"')

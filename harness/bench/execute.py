@@ -33,6 +33,8 @@ class Context:
     duration: float
     warmup: float
     max_conns: int = 0     # 0: each run's connections plus a margin
+    remote: object = None  # remote.Remote: the server and the load on other hosts
+    client_hosts: int = 1  # hosts running the load, each on client_cpus
 
     def path(self, kind, name):
         d = os.path.join(self.out_dir, kind)
@@ -84,6 +86,8 @@ def _finish(gen, deadline, client_cpus):
 
 def _run_load(ctx, run_id, loads, port, duration, warmup):
     """Runs the point's generators at once. Returns ([Measured or None], [problem])."""
+    if ctx.remote:
+        return ctx.remote.run_load(ctx, run_id, loads, port, duration, warmup)
     gens = [_start_generator(ctx, f"{run_id}.{i}", load, port, duration, warmup)
             for i, load in enumerate(loads)]
     try:
@@ -104,6 +108,10 @@ def _wrk_warmup(ctx, run_id, loads, port):
     wrk_loads = [l for l in loads if l.tool == "wrk"]
     if not wrk_loads or ctx.warmup <= 0:
         return 0, []
+    if ctx.remote:
+        measured, problems = ctx.remote.run_load(ctx, f"{run_id}.warmup", wrk_loads, port,
+                                                 ctx.warmup, 0, files=False)
+        return sum(m.requests for m in measured if m), [f"warm-up: {p}" for p in problems]
     gens = [_start_generator(ctx, f"{run_id}.{i}.warmup", load, port, ctx.warmup, 0)
             for i, load in enumerate(wrk_loads)]
     deadline = time.monotonic() + ctx.warmup + TIMEOUT_S + FINISH_SLACK_S
@@ -157,15 +165,16 @@ def run(ctx, spec):
         loads[0].rate = spec.target_rate
     row = _describe(ctx, spec, loads)
     cpus = server_cpus_of(ctx, point)
-    server = Server(servers.target(spec.model), ctx.bin_dir, point.proto,
-                    ctx.max_conns or point.conns + 64, to_text(cpus), cpus,
-                    ctx.path("logs", f"{spec.run_id}.server.log"),
-                    scaling=bool(point.server_cores))
+    make_server = ctx.remote.server if ctx.remote else Server
+    server = make_server(servers.target(spec.model), ctx.bin_dir, point.proto,
+                         ctx.max_conns or point.conns + 64, to_text(cpus), cpus,
+                         ctx.path("logs", f"{spec.run_id}.server.log"),
+                         scaling=bool(point.server_cores))
     problems, measured, sampler, warm_requests = [], [], None, 0
     try:
         server.start()
-        base = sampling.sample(server.pid)
-        sampler = sampling.Sampler(server.pid, max(0.2, min(1.0, row.duration_s / 5))).start()
+        base = server.sample()
+        sampler = server.sampler(max(0.2, min(1.0, row.duration_s / 5))).start()
         t0 = time.monotonic()
         if point.warmup:
             warm_requests, warm_problems = _wrk_warmup(ctx, spec.run_id, loads, server.port)
@@ -220,7 +229,7 @@ def _fill_generator(row, loads, measured, warm_requests, ctx):
         row.bg_p99_us = max(m.latency_us.get("p99", 0) for m in background)
     ran = [m for m in measured if m]
     if ran:
-        threads = min(sum(m.gen_threads for m in ran), len(ctx.client_cpus))
+        threads = min(sum(m.gen_threads for m in ran), len(ctx.client_cpus) * ctx.client_hosts)
         elapsed = max(m.gen_elapsed_s for m in ran)
         row.gen_user_s = sum(m.gen_user_s for m in ran)
         row.gen_sys_s = sum(m.gen_sys_s for m in ran)

@@ -65,16 +65,16 @@ def _scaling_cores(cfg, server_cpus):
     return scenarios.scaling_cores(len(server_cpus)), ""
 
 
-def _usable_scenarios(cfg, tools, server_cpus):
-    """The chosen scenarios whose tools exist (and cores, for scaling), and a note for each
-    one left out."""
+def _usable_scenarios(cfg, tools, server_cpus, have=None):
+    """The chosen scenarios whose tools exist (here, or on every client host: `have`; and
+    cores, for scaling), and a note for each one left out."""
     cores, no_scaling = ([], "")
     if "scaling" in cfg.scenarios:
         cores, no_scaling = _scaling_cores(cfg, server_cpus)
     names = [n for n in cfg.scenarios if n != "scaling" or cores]
     chosen = scenarios.build(names, cfg.profile, cfg.conns, cfg.idle_conns, cores)
-    have = {"wrk": bool(shutil.which(tools["wrk"])),
-            "loadgen": os.access(tools["loadgen"], os.X_OK)}
+    have = have or {"wrk": bool(shutil.which(tools["wrk"])),
+                    "loadgen": os.access(tools["loadgen"], os.X_OK)}
     usable, skipped = [], [no_scaling] if no_scaling else []
     for s in chosen:
         missing = sorted(t for t in s.tools if not have[t])
@@ -122,9 +122,43 @@ def _capacity(rows, scenario):
 
 
 def run(cfg):
-    server_cpus, client_cpus, split_note = _split(cfg)
+    """The benchmark; across hosts when cfg.server_host is set (remote.py)."""
+    remote = _connect(cfg) if cfg.server_host else None
+    try:
+        return _run(cfg, remote)
+    finally:
+        if remote:
+            remote.close()
+
+
+def _connect(cfg):
+    """Every host checked and given the binaries, or one line naming the one that cannot
+    take part, and exit code 2, before any run."""
+    from . import hosts, remote
+    programs = sorted({servers.target(m).binary(cfg.bin_dir) for m in cfg.models})
+    package = ["harness/bench", "harness/wrk/summary.lua"]
+    files = {"server": [(cfg.bin_dir, [os.path.basename(p) for p in programs], "bin/"),
+                        (cfg.root, package, "")],
+             "client": [(cfg.bin_dir, ["loadgen"], "bin/"), (cfg.root, package, "")]}
+    print(f"bench: checking {cfg.server_host} and {' '.join(cfg.client_hosts)} over ssh and "
+          "sending them the binaries", flush=True)
+    try:
+        return remote.Remote.prepare(cfg, files)
+    except hosts.HostError as e:
+        remote.fail(str(e))
+
+
+def _run(cfg, remote):
+    if remote:
+        server_cpus, client_cpus, split_note = remote.cpus(cfg.server_cpus, cfg.client_cpus)
+        lacking = [(m, remote.missing(servers.target(m))) for m in cfg.models]
+        cfg.absent += [f"{m}: {why}" for m, why in lacking if why]
+        cfg.models = [m for m, why in lacking if not why]
+    else:
+        server_cpus, client_cpus, split_note = _split(cfg)
     tools = _tools(cfg)
-    chosen, skipped = _usable_scenarios(cfg, tools, server_cpus)
+    chosen, skipped = _usable_scenarios(cfg, tools, server_cpus,
+                                        remote.have() if remote else None)
     skipped += cfg.absent + not_applicable(cfg, chosen)
     for note in skipped:
         print(f"bench: skipping {note}", file=sys.stderr)
@@ -135,8 +169,8 @@ def run(cfg):
     prog = Progress(planned_seconds(cfg, p) for _, p, _, _ in runs)
     print(f"bench: {len(runs)} runs of {', '.join(cfg.models)} through "
           f"{', '.join(s.name for s in chosen)}: about {duration_text(prog.total_estimate())}. "
-          f"Server on CPU {cpus.to_text(server_cpus)}, load generator on "
-          f"CPU {cpus.to_text(client_cpus)}.", flush=True)
+          f"Server on {_on(cfg.server_host)}CPU {cpus.to_text(server_cpus)}, load generator on "
+          f"{_on(' '.join(cfg.client_hosts))}CPU {cpus.to_text(client_cpus)}.", flush=True)
     if split_note:
         print(f"bench: warning: {split_note}", file=sys.stderr)
     if cfg.dry_run:
@@ -147,14 +181,15 @@ def run(cfg):
     out = _results_dir(cfg)
     _check_limits(cfg, chosen, out)
     env = envinfo.collect(cfg.root, cfg, server_cpus, client_cpus, split_note, tools)
-    env += [("skipped", s) for s in skipped]
+    env += (remote.env() if remote else []) + [("skipped", s) for s in skipped]
     envinfo.write(os.path.join(out, "env.txt"), env)
-    _take_charge(client_cpus)
+    _take_charge(cpus.available() if remote else client_cpus)
     ctx = execute.Context(out_dir=out, bin_dir=cfg.bin_dir, wrk=tools["wrk"],
                           loadgen=tools["loadgen"],
                           wrk_script=os.path.join(cfg.root, "harness", "wrk", "summary.lua"),
                           server_cpus=server_cpus, client_cpus=client_cpus,
-                          duration=cfg.duration, warmup=cfg.warmup, max_conns=cfg.max_conns)
+                          duration=cfg.duration, warmup=cfg.warmup, max_conns=cfg.max_conns,
+                          remote=remote, client_hosts=len(remote.clients) if remote else 1)
     rows, status = _run_all(ctx, runs, prog)
 
     envinfo.write(os.path.join(out, "env.txt"),
@@ -242,6 +277,10 @@ def _split(cfg):
     except ValueError as e:
         print(f"bench: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def _on(hosts):
+    return f"{hosts}, " if hosts else ""
 
 
 def _slug(label):

@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from . import sampling
 from .procs import Child
 
 LISTENING = re.compile(r"listening on (\S+):(\d+) \((\S+), (\S+), pid (\d+)\)")
@@ -162,10 +163,13 @@ def title(name):
 
 
 class Server:
-    def __init__(self, tgt, bin_dir, proto, max_conns, cpus, cpu_list, log_path, scaling=False):
+    def __init__(self, tgt, bin_dir, proto, max_conns, cpus, cpu_list, log_path, scaling=False,
+                 host=None):
         self.target = tgt
         self.model = tgt.name
-        self.argv = tgt.argv(bin_dir, proto, max_conns, cpu_list, scaling)
+        # Every server listens on 127.0.0.1 unless given the address (on another host).
+        self.argv = tgt.argv(bin_dir, proto, max_conns, cpu_list, scaling) + \
+            (["--host", host] if host else [])
         self.cpus = cpus
         self.log_path = log_path
         self.child = None
@@ -195,6 +199,13 @@ class Server:
     @property
     def pid(self):
         return self.child.pid
+
+    def sample(self):
+        """What its process tree holds now (sampling.sample)."""
+        return sampling.sample(self.pid)
+
+    def sampler(self, interval):
+        return sampling.Sampler(self.pid, interval)
 
     def stop(self, grace=10.0):
         """SIGTERM, then wait4(). Returns "" if it stopped by itself, or what went wrong: then

@@ -66,14 +66,15 @@ def whole_seconds(seconds):
     return max(1, int(math.ceil(seconds)))
 
 
-def wrk_argv(wrk, script, load, port, threads, duration, timeout):
+def wrk_argv(wrk, script, load, port, threads, duration, timeout, host="127.0.0.1"):
     return [wrk, "-t", str(threads), "-c", str(load.conns), "-d", f"{whole_seconds(duration)}s",
             "--timeout", f"{whole_seconds(timeout)}s", "-s", script,
-            f"http://127.0.0.1:{port}{load.path}"]
+            f"http://{f'[{host}]' if ':' in host else host}:{port}{load.path}"]
 
 
-def loadgen_argv(loadgen, load, port, threads, duration, warmup, timeout, json_path, hgrm_path):
-    argv = [loadgen, "--host", "127.0.0.1", "--port", str(port), "--proto", load.proto,
+def loadgen_argv(loadgen, load, port, threads, duration, warmup, timeout, json_path, hgrm_path,
+                 host="127.0.0.1"):
+    argv = [loadgen, "--host", host, "--port", str(port), "--proto", load.proto,
             "-c", str(load.conns), "-t", str(threads), "-d", f"{duration:g}",
             "--warmup", f"{warmup:g}", "--timeout", f"{timeout:g}",
             "--json", json_path, "--hgrm", hgrm_path]

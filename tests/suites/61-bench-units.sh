@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Unit tests of the benchmark runner and report (tests/bench/test_bench.py, Python unittest):
+# Unit tests of the benchmark runner and report (tests/bench/test_bench.py, and
+# test_remote.py for the runs across hosts; Python unittest):
 # each test case is one case here.
 set -u
 cd "$(dirname "$0")/../.."
-out=$(python3 -m unittest -v tests/bench/test_bench.py 2>&1)
+out=$(python3 -m unittest -v tests/bench/test_bench.py tests/bench/test_remote.py 2>&1)
 rc=$?
 # unittest -v says "test_name (module.Class.test_name) ... ok|FAIL|ERROR" per test.
 pass=$(grep -c ' \.\.\. ok$' <<<"$out")
