@@ -7,7 +7,8 @@
 #
 # Needed: wrk (HTTP load), gnuplot with the pngcairo terminal (plots), python3 (the runner),
 # taskset (pinning), a C compiler, make and liburing (the build), and the reference servers
-# the models are compared with: nginx and Go (to build servers/refs/go). Nothing else is touched.
+# the models are compared with: nginx and Go (to build servers/refs/go); across hosts
+# (SERVER_HOST set), ssh and rsync. Nothing else is touched.
 set -u
 
 check_only=0
@@ -36,6 +37,11 @@ if have cc && ! echo '#include <liburing.h>' | cc -E -x c - >/dev/null 2>&1; the
 fi
 PATH=$PATH:/usr/sbin have nginx || missing+=("nginx nginx-light")   # in sbin: root's PATH
 have go || missing+=("go golang-go")
+# Across hosts (SERVER_HOST=, from make bench): ssh, and rsync to send the binaries.
+if [[ -n ${SERVER_HOST:-} ]]; then
+	have ssh || missing+=("ssh openssh-client")
+	have rsync || missing+=("rsync rsync")
+fi
 
 if ((${#missing[@]} == 0)); then
 	exit 0
