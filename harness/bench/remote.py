@@ -25,7 +25,7 @@ import types
 from . import hosts, tools
 from .cpus import parse as parse_cpus
 from .sampling import Sample
-from .servers import ServerError
+from .servers import Server, ServerError
 from .tools import Measured
 
 START_AHEAD_S = 0.5   # the generators start together this long after the last is ready
@@ -436,6 +436,10 @@ class RemoteServer:
     def _close(self):
         if self.proc:
             _end(self.proc)
+
+    # What the server's log says, read as locally: stop() wrote it to log_path.
+    conns_per_worker = Server.conns_per_worker
+    log_tail = Server.log_tail
 
 
 class _RemoteSampler:
