@@ -13,6 +13,7 @@
 ##   MODELS="a b"          only these models (default: all of them; see make print-models)
 ## make test               every test suite; the last line is "N passed, N failed" (SAN, MODELS too)
 ##   SUITE=PATTERN         only the suites of tests/suites/ whose name contains PATTERN
+##   LINK="rate=1gbit"     the network namespaces' links in the across-hosts test (SUITE=remote)
 ## make check MODEL=NAME   the conformance suite against servers/NAME.c, case by case, then a score
 ##   MODEL=go              against the Go net/http reference (its known failures reported as such)
 ##   CHECK_ARGS="..."      passed to tests/conformance/conformance.py, e.g. "--group http -v"
@@ -26,6 +27,8 @@
 ##   SCENARIOS="a b"       only these scenarios (http echo openloop idle churn cpubound ...)
 ##   REFS="nginx go"       the reference servers run beside the models (the default; REFS= for none)
 ##   SERVER_CPUS=0 CLIENT_CPUS=1   where the server and the load run (default: the cores split in two)
+##   SERVER_HOST=[U@]H CLIENT_HOSTS="H1 H2"   the server on one host, the load on others, over ssh
+##   SERVER_ADDR=A SSH_CONFIG=F   the server's address for the clients; ssh -F (docs/bench.md)
 ##   BENCH_ARGS="..."      any other runner option (python3 -m harness.bench --help)
 ## make bench-setup        install what make bench needs (wrk, gnuplot), or say how
 ## make plots RESULTS=DIR  redraw the plots and the report of a results directory
