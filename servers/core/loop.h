@@ -2,10 +2,11 @@
  * loop.h: what every single-threaded event loop shares, so that each event-loop model keeps
  * only how it waits.
  *
- * An event-loop model (select.c, epoll.c) serves every connection from one thread that never
- * blocks. Most of that is the same whatever the loop waits in: a table of connections, what
- * each one waits for, its deadline, and driving its session as far as it can go when the
- * kernel says its socket is ready. That part is here. What differs is the model's own:
+ * An event-loop model (select.c, poll.c, epoll.c) serves every connection from one thread
+ * that never blocks. Most of that is the same whatever the loop waits in: a table of
+ * connections, what each one waits for, its deadline, and driving its session as far as it
+ * can go when the kernel says its socket is ready. That part is here. What differs is the
+ * model's own:
  *
  *   - its run() function: the loop itself, with the wait (select(), poll(), epoll_wait()) and
  *     the dispatch of what the wait reported;
