@@ -17,6 +17,10 @@
 ## make check MODEL=NAME   the conformance suite against servers/NAME.c, case by case, then a score
 ##   MODEL=go              against the Go net/http reference (its known failures reported as such)
 ##   CHECK_ARGS="..."      passed to tests/conformance/conformance.py, e.g. "--group http -v"
+##                         (and writes build/check/NAME/results.json, for autograders)
+## make run MODEL=NAME     build servers/NAME.c and run it in the foreground until Ctrl-C
+##   PORT=N                its port (default 8080)
+##   RUN_ARGS="..."        more options for it, e.g. "--idle-timeout 5"
 ## make unit               build the unit tests only (make test runs them)
 ## make fuzz               fuzz the parsers and the session with libFuzzer (needs clang)
 ##   FUZZ_SECONDS=N        seconds per fuzz target (default 60)

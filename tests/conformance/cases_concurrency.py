@@ -5,7 +5,7 @@ import threading
 
 import tools
 from cases_http import HELLO, JSON
-from check import case, expect, expect_eq, Fail
+from check import case, expect, expect_eq, Fail, step
 from fixture import BOUND
 from many import classify_http, close_all, exchange, http_complete, open_many, tally
 from rawhttp import Conn, Sender, connections, pattern, request
@@ -29,9 +29,9 @@ def all_answered(srv, socks, first, what):
     results = [classify_http(o, body) for o, (_, body) in zip(outs, reqs)]
     counts, first_bad = tally(results)
     expect(counts["ok"] == len(socks),
-           f"{what}: expected all {len(socks)} answered right, got {counts['ok']} right, "
-           f"{counts['refused']} refused, {counts['bad']} wrong"
-           f"{': ' + first_bad if first_bad else ''}")
+           f"{what}, a request on each: expected all {len(socks)} answered right, got "
+           f"{counts['ok']} right, {counts['refused']} refused, {counts['bad']} wrong"
+           f"{' (the first wrong one: ' + first_bad + ')' if first_bad else ''}")
 
 
 @case("concurrency", "1000-connections", heavy=True)
@@ -100,8 +100,9 @@ def sleep_does_not_stop_others(ctx):
             c.send(request("GET", "/sleep?ms=20000"))
         with Conn.to(srv) as c:
             for i in range(3):
-                c.send(request("GET", "/json"))
-                expect_eq(c.read_response().body, JSON, f"GET /json {i + 1} beside 5 sleeping")
+                with step(f"request {i + 1} of 3 beside 5 clients in /sleep?ms=20000"):
+                    c.send(request("GET", "/json"))
+                    expect_eq(c.read_response().body, JSON, "the answer")
         expect(all(c.nothing_pending() for c in sleepers),
                "expected the 20 s sleeps still pending when the others were served")
 
@@ -113,8 +114,9 @@ def many_sleeping(ctx):
     try:
         outs = exchange(socks, [request("GET", "/sleep?ms=1000")] * len(socks), http_complete)
         counts, first_bad = tally(classify_http(o, b"slept 1000 ms\n") for o in outs)
-        expect(counts["ok"] == len(socks), f"200 connections in /sleep?ms=1000 at once: "
-                                           f"{counts['ok']} answered right, {first_bad}")
+        expect(counts["ok"] == len(socks), f"sent GET /sleep?ms=1000 on 200 connections at once; "
+                                           f"expected 200 answers, got {counts['ok']} right "
+                                           f"(the first wrong one: {first_bad})")
     finally:
         close_all(socks)
 
@@ -128,8 +130,10 @@ def work_and_block_side_by_side(ctx):
                 ("/sleep?ms=100", b"slept 100 ms\n"), ("/", HELLO)] * 2
         outs = exchange(socks, [request("GET", t) for t, _ in reqs], http_complete)
         counts, first_bad = tally(classify_http(o, body) for o, (_, body) in zip(outs, reqs))
-        expect(counts["ok"] == len(reqs), f"/work, /block, /sleep and / at once: "
-                                          f"{counts['ok']} of {len(reqs)} right: {first_bad}")
+        expect(counts["ok"] == len(reqs), f"sent /work, /block, /sleep and / twice each, at "
+                                          f"once; expected {len(reqs)} answers, got "
+                                          f"{counts['ok']} right (the first wrong one: "
+                                          f"{first_bad})")
     finally:
         close_all(socks)
 

@@ -9,7 +9,7 @@ from cases_limits import closed_after_idle, keep_busy, max_conns_scenario, Paced
 from check import case, expect, expect_eq, Fail
 from fixture import BOUND
 from many import close_all, exchange, open_many
-from rawhttp import Conn, Sender, connections, describe_mismatch, reset
+from rawhttp import Conn, Sender, connections, describe_mismatch, describe_sent, reset
 
 MIB = 1 << 20
 
@@ -17,9 +17,10 @@ MIB = 1 << 20
 def echo_back(c, data, pieces=1 << 16, then_shutdown=False):
     """Sends data on c while reading it back; returns what came back (len(data) bytes, or
     everything until EOF when then_shutdown)."""
+    c.sent = describe_sent(data)
     sender = Sender(c.sock, data, pieces=pieces, then_shutdown=then_shutdown)
     while len(c.buf) < len(data):
-        c.fill(f"the echo of {len(data)} bytes")
+        c.fill("all of it back")
     sender.finish(BOUND["io"])
     return bytes(c.buf)
 
@@ -90,7 +91,7 @@ def echo_half_close(ctx):
             sender = Sender(c.sock, data, then_shutdown=True)
             while not c.eof:
                 try:
-                    c.fill("EOF")
+                    c.fill("the rest of the echo, then the end of the connection")
                 except Fail:
                     if not c.eof:
                         raise Fail(f"{n} bytes then shutdown(SHUT_WR): expected them back, "

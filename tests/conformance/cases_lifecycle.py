@@ -151,9 +151,10 @@ def settle(count, target):
     return n
 
 
-def no_growth(ctx, count, what, slack):
+def no_growth(ctx, count, what, slack, leak):
     """Two rounds of churn: what the server holds (fds, threads, children) must come back down,
-    and the second round must not leave more than the first (a cache stays, a leak grows)."""
+    and the second round must not leave more than the first (a cache stays, a leak grows).
+    leak: what a leak of `what` usually is, said with the failure."""
     srv = ctx.server()
     base = count(srv)
     churn(srv)
@@ -161,23 +162,29 @@ def no_growth(ctx, count, what, slack):
     churn(srv)
     second = settle(lambda: count(srv), first)
     ctx.note(f"{what}: {base} at start, {first} after 100 connections, {second} after 200")
-    expect(first <= base + slack, f"expected {what} back to about {base} after 100 connections "
-                                  f"closed, got {first}")
-    expect(second <= first, f"expected {what} to stay at {first} after 100 more connections, got "
-                            f"{second} (a leak)")
+    sent = "100 connections came and went (served, reset or silent)"
+    expect(first <= base + slack, f"{sent}; expected the server's {what} back to about {base}, "
+                                  f"got {first}: a leak, {leak}")
+    expect(second <= first, f"{sent}, then 100 more; expected the server's {what} to stay at "
+                            f"{first}, got {second}: a leak, {leak}")
 
 
 @case("lifecycle", "no-fd-leak")
 def no_fd_leak(ctx):
-    no_growth(ctx, lambda srv: srv.fds(), "open file descriptors", slack=2)
+    no_growth(ctx, lambda srv: srv.fds(), "open file descriptors", slack=2,
+              leak="one per connection: a connection's fd not closed (a fork server's parent "
+                   "must close its copy after fork())")
 
 
 @case("lifecycle", "no-thread-leak")
 def no_thread_leak(ctx):
-    no_growth(ctx, lambda srv: srv.threads(), "threads", slack=16)
+    no_growth(ctx, lambda srv: srv.threads(), "threads", slack=16,
+              leak="threads that never end (one still waiting after its client left)")
 
 
 @case("lifecycle", "no-child-leak")
 def no_child_leak(ctx):
     # Children that have exited but were never waited for (zombies) count too.
-    no_growth(ctx, lambda srv: len(children(srv.pid)), "child processes", slack=2)
+    no_growth(ctx, lambda srv: len(children(srv.pid)), "child processes", slack=2,
+              leak="children that ended but were never reaped (zombies: waitpid()), or that "
+                   "never end")

@@ -23,24 +23,29 @@ class Fail(Exception):
 
 
 class Case:
-    def __init__(self, group, name, proto, func, heavy):
+    def __init__(self, group, name, proto, func, heavy, suspects):
         self.group = group
         self.name = name
         self.proto = proto          # "http", "echo", or None for the command line
         self.func = func
         self.heavy = heavy          # many connections or processes: one such case at a time
+        # Other cases (GROUP/NAME, and the hint to give) whose failure can make this one fail
+        # too: when one of them fails, this one's failure points at it.
+        self.suspects = dict(suspects)
 
     @property
     def full_name(self):
         return f"{self.group}/{self.name}"
 
 
-def case(group, name, proto="http", heavy=False):
+def case(group, name, proto="http", heavy=False, suspects=()):
+    """Registers func as the case group/name. suspects: (GROUP/NAME, hint) pairs, other cases
+    that catch a bug which also fails this one, and would explain its failure."""
     assert group in GROUPS, group
 
     def register(func):
         assert all(c.full_name != f"{group}/{name}" for c in CASES), name
-        CASES.append(Case(group, name, proto, func, heavy))
+        CASES.append(Case(group, name, proto, func, heavy, suspects))
         return func
     return register
 

@@ -5,7 +5,10 @@ last "N passed, N failed".
 
   tests/conformance/conformance.py --bin build/bin/epoll [--proto http|echo|both]
                                    [--group G]... [--case NAME]... [--server-args ARGS]
-                                   [-v] [--list] [--known-failures REF]
+                                   [-v] [--list] [--known-failures REF] [--out DIR]
+
+It also writes DIR/results.json (each case's group, verdict and message, the score) for
+autograders, and for a case a sanitizer failed, the servers' whole stderr to DIR/GROUP-NAME.log.
 
 A model the machine cannot run (the server says "NAME: unavailable: WHY" and exits 1, as
 uring does where io_uring is refused) is skipped: one "skip:" line with the reason, no case.
@@ -17,6 +20,7 @@ timing: a bound is a generous limit that only a stuck server misses.
 """
 import argparse
 import importlib
+import json
 import os
 import resource
 import signal
@@ -61,8 +65,9 @@ def known_failures(ref):
     return known
 
 
-def run_case(case, ctx):
-    """Runs one case; returns (failure reason or None, elapsed seconds, notes)."""
+def run_case(case, ctx, out):
+    """Runs one case; returns (failure reason or None, elapsed seconds, notes). A sanitizer's
+    report fails the case; the servers' whole stderr then goes to a file in out."""
     started = time.monotonic()
     reason = None
     try:
@@ -75,23 +80,90 @@ def run_case(case, ctx):
         where = traceback.extract_tb(e.__traceback__)[-1]
         reason = f"{type(e).__name__} in the test ({os.path.basename(where.filename)}:" \
                  f"{where.lineno}): {e}"
+    died = []
     try:
         for srv in ctx.servers:
             if srv.proc is None:
                 continue
-            death = srv.death_note()
-            if death:
-                reason = f"{reason}; {death}" if reason else death
+            if srv.death_note():
+                died.append(srv)
             elif reason is None and not srv.signalled:
                 reason = serves_again(srv)
     finally:
         for srv in ctx.servers:
             srv.stop()
-    for srv in ctx.servers:
-        report = srv.sanitizer_report()
-        if report:
-            reason = f"{reason}; sanitizer: {report}" if reason else f"sanitizer: {report}"
+    reports = [(srv, srv.sanitizer_report()) for srv in ctx.servers if srv.proc is not None]
+    reports = [(srv, r) for srv, r in reports if r]
+    for srv in died:   # the sanitizer's report says more than the last line on stderr
+        reason = join(reason, srv.death_note(quote_stderr=not any(s is srv for s, _ in reports)))
+    if reports:
+        log = out.save(case, ctx.servers)
+        for _, report in reports:
+            reason = join(reason, report)
+        reason += f"; full report in {log}"
     return reason, time.monotonic() - started, ctx.notes
+
+
+def join(reason, more):
+    return f"{reason}; {more}" if reason else more
+
+
+class Output:
+    """Where a run leaves its files: results.json (every case's verdict, for autograders)
+    and, for each case a sanitizer failed, the servers' whole stderr (GROUP-NAME.log)."""
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):   # last run's files: a report must be this run's
+            if name.endswith(".log") or name == "results.json":
+                os.remove(os.path.join(path, name))
+
+    def show(self, name):
+        """A file's path as the user should type it: relative to here if it is below here."""
+        full = os.path.join(self.path, name)
+        rel = os.path.relpath(full)
+        return full if rel.startswith("..") else rel
+
+    def save(self, case, servers):
+        name = f"{case.group}-{case.name}.log"
+        with open(os.path.join(self.path, name), "w") as f:
+            for i, srv in enumerate(s for s in servers if s.proc is not None):
+                f.write(f"=== server {i + 1}: {' '.join(srv.args)} (pid {srv.pid}), stderr:\n")
+                f.writelines(line + "\n" for line in srv.stderr_lines)
+        return self.show(name)
+
+    def results(self, binary, cases, results, known):
+        """results.json: the run, each case's verdict and message, and the score. known: the
+        cases a reference is listed as failing (verdict "known", counted neither way)."""
+        def verdict(c):
+            failed = results[c][0] is not None
+            if c.full_name in known:
+                return "known" if failed else "fail"
+            return "fail" if failed else "pass"
+        groups = {}
+        for c in cases:
+            g = groups.setdefault(c.group, {"passed": 0, "failed": 0, "known": 0})
+            g[{"pass": "passed", "fail": "failed", "known": "known"}[verdict(c)]] += 1
+        passed = sum(g["passed"] for g in groups.values())
+        failed = sum(g["failed"] for g in groups.values())
+        doc = {
+            "model": os.path.basename(binary),
+            "binary": binary,
+            "sanitizer": fixture.sanitizer_of(binary),
+            "cases": [{"name": c.full_name, "group": c.group,
+                       "verdict": verdict(c),
+                       "message": results[c][0], "seconds": round(results[c][1], 2)}
+                      for c in cases],
+            "groups": groups,
+            "score": {"passed": passed, "failed": failed, "total": len(cases)},
+        }
+        tmp = os.path.join(self.path, "results.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, os.path.join(self.path, "results.json"))
+        return self.show("results.json")
 
 
 def select_cases(args):
@@ -112,7 +184,8 @@ def select_cases(args):
 
 
 class Printer:
-    """Prints results in the cases' order, as soon as every earlier one is known."""
+    """Prints results in the cases' order, as soon as every earlier one is known, and the
+    cases a failure may be blamed on (suspects) too."""
 
     def __init__(self, cases, verbose, known):
         self.cases = cases
@@ -123,11 +196,17 @@ class Printer:
         self.failed = 0
         self.known_failed = 0
         self.lock = threading.Lock()
+        names = {c.full_name: c for c in cases}
+        self.suspects = {c: [(names[s], hint) for s, hint in c.suspects.items() if s in names]
+                         for c in cases}
+
+    def ready(self, case):
+        return case in self.results and all(s in self.results for s, _ in self.suspects[case])
 
     def report(self, case, reason, elapsed, notes):
         with self.lock:
             self.results[case] = (reason, elapsed, notes)
-            while self.next < len(self.cases) and self.cases[self.next] in self.results:
+            while self.next < len(self.cases) and self.ready(self.cases[self.next]):
                 self._print(self.cases[self.next])
                 self.next += 1
 
@@ -146,6 +225,10 @@ class Printer:
             line = f"PASS {case.full_name}"
         else:
             self.failed += 1
+            for suspect, hint in self.suspects[case]:
+                if self.results[suspect][0] is not None:
+                    reason += f" ({suspect.full_name} fails too: {hint}; fix that first)"
+            self.results[case] = (reason, elapsed, notes)
             line = f"FAIL {case.full_name}: {' '.join(reason.split())}"
         if self.verbose:
             line += f"  ({elapsed:.1f} s)"
@@ -168,14 +251,15 @@ class Printer:
                   f"are not counted below", flush=True)
 
 
-def run_all(cases, args):
+def run_all(cases, args, out):
     printer = Printer(cases, args.verbose, args.known)
     limit = CASE_LIMIT * args.slow
 
     def one(case):
         ctx = Context(args.bin, case.proto, args.server_args.split())
         result = {}
-        t = threading.Thread(target=lambda: result.update(r=run_case(case, ctx)), daemon=True)
+        t = threading.Thread(target=lambda: result.update(r=run_case(case, ctx, out)),
+                             daemon=True)
         t.start()
         t.join(limit)
         if t.is_alive():
@@ -186,8 +270,12 @@ def run_all(cases, args):
             return
         printer.report(case, *result["r"])
 
-    light = [c for c in cases if not c.heavy]
-    heavy = [c for c in cases if c.heavy]
+    # The cases others' failures may be blamed on run first, so that their verdicts are
+    # there to be named when the others are printed.
+    suspected = {s for c in cases for s in c.suspects}
+    order = sorted(cases, key=lambda c: c.full_name not in suspected)
+    light = [c for c in order if not c.heavy]
+    heavy = [c for c in order if c.heavy]
     heavy_lane = threading.Thread(target=lambda: [one(c) for c in heavy], daemon=True)
     heavy_lane.start()
     with ThreadPoolExecutor(SIDE_BY_SIDE) as pool:
@@ -195,7 +283,16 @@ def run_all(cases, args):
             f.result()
     heavy_lane.join()
     printer.print_groups()
+    print(f"results: {out.results(args.bin, cases, printer.results, args.known)}", flush=True)
     return len(cases) - printer.failed - printer.known_failed, printer.failed
+
+
+def default_out(binary):
+    """BUILD/check/NAME for BUILD/bin/NAME; NAME-check beside a binary elsewhere."""
+    where, name = os.path.split(binary)
+    if os.path.basename(where) == "bin":
+        return os.path.join(os.path.dirname(where), "check", name)
+    return os.path.join(where, f"{name}-check")
 
 
 def main():
@@ -215,6 +312,9 @@ def main():
     ap.add_argument("--known-failures", metavar="REF",
                     help="a reference server's run: the cases README.md lists for REF (e.g. "
                          "go) are expected to fail (KNOWN), and fail the run if they pass")
+    ap.add_argument("--out", metavar="DIR",
+                    help="where to write results.json and the sanitizer reports (default: "
+                         "check/NAME beside the binary's bin/, e.g. build/check/epoll)")
     args = ap.parse_args()
     args.known = known_failures(args.known_failures) if args.known_failures else {}
     unknown = sorted(set(args.known) - {c.full_name for c in CASES})
@@ -233,6 +333,16 @@ def main():
         print(f"conformance.py: {args.bin}: not an executable file", file=sys.stderr)
         return 2
     args.bin = os.path.abspath(args.bin)
+    try:
+        out = Output(args.out or default_out(args.bin))
+    except OSError as e:
+        print(f"conformance.py: cannot write the results: {e}", file=sys.stderr)
+        return 2
+    try:
+        out = Output(args.out or default_out(args.bin))
+    except OSError as e:
+        print(f"conformance.py: cannot write the results: {e}", file=sys.stderr)
+        return 2
     args.slow = 3.0 if fixture.is_sanitized(args.bin) else 1.0
     fixture.set_slow(args.slow)
     why = fixture.unavailable(args.bin)
@@ -252,7 +362,7 @@ def main():
     signal.signal(signal.SIGTERM, interrupted)
 
     try:
-        passed, failed = run_all(cases, args)
+        passed, failed = run_all(cases, args, out)
     finally:
         fixture.kill_all_live()
     print(f"{passed} passed, {failed} failed", flush=True)

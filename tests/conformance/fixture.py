@@ -16,12 +16,13 @@ import tempfile
 import threading
 import time
 
+import sanitizer
 from check import FIXED_POOL
 
 LISTENING = re.compile(r"^listening on (\S+):(\d+)\b")
 
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
-                   "runtime error:")
+# UBSan says where a runtime error is, but not in which function, unless it prints the stack.
+SANITIZER_ENV = {"UBSAN_OPTIONS": "print_stacktrace=1"}
 
 # Generous bounds, in seconds, that only a truly stuck server misses. Sanitizer builds run a
 # few times slower, so the bounds stretch for them (see set_slow()).
@@ -175,11 +176,16 @@ def count_entries(path):
         return 0
 
 
-def is_sanitized(path):
-    """True for a binary built with a sanitizer: it runs slower and uses more memory."""
+def sanitizer_of(path):
+    """"address" or "thread" for a binary built with that sanitizer, else None."""
     with open(path, "rb") as f:
         data = f.read()
-    return b"__asan_init" in data or b"__tsan_init" in data
+    return "address" if b"__asan_init" in data else "thread" if b"__tsan_init" in data else None
+
+
+def is_sanitized(path):
+    """True for a binary built with a sanitizer: it runs slower and uses more memory."""
+    return sanitizer_of(path) is not None
 
 
 # ---- Running the server as another user with a process limit ----
@@ -245,9 +251,12 @@ class Server:
         binary = self.limited.binary if self.limited else self.binary
         prefix = self.limited.prefix if self.limited else []
         cmd = prefix + [binary] + self.args
+        env = dict(os.environ)
+        for name, value in SANITIZER_ENV.items():
+            env[name] = f"{env[name]}:{value}" if env.get(name) else value
         try:
             self.proc = spawn(cmd, self, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
+                              stderr=subprocess.PIPE, env=env)
         except Stopping as e:
             if self.limited:
                 self.limited.cleanup()
@@ -301,21 +310,23 @@ class Server:
         return bool(self.stderr_lines)
 
     def stderr_tail(self):
-        return f"; stderr: {self.stderr_lines[-1]!r}" if self.stderr_lines else ""
+        """The last line on stderr that says something (not a caret, a rule or a hex dump)."""
+        said = [line for line in self.stderr_lines if re.search(r"[A-Za-z]{3}", line)]
+        return f"; it said on stderr: {said[-1].strip()!r}" if said else ""
 
     def sanitizer_report(self):
-        """The first line of a sanitizer's report on stderr (a forked child's too), or None."""
-        for line in self.stderr_lines:
-            if any(mark in line for mark in SANITIZER_MARKS):
-                return line.strip()
-        return None
+        """A sanitizer's report on stderr (a forked child's too) in one line, with where in
+        the project's code it happened; None if there is none."""
+        own = os.path.join("servers", os.path.basename(self.binary) + ".c")
+        return sanitizer.summary(self.stderr_lines, own)
 
-    def death_note(self):
+    def death_note(self, quote_stderr=True):
         """Why the server is gone, when it went away without being asked to."""
         rc = self.proc.poll()
         if rc is None or self.signalled:
             return None
-        return f"server died unasked ({describe_rc(rc)}){self.stderr_tail()}"
+        tail = self.stderr_tail() if quote_stderr else ""
+        return f"the server died unasked ({describe_rc(rc)}){tail}"
 
     def connect(self, timeout=None, small_buffers=False):
         """A connected socket. small_buffers: little kernel buffering on our side, so that a

@@ -139,7 +139,8 @@ def classify_http(o, want_body):
     """("ok", None), ("refused", how) for a clean refusal (503 with Connection: close, or a
     close with nothing said), or ("bad", why)."""
     if o.timed_out:
-        return "bad", f"no answer within the bound (got {len(o.data)} bytes)"
+        got = f"only {len(o.data)} bytes" if o.data else "nothing"
+        return "bad", f"got {got} within {BOUND['io'] * 2:.0f} s"
     if not o.data:
         return ("refused", "reset") if o.reset else ("refused", "closed")
     try:

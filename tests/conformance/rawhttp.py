@@ -4,6 +4,7 @@ parse what comes back strictly enough to notice a wrong answer.
 A Conn keeps the bytes read past one response, so pipelined answers are taken one by one.
 Every read has a bound (the socket's timeout), so a silent server is a failure, not a hang.
 """
+import re
 import socket
 import struct
 import threading
@@ -109,13 +110,37 @@ def decode_chunked(buf, pos):
         pos = eol + 4 + size
 
 
+REQUEST_LINE = re.compile(rb"^([A-Z]+ \S+) HTTP/1\.\d\r?$", re.M)
+
+
+def describe_sent(data):
+    """What data is, in a few words: "GET /json", "POST /echo and 3 more requests", "5 bytes
+    (b'ping\\n')"."""
+    lines = REQUEST_LINE.findall(bytes(data[:1 << 16]))
+    if lines and data.startswith(lines[0]):
+        more = len(lines) - 1
+        first = lines[0].decode("latin-1")
+        return first + (f" and {more} more request{'s' * (more > 1)}" if more else "")
+    return f"{nbytes(len(data))} ({bytes(data[:20])!r}{'...' * (len(data) > 20)})"
+
+
+def describe_got(buf):
+    return f"{nbytes(len(buf))} ({bytes(buf[:60])!r}{'...' * (len(buf) > 60)})"
+
+
+def nbytes(n):
+    return "1 byte" if n == 1 else f"{n} bytes"
+
+
 class Conn:
-    """One client connection. All reads are bounded by the socket's timeout."""
+    """One client connection. All reads are bounded by the socket's timeout. A failure says
+    what was last sent on it, what was expected back, and what came."""
 
     def __init__(self, sock):
         self.sock = sock
         self.buf = bytearray()
         self.eof = False
+        self.sent = None     # what was last sent, in a few words
 
     @classmethod
     def to(cls, server, timeout=None):
@@ -134,28 +159,40 @@ class Conn:
         self.close()
 
     def send(self, data):
+        self.sent = describe_sent(data)
         self.sock.sendall(data)
 
     def send_slowly(self, data, piece=1):
+        self.sent = describe_sent(data) + f", {piece} byte{'s' * (piece > 1)} at a time"
         for i in range(0, len(data), piece):
             self.sock.sendall(data[i:i + piece])
 
+    def failed(self, what, ending=None):
+        """Fail: "sent X, expected `what`, got ...": the bytes that came if any, then how it
+        ended (ending: "the server closed the connection"; None: the time-out passed)."""
+        sent = f"sent {self.sent}, " if self.sent else ""
+        got = f"only {describe_got(self.buf)}" if self.buf else "nothing"
+        if ending:
+            got += f", then {ending}" if self.buf else f": {ending}"
+        else:
+            got += f" within {self.sock.gettimeout():.0f} s"
+        return Fail(f"{sent}expected {what}, got {got}")
+
     def fill(self, what):
-        """Reads more into buf. Raises Fail at EOF or on a time-out."""
+        """Reads more into buf. what: what we wait for ("a response"). Raises Fail at EOF or
+        on a time-out."""
         if self.eof:
-            raise Fail(f"connection closed before {what} (after {len(self.buf)} bytes)")
+            raise self.failed(what, "the server had closed the connection")
         try:
             data = self.sock.recv(1 << 20)
         except socket.timeout:
-            raise Fail(f"no {what} within {self.sock.gettimeout():.0f} s "
-                       f"(got {len(self.buf)} bytes: {bytes(self.buf[:60])!r})")
+            raise self.failed(what)
         except ConnectionResetError:
             self.eof = True
-            raise Fail(f"connection reset before {what} (after {len(self.buf)} bytes)")
+            raise self.failed(what, "the server reset the connection")
         if not data:
             self.eof = True
-            raise Fail(f"connection closed before {what} (got {len(self.buf)} bytes: "
-                       f"{bytes(self.buf[:60])!r})")
+            raise self.failed(what, "the server closed the connection")
         self.buf += data
 
     def read_response(self, head_only=False, interim=False):
@@ -209,7 +246,7 @@ class Conn:
         # Delimited by the end of the connection.
         while True:
             try:
-                self.fill("")
+                self.fill("the rest of a body that ends at the close")
             except Fail:
                 if not self.eof:
                     raise
@@ -238,17 +275,18 @@ class Conn:
         if timeout is not None:
             self.sock.settimeout(timeout)
         try:
+            sent = f"sent {self.sent}, " if self.sent else ""
             while True:
                 if self.buf:
-                    return (f"expected the connection closed, got more bytes "
-                            f"{bytes(self.buf[:60])!r}")
+                    return (f"{sent}expected the server to close the connection, got "
+                            f"{describe_got(self.buf)} instead")
                 if self.eof:
                     return None
                 try:
                     data = self.sock.recv(65536)
                 except socket.timeout:
-                    return (f"expected the connection closed, it stayed open "
-                            f"{self.sock.gettimeout():.0f} s")
+                    return (f"{sent}expected the server to close the connection, it stayed "
+                            f"open {self.sock.gettimeout():.0f} s")
                 except ConnectionResetError:
                     return None
                 if not data:
