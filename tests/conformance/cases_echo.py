@@ -149,4 +149,5 @@ def echo_sigterm_with_connections(ctx):
     srv = ctx.server()
     with connections(srv, 5), Conn(srv.connect(small_buffers=True)) as hog:
         write_until_stuck(hog.sock, bytes(16 * MIB), stall=0.2)   # the server is stuck writing
-        stops_cleanly(ctx, srv, signal.SIGTERM)
+        stops_cleanly(ctx, srv, signal.SIGTERM, "5 silent echo connections and one not "
+                      "reading its echo")

@@ -10,16 +10,17 @@ from many import close_all, open_many
 from rawhttp import Conn, connections, request, reset
 
 
-def stops_cleanly(ctx, srv, sig):
+def stops_cleanly(ctx, srv, sig, clients=None):
     """Sends sig: the server must exit with code 0 within the bound, take every process it
-    forked with it, and free its port; stdout must hold only the start-up line."""
+    forked with it, and free its port; stdout must hold only the start-up line. clients: what
+    its clients are doing meanwhile, for the failure message."""
     before = srv.descendants()
     ctx.note(f"{len(before)} child processes before {sig.name}")
     t0 = time.monotonic()
     srv.signal(sig)
     rc = srv.wait_exit(BOUND["exit"])
-    expect(rc is not None, f"expected the server to exit on {sig.name}, it still ran after "
-                           f"{BOUND['exit']:.0f} s")
+    expect(rc is not None, f"sent {sig.name}{' with ' + clients if clients else ''}; expected "
+                           f"the server to exit, it still ran {BOUND['exit']:.0f} s later")
     ctx.note(f"exited {time.monotonic() - t0:.2f} s after {sig.name}")
     expect_eq(rc, 0, f"exit code after {sig.name}")
     deadline = time.monotonic() + BOUND["exit"]
@@ -57,7 +58,8 @@ def sigterm_idle_connections(ctx):
             c.read_response()
         for c in conns[10:13]:          # half a head
             c.send(b"GET / HTTP/1.1\r\nHost: x")
-        stops_cleanly(ctx, srv, signal.SIGTERM)   # and 5 that said nothing
+        stops_cleanly(ctx, srv, signal.SIGTERM, "18 connections: 10 idle after a request, 3 "
+                      "in the middle of a head, 5 silent")
 
 
 def stops_mid_request(ctx, target, count, sig):
@@ -67,7 +69,7 @@ def stops_mid_request(ctx, target, count, sig):
         for c in conns:
             c.send(request("GET", target))
         time.sleep(0.2)   # let them reach the wait; if they have not, the signal still must work
-        stops_cleanly(ctx, srv, sig)
+        stops_cleanly(ctx, srv, sig, f"{count} clients waiting for GET {target}")
 
 
 @case("lifecycle", "sigint-mid-sleep")
@@ -90,7 +92,7 @@ def sigterm_mid_bytes(ctx):
         for s in socks:
             s.sendall(request("GET", "/bytes?n=67108864"))
         time.sleep(0.2)
-        stops_cleanly(ctx, srv, signal.SIGTERM)
+        stops_cleanly(ctx, srv, signal.SIGTERM, "3 clients not reading GET /bytes?n=67108864")
     finally:
         close_all(socks)
 
@@ -101,7 +103,7 @@ def sigterm_mid_upload(ctx):
     with Conn.to(srv) as up:
         up.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n" + b"u" * 100000)
         time.sleep(0.2)
-        stops_cleanly(ctx, srv, signal.SIGTERM)
+        stops_cleanly(ctx, srv, signal.SIGTERM, "a client 100 KB into a 10 MB upload")
 
 
 @case("lifecycle", "sigterm-many-connections")
@@ -118,7 +120,8 @@ def sigterm_many_connections(ctx):
             elif i % 4 == 2:
                 s.sendall(request("GET", "/json"))
         time.sleep(0.3)
-        stops_cleanly(ctx, srv, signal.SIGTERM)
+        stops_cleanly(ctx, srv, signal.SIGTERM, "200 connections in /sleep, an upload, a "
+                      "request or silent")
     finally:
         close_all(socks)
 
