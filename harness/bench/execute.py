@@ -160,6 +160,9 @@ def skipped(ctx, spec, why):
 def run(ctx, spec):
     """Runs one point against one model; returns its runs.csv row (valid or not)."""
     point = spec.point
+    if point.all_cpus:
+        every = sorted(set(ctx.server_cpus) | set(ctx.client_cpus))
+        ctx = dataclasses.replace(ctx, server_cpus=every, client_cpus=every)
     loads = [dataclasses.replace(l) for l in point.loads]
     if point.load_fraction and spec.target_rate:
         loads[0].rate = spec.target_rate
