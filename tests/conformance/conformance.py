@@ -80,13 +80,13 @@ def run_case(case, ctx, out):
         where = traceback.extract_tb(e.__traceback__)[-1]
         reason = f"{type(e).__name__} in the test ({os.path.basename(where.filename)}:" \
                  f"{where.lineno}): {e}"
-    died = []
+    died = []   # (server, how it died with its last words on stderr, without them)
     try:
         for srv in ctx.servers:
             if srv.proc is None:
                 continue
             if srv.death_note():
-                died.append(srv)
+                died.append((srv, srv.death_note(), srv.death_note(quote_stderr=False)))
             elif reason is None and not srv.signalled:
                 reason = serves_again(srv)
     finally:
@@ -94,8 +94,8 @@ def run_case(case, ctx, out):
             srv.stop()
     reports = [(srv, srv.sanitizer_report()) for srv in ctx.servers if srv.proc is not None]
     reports = [(srv, r) for srv, r in reports if r]
-    for srv in died:   # the sanitizer's report says more than the last line on stderr
-        reason = join(reason, srv.death_note(quote_stderr=not any(s is srv for s, _ in reports)))
+    for srv, said, bare in died:   # a sanitizer's report says more than the last stderr line
+        reason = join(reason, bare if any(s is srv for s, _ in reports) else said)
     if reports:
         log = out.save(case, ctx.servers)
         for _, report in reports:

@@ -10,7 +10,13 @@
 #   - one name added to MODELS is all make, make test and make bench need;
 #   - make bench runs the student's model beside a reference one and reports both;
 #   - a model built on the green runtime (part 5) needs nothing but its file;
-#   - the handout, the skeleton and the suite agree on the groups and the TODOs.
+#   - make check writes results.json (each case, its group, verdict and message; the score);
+#   - typical student bugs, put into copies of the reference models, fail with their cause:
+#     a data race under SAN=thread names the racing functions and the file with the whole
+#     report; an fd leaked by a fork parent is named by no-fd-leak and blamed by the idle
+#     time-out case it also fails; unreaped children show in ps, by the commands of Q1.4;
+#   - the handout, the skeleton and the suite agree: the groups, the TODOs, every sample line
+#     of check output (compared with the suite's real output), the install line.
 # Env (from make test): CC, SAN, BIN. Prints one line per case, last "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -140,6 +146,14 @@ else
 	else
 		fail iterative-server "basic and http: $score; $(grep -m1 '^FAIL' "$out")"
 	fi
+	# The cases the handout shows lines of, for the comparison at the end.
+	sample=()
+	for c in $(grep -o -E '^ {4,}(PASS|FAIL) [a-z-]+/[a-z0-9-]+' docs/lab.md | awk '{print $2}' |
+		sort -u); do
+		sample+=(--case "$c")
+	done
+	(cd "$scratch" && timeout -k 10 "$LIMIT" python3 tests/conformance/conformance.py \
+		--bin "$bin/labiter" "${sample[@]}" >"$scratch/check-labiter-sample.out" 2>&1)
 fi
 
 # --- The worked example: the skeleton filled in with poll() ------------------------------
@@ -161,6 +175,41 @@ if ((total > 0 && $(grep -c '^PASS ' "$out") == total)); then
 	pass worked-example-runs-every-case
 else
 	fail worked-example-runs-every-case "$(grep -c '^PASS ' "$out") passed of the $total cases listed"
+fi
+
+# The file for autograders, beside the score.
+json=$scratch/${BUILD:-build}/check/poll/results.json
+why=$(python3 - "$json" "$out" 2>&1 <<'END'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+lines = open(sys.argv[2]).read().splitlines()
+verdicts = {l.split()[1].rstrip(":"): l.split()[0].lower() for l in lines
+            if l.startswith(("PASS ", "FAIL "))}
+cases = {c["name"]: c for c in doc["cases"]}
+problems = []
+if set(cases) != set(verdicts):
+    problems.append(f"{len(cases)} cases in results.json, {len(verdicts)} in the output")
+for name, c in cases.items():
+    if c.get("verdict") != verdicts.get(name) or c.get("group") != name.split("/")[0] or \
+            "message" not in c:
+        problems.append(f"{name}: {c}")
+        break
+score = doc["score"]
+if f"{score['passed']} passed, {score['failed']} failed" != lines[-1]:
+    problems.append(f"score {score} against '{lines[-1]}'")
+if doc.get("model") != "poll":
+    problems.append(f"model {doc.get('model')!r}")
+print("; ".join(problems[:3]))
+END
+)
+if [[ ! -s $json ]]; then
+	fail results-json "make check MODEL=poll wrote no $json"
+elif [[ -n $why ]]; then
+	fail results-json "$why"
+elif ! grep -q "^results: .*check/poll/results.json$" "$out"; then
+	fail results-json "the check output does not name results.json"
+else
+	pass results-json
 fi
 
 # --- One name in MODELS is all it takes ---------------------------------------------------
@@ -223,6 +272,109 @@ else
 	echo "SKIP lab/green-model-one-file: the green runtime is not in this tree"
 fi
 
+# --- Typical bugs fail with their cause ---------------------------------------------------
+
+# thread.c's count of open connections as a plain unsigned: a data race (ThreadSanitizer).
+sed -e 's/static atomic_uint open_conns;/static unsigned open_conns;/' \
+	-e 's/atomic_fetch_sub(&open_conns, 1)/open_conns--/' \
+	-e 's/atomic_fetch_add(&open_conns, 1)/open_conns++/' \
+	-e 's/atomic_load(&open_conns)/open_conns/' -e 's/\.name = "thread"/.name = "mythread"/' \
+	"$scratch/servers/thread.c" >"$scratch/servers/mythread.c"
+out=$scratch/check-mythread-tsan.out
+if grep -q 'atomic_[a-z_]*(&open_conns' "$scratch/servers/mythread.c" ||
+	! grep -q 'open_conns--' "$scratch/servers/mythread.c"; then
+	fail tsan-names-the-race "could not make thread.c's count of connections a plain unsigned"
+else
+	timeout -k 10 "$LIMIT" make -s -j"$(nproc)" -C "$scratch" --no-print-directory \
+		"CC=${CC:-cc}" SAN=thread BUILD=build/tsan check MODEL=mythread \
+		CHECK_ARGS="--case concurrency/mixed-clients" >"$out" 2>&1
+	line=$(grep -m1 '^FAIL concurrency/mixed-clients' "$out")
+	place='(start_thread|serve_thread) \(servers/mythread\.c:[0-9]+\)'
+	log=$(sed -n -E 's/.*; full report in (\S+)$/\1/p' <<<"$line")
+	if [[ ! $line =~ ThreadSanitizer:\ data\ race\ in\ $place,\ against\ $place ]]; then
+		fail tsan-names-the-race "expected mixed-clients to fail naming the racing functions:" \
+			"'${line:-$(tail -n 3 "$out" | oneline)}'"
+	elif [[ -z $log || ! -f $scratch/$log ]] ||
+		! grep -q 'WARNING: ThreadSanitizer: data race' "$scratch/$log"; then
+		fail tsan-names-the-race "the failure names no file with the whole report: '$line'"
+	elif grep -q "stderr" <<<"$line"; then
+		fail tsan-names-the-race "stderr noise in the failure: '$line'"
+	else
+		pass tsan-names-the-race
+	fi
+fi
+
+# fork.c without the parent's close(fd): an fd leaked per connection.
+grep -v -E '^\s*close\(fd\);' "$scratch/servers/fork.c" |
+	sed 's/\.name = "fork"/.name = "myfork"/' >"$scratch/servers/myfork.c"
+out=$scratch/check-myfork-leak.out
+if ! grep -q -E '^\s*close\(fd\);' "$scratch/servers/fork.c"; then
+	fail fd-leak-named "servers/fork.c has no close(fd) line to leave out"
+else
+	timeout -k 10 "$LIMIT" "${mk[@]}" check MODEL=myfork \
+		CHECK_ARGS="--case lifecycle/no-fd-leak --case limits/idle-timeout-closes-non-reader" \
+		>"$out" 2>&1
+	leak=$(grep -m1 '^FAIL lifecycle/no-fd-leak' "$out")
+	idle=$(grep -m1 '^FAIL limits/idle-timeout-closes-non-reader' "$out")
+	# The idle case fails only if the child's close comes too late; when it does, it must
+	# point at the leak.
+	if [[ ! $leak =~ a\ leak.*not\ closed ]]; then
+		fail fd-leak-named "expected no-fd-leak to fail naming the leak:" \
+			"'${leak:-$(tail -n 3 "$out" | oneline)}'"
+	elif [[ -n $idle && ! $idle =~ lifecycle/no-fd-leak\ fails\ too ]]; then
+		fail fd-leak-named "the idle time-out case does not point at the leak: '$idle'"
+	else
+		pass fd-leak-named
+	fi
+fi
+
+# Q1.4 as the handout gives it (make run, the client loop, ps) on fork.c without reaping:
+# its children must show as zombies.
+sed -e 's/while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)/while (false \&\& (pid = waitpid(-1, NULL, WNOHANG)) > 0)/' \
+	-e 's/\.name = "fork"/.name = "myfork"/' "$scratch/servers/fork.c" >"$scratch/servers/myfork.c"
+run_line=$(grep -m1 -E '^ +make run MODEL=myfork$' docs/lab.md | sed 's/^ *//')
+loop_line=$(grep -m1 -E '^ +for i in .*curl .*127\.0\.0\.1:8080' docs/lab.md | sed 's/^ *//')
+ps_line=$(grep -m1 -E '^ +ps .*--ppid PID$' docs/lab.md | sed 's/^ *//')
+if [[ -z $run_line || -z $loop_line || -z $ps_line ]]; then
+	fail run-shows-zombies "docs/lab.md's Q1.4 lacks the 'make run MODEL=myfork', client" \
+		"loop or 'ps ... --ppid PID' line"
+elif ! grep -q 'while (false && (pid = waitpid' "$scratch/servers/myfork.c"; then
+	fail run-shows-zombies "could not take the reaping out of servers/fork.c"
+else
+	# The handout's command, on a free port (PORT=0) instead of 8080, in the background.
+	(cd "$scratch" && exec $run_line PORT=0 "${build[@]}" >"$scratch/run.out" 2>"$scratch/run.err") &
+	runner=$!
+	for _ in $(seq 1200); do   # it builds first
+		grep -q '^listening on' "$scratch/run.out" 2>/dev/null && break
+		kill -0 "$runner" 2>/dev/null || break
+		sleep 0.1
+	done
+	start='^listening on [0-9.]+:([0-9]+) \(myfork, http, pid ([0-9]+)\).*'
+	port=$(sed -n -E "s/$start/\1/p" "$scratch/run.out")
+	pid=$(sed -n -E "s/$start/\2/p" "$scratch/run.out")
+	if [[ -z $pid ]]; then
+		fail run-shows-zombies "make run printed no start-up line with a pid:" \
+			"$(cat "$scratch/run.out" "$scratch/run.err" | tail -n 3 | oneline)"
+	else
+		timeout 60 bash -c "${loop_line//8080/$port}"
+		zombies=0
+		for _ in $(seq 100); do   # each child ends after its client: give them time
+			zombies=$(eval "${ps_line//PID/$pid}" | awk '$2 ~ /^Z/' | wc -l)
+			((zombies >= 20)) && break
+			sleep 0.1
+		done
+		if ((zombies >= 20)); then
+			pass run-shows-zombies
+		else
+			fail run-shows-zombies "expected 20 zombies in Q1.4's ps, saw $zombies:" \
+				"$(eval "${ps_line//PID/$pid}" | oneline)"
+		fi
+	fi
+	[[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
+	kill -TERM "$runner" 2>/dev/null
+	wait "$runner" 2>/dev/null
+fi
+
 # --- The handout, the skeleton and the suite agree ----------------------------------------
 
 groups=$(python3 -c 'import sys; sys.path.insert(0, "tests/conformance")
@@ -239,5 +391,63 @@ for n in $(grep -o 'TODO [0-9]' lab/skeleton.c | sort -u | cut -d' ' -f2); do
 	grep -q "TODO $n" docs/lab.md || why+="lab/skeleton.c has TODO $n, docs/lab.md never names it; "
 done
 [[ -z $why ]] && pass handout-matches || fail handout-matches "$why"
+
+# Every line of check output the handout shows is one the suite really printed (bounds and
+# line numbers aside: a sanitizer build waits longer), and its summary adds up.
+why=$(python3 - docs/lab.md "$groups" "$scratch"/check-*.out 2>&1 <<'END'
+import re, sys
+doc, groups, outputs = open(sys.argv[1]).read(), sys.argv[2].split(), sys.argv[3:]
+
+
+def norm(line):
+    line = re.sub(r"within \d+ s", "within N s", line.strip())
+    line = re.sub(r"\.c:\d+\)", ".c:N)", line)
+    line = re.sub(r"full report in \S+/", "full report in DIR/", line)
+    race = re.search(r"in (\S+ \(\S+\)), against (\S+ \(\S+\))", line)
+    if race:   # which of the two accesses comes first depends on the threads' timing
+        a, b = sorted(race.groups())
+        line = line[:race.start()] + f"in {a}, against {b}" + line[race.end():]
+    return line
+
+
+real = {norm(l) for f in outputs for l in open(f, errors="replace")}
+problems = []
+shown = re.findall(r"^ {4,}((?:PASS|FAIL) [a-z-]+/.*)$", doc, re.M)
+if not shown:
+    problems.append("no sample line of check output in docs/lab.md")
+for line in shown:
+    if norm(line) not in real:
+        problems.append(f"docs/lab.md shows '{line[:110]}', which no check printed")
+block = re.search(r"^ +by group:\n((?: +\S+ +\d+ of +\d+ passed\n)+) +(results: .*)\n +(.*)$",
+                  doc, re.M)
+if not block:
+    problems.append("no 'by group:' summary, results line and score in docs/lab.md")
+else:
+    rows = re.findall(r"^ +(\S+) +(\d+) of +(\d+) passed$", block.group(1), re.M)
+    names = [g for g, _, _ in rows]
+    if names != [g for g in groups if g in names] or set(names) - set(groups):
+        problems.append(f"the summary's groups {names} are not the suite's, in its order")
+    p, t = sum(int(r[1]) for r in rows), sum(int(r[2]) for r in rows)
+    if block.group(3) != f"{p} passed, {t - p} failed":
+        problems.append(f"the score '{block.group(3)}' is not the sum of the groups ({p} of {t})")
+    if not re.fullmatch(r"results: build/check/\w+/results\.json", block.group(2)):
+        problems.append(f"'{block.group(2)}' is not where make check writes results.json")
+print("; ".join(problems[:3]))
+END
+)
+[[ -z $why ]] && pass handout-sample-output || fail handout-sample-output "$why"
+
+# The install line has a package for every tool the handout has students run.
+install=$(grep -m1 -E '^ *apt-get install ' docs/lab.md)
+why=""
+[[ -n $install ]] || why+="no 'apt-get install' line in docs/lab.md; "
+for pair in "nc netcat-openbsd" "curl curl" "ab apache2-utils" "ps procps" "wrk wrk" \
+	"gnuplot gnuplot-nox" "python3 python3" "make build-essential"; do
+	tool=${pair% *} pkg=${pair#* }
+	if grep -q -E "(^ {4,}|\`)$tool " docs/lab.md && ! grep -q -w -- "$pkg" <<<"$install"; then
+		why+="the handout runs $tool, the install line has no $pkg; "
+	fi
+done
+[[ -z $why ]] && pass handout-install-line || fail handout-install-line "$why"
 
 finish
