@@ -120,7 +120,7 @@ def churn(profile, conns=None):
 def cpubound(profile, conns=None):
     # Every CPU for the server: 100 µs of work per request costs the generator a few µs, so
     # it hardly competes, and a model that computes on several cores at once shows it.
-    conns = conns or _pick(profile, [1, 10, 100], [1, 10, 100], [1, 10, 100, 1000])
+    conns = conns or _pick(profile, [10], [1, 10, 100], [1, 10, 100, 1000])
     return Scenario("cpubound", "CPU-bound", "CPU-bound requests (/work?us=100)",
                     "Who uses the cores: requests that each compute for 100 µs, the server "
                     "and the load generator sharing every CPU.",

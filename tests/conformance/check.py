@@ -23,7 +23,7 @@ class Fail(Exception):
 
 
 class Case:
-    def __init__(self, group, name, proto, func, heavy, suspects):
+    def __init__(self, group, name, proto, func, heavy, suspects=()):
         self.group = group
         self.name = name
         self.proto = proto          # "http", "echo", or None for the command line

@@ -65,9 +65,10 @@ def known_failures(ref):
     return known
 
 
-def run_case(case, ctx, out):
+def run_case(case, ctx, out=None):
     """Runs one case; returns (failure reason or None, elapsed seconds, notes). A sanitizer's
-    report fails the case; the servers' whole stderr then goes to a file in out."""
+    report fails the case; the servers' whole stderr then goes to a file in out (an Output;
+    None: the default place for the binary)."""
     started = time.monotonic()
     reason = None
     try:
@@ -97,6 +98,7 @@ def run_case(case, ctx, out):
     for srv, said, bare in died:   # a sanitizer's report says more than the last stderr line
         reason = join(reason, bare if any(s is srv for s, _ in reports) else said)
     if reports:
+        out = out or Output(default_out(ctx.binary), fresh=False)
         log = out.save(case, ctx.servers)
         for _, report in reports:
             reason = join(reason, report)
@@ -112,10 +114,10 @@ class Output:
     """Where a run leaves its files: results.json (every case's verdict, for autograders)
     and, for each case a sanitizer failed, the servers' whole stderr (GROUP-NAME.log)."""
 
-    def __init__(self, path):
+    def __init__(self, path, fresh=True):
         self.path = path
         os.makedirs(path, exist_ok=True)
-        for name in os.listdir(path):   # last run's files: a report must be this run's
+        for name in os.listdir(path) if fresh else []:   # a report must be this run's
             if name.endswith(".log") or name == "results.json":
                 os.remove(os.path.join(path, name))
 
@@ -143,7 +145,8 @@ class Output:
             return "fail" if failed else "pass"
         groups = {}
         for c in cases:
-            g = groups.setdefault(c.group, {"passed": 0, "failed": 0, "known": 0})
+            g = groups.setdefault(c.group, {"passed": 0, "failed": 0, **({"known": 0} if known
+                                                                       else {})})
             g[{"pass": "passed", "fail": "failed", "known": "known"}[verdict(c)]] += 1
         passed = sum(g["passed"] for g in groups.values())
         failed = sum(g["failed"] for g in groups.values())

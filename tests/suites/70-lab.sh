@@ -15,6 +15,8 @@
 #     a data race under SAN=thread names the racing functions and the file with the whole
 #     report; an fd leaked by a fork parent is named by no-fd-leak and blamed by the idle
 #     time-out case it also fails; unreaped children show in ps, by the commands of Q1.4;
+#   - part 3's checkpoints turn green the cases the handout says: the worked example taken
+#     back to checkpoint 1 (no deadlines) and 2 (deadlines judged after serving);
 #   - the handout, the skeleton and the suite agree: the groups, the TODOs, every sample line
 #     of check output (compared with the suite's real output), the install line.
 # Env (from make test): CC, SAN, BIN. Prints one line per case, last "N passed, N failed".
@@ -178,7 +180,7 @@ else
 fi
 
 # The file for autograders, beside the score.
-json=$scratch/${BUILD:-build}/check/poll/results.json
+json=$scratch/${BUILD:-build}/check/labpoll/results.json
 why=$(python3 - "$json" "$out" 2>&1 <<'END'
 import json, sys
 doc = json.load(open(sys.argv[1]))
@@ -197,16 +199,16 @@ for name, c in cases.items():
 score = doc["score"]
 if f"{score['passed']} passed, {score['failed']} failed" != lines[-1]:
     problems.append(f"score {score} against '{lines[-1]}'")
-if doc.get("model") != "poll":
+if doc.get("model") != "labpoll":
     problems.append(f"model {doc.get('model')!r}")
 print("; ".join(problems[:3]))
 END
 )
 if [[ ! -s $json ]]; then
-	fail results-json "make check MODEL=poll wrote no $json"
+	fail results-json "make check MODEL=labpoll wrote no $json"
 elif [[ -n $why ]]; then
 	fail results-json "$why"
-elif ! grep -q "^results: .*check/poll/results.json$" "$out"; then
+elif ! grep -q "^results: .*check/labpoll/results.json$" "$out"; then
 	fail results-json "the check output does not name results.json"
 else
 	pass results-json
@@ -373,6 +375,60 @@ else
 	[[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
 	kill -TERM "$runner" 2>/dev/null
 	wait "$runner" 2>/dev/null
+fi
+
+# --- Part 3's checkpoints ------------------------------------------------------------------
+
+# The worked example taken back to checkpoint 1 (a /sleep blocks like a /block; no idle
+# time-out) and to checkpoint 2 (deadlines judged by the clock after serving). Each must fail
+# exactly the cases the handout says the next checkpoints turn green.
+python3 - "$scratch/tests/lab/poll.c" "$scratch/servers" <<'END'
+import sys
+src, where = open(sys.argv[1]).read(), sys.argv[2]
+steps = {
+    "labcp1": [("\t\tcase WANT_SLEEP:\n\t\t\tl->fds[c->slot].fd = -1;\n\t\t\tdeadline_set("
+                "&l->deadlines, &c->deadline, l->now + session_wait_ms(c->session));\n"
+                "\t\t\treturn;\n\t\tcase WANT_BLOCK:", "\t\tcase WANT_SLEEP:\n\t\tcase WANT_BLOCK:"),
+               ("\tif (l->srv->opts.idle_timeout_s)\n\t\tdeadline_set", "\tif (0)\n\t\tdeadline_set")],
+    "labcp2": [("deadline_pop_due(&l.deadlines, woke)", "deadline_pop_due(&l.deadlines, now_ms())"),
+               ("\t\tuint64_t woke = l.now;\n", "")],
+}
+for name, edits in steps.items():
+    text = src
+    for old, new in edits:
+        if old not in text:
+            sys.exit(f"tests/lab/poll.c has no {old[:50]!r} to take back to {name}")
+        text = text.replace(old, new)
+    open(f"{where}/{name}.c", "w").write(text.replace('.name = "poll"', f'.name = "{name}"'))
+END
+if [[ ! -f $scratch/servers/labcp2.c ]]; then
+	fail part3-checkpoints "could not take tests/lab/poll.c back to checkpoints 1 and 2"
+else
+	# The cases checkpoint N's paragraph in docs/lab.md says it turns green.
+	named() {
+		sed -n "/^\*\*Checkpoint $1/,/^\*\*Check/p" docs/lab.md | tr '\n' ' ' |
+			grep -o -E 'Turns green: [^.]*' | grep -o -E '`[a-z-]+/[a-z0-9-]+`' | tr -d '`' |
+			sort -u
+	}
+	two=$(named 2) three=$(named 3)
+	args=()
+	for c in $two $three; do args+=(--case "$c"); done
+	why=""
+	[[ -n $two && -n $three ]] || why+="docs/lab.md names no cases for checkpoints 2 and 3; "
+	for cp in labcp1 labcp2; do
+		out=$scratch/part3-$cp.out
+		if ! "${mk[@]}" "$bin/$cp" >"$scratch/build.log" 2>&1; then
+			why+="$cp does not build: $(tail -n 2 "$scratch/build.log" | oneline); "
+			continue
+		fi
+		(cd "$scratch" && timeout -k 10 "$LIMIT" python3 tests/conformance/conformance.py \
+			--bin "$bin/$cp" "${args[@]}" >"$out" 2>&1)
+		fails=$(sed -n -E 's/^FAIL ([^:]+):.*/\1/p' "$out" | sort -u)
+		if [[ $cp == labcp1 ]]; then want=$two; else want=$three; fi
+		[[ $fails == "$want" ]] ||
+			why+="$cp failed [$(echo $fails)], the handout says [$(echo $want)]; "
+	done
+	[[ -z $why ]] && pass part3-checkpoints || fail part3-checkpoints "$why"
 fi
 
 # --- The handout, the skeleton and the suite agree ----------------------------------------
