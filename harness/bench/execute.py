@@ -160,7 +160,7 @@ def skipped(ctx, spec, why):
 def run(ctx, spec):
     """Runs one point against one model; returns its runs.csv row (valid or not)."""
     point = spec.point
-    if point.all_cpus:
+    if point.all_cpus and not ctx.remote:   # on hosts of its own, it has every CPU already
         every = sorted(set(ctx.server_cpus) | set(ctx.client_cpus))
         ctx = dataclasses.replace(ctx, server_cpus=every, client_cpus=every)
     loads = [dataclasses.replace(l) for l in point.loads]
