@@ -12,24 +12,31 @@
  * is a real blocking call, wrapped in green_blocking() so that its worker's other green
  * threads move to another OS thread meanwhile; the idle time-out is a deadline on every wait
  * for the socket (green_fd_timeout). docs/green.md explains the runtime.
+ *
+ * Two switches for the lab, to watch the runtime's monitor (Go's sysmon) at work:
+ * --no-handoff serves /block without green_blocking(), so only the monitor can free its
+ * worker, as for any call nobody wrapped; --no-monitor runs the runtime without it.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "green.h"
 #include "server.h"
 
-/* Spare buffers each worker's pool keeps for reuse, for the requests its green threads have in
- * flight at once; beyond that, memory a burst needed goes back to malloc. */
-enum { WORKER_SPARE_BUFFERS = 128 };
+/* Spare buffers each OS thread's pool keeps for reuse, for the requests its green threads have
+ * in flight at once; beyond that, memory a burst needed goes back to malloc. */
+enum { THREAD_SPARE_BUFFERS = 128 };
+
+static bool no_handoff, no_monitor;      /* the lab's switches, above */
 
 struct green_server {
 	struct server *srv;
-	struct bufpool *pools;       /* one per worker, used by whatever runs on that worker */
+	struct bufpool *pools;       /* one per OS thread, used by whatever runs on that thread */
 	pthread_mutex_t lock;        /* guards conns and open; never held across a call that parks */
 	struct conn *conns;          /* so that stopping can reach every connection */
 	unsigned open;               /* for --max-conns */
@@ -45,13 +52,15 @@ struct conn {
 };
 
 /*
- * The pool of the worker running us now, for the session calls that borrow or give back a
- * buffer. A pool has one owner and no lock, and a green thread may resume on another worker
- * after any call that parks: so it is looked up for each such call, never kept.
+ * The pool of the OS thread running us now, for the session calls that borrow or give back a
+ * buffer. A pool has one owner and no lock, and a green thread may resume on another thread
+ * after any call that parks: so it is looked up for each such call, never kept. (Per thread,
+ * not per worker: the runtime's monitor may hand a worker to another thread at any moment,
+ * even in the middle of a session call, but never moves a green thread off its thread.)
  */
 static struct bufpool *pool_here(struct conn *c)
 {
-	return &c->gs->pools[green_worker_id()];
+	return &c->gs->pools[green_thread_id()];
 }
 
 static bool read_some(struct conn *c)
@@ -109,7 +118,10 @@ static void serve(void *arg)
 			break;
 		case WANT_BLOCK:
 			ms = session_wait_ms(c->s);
-			green_blocking(block, &ms);
+			if (no_handoff)
+				block(&ms);  /* the lab's experiment: the monitor must notice */
+			else
+				green_blocking(block, &ms);
 			session_woke(c->s);
 			break;
 		case WANT_CLOSE:
@@ -161,7 +173,7 @@ static void start_conn(struct green_server *gs, int fd)
 	}
 	pthread_mutex_unlock(&gs->lock);
 	if (c && c->s)
-		session_free(c->s, &gs->pools[green_worker_id()]);
+		session_free(c->s, &gs->pools[green_thread_id()]);
 	free(c);
 	if (refusal)
 		server_refuse(gs->srv, fd, refusal);
@@ -223,16 +235,18 @@ static void acceptor(void *arg)
 static int green_server_run(struct server *srv)
 {
 	struct green_server gs = { .srv = srv, .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct green_config cfg = { .workers = srv->opts.workers };
-	gs.pools = calloc(srv->opts.workers, sizeof *gs.pools);
+	struct green_config cfg = { .workers = srv->opts.workers,
+	                            .max_threads = GREEN_MAX_THREADS_DEFAULT,
+	                            .no_monitor = no_monitor };
+	gs.pools = calloc(cfg.max_threads, sizeof *gs.pools);
 	if (!gs.pools)
 		return 1;
-	for (unsigned i = 0; i < srv->opts.workers; i++)
-		gs.pools[i] = (struct bufpool)BUFPOOL_INIT(WORKER_SPARE_BUFFERS);
+	for (unsigned i = 0; i < cfg.max_threads; i++)
+		gs.pools[i] = (struct bufpool)BUFPOOL_INIT(THREAD_SPARE_BUFFERS);
 	int rc = green_run(&cfg, acceptor, &gs);
 	if (rc < 0)
 		perror("green: cannot start the runtime");
-	for (unsigned i = 0; i < srv->opts.workers; i++)
+	for (unsigned i = 0; i < cfg.max_threads; i++)
 		bufpool_drain(&gs.pools[i]);
 	free(gs.pools);
 	return rc < 0 ? 1 : 0;
@@ -245,11 +259,27 @@ static const struct model green_model = {
 	.default_workers = 0,
 	.max_workers = 256,
 	.help_notes = "Each green thread has a " XSTR(GREEN_STACK_DEFAULT_KIB) " KiB stack plus a "
-	              "guard page; only the pages it touches are resident.",
+	              "guard page; only the pages it touches are resident.\n"
+	              "Experiments for the lab (docs/green.md):\n"
+	              "  --no-handoff   serve /block without green_blocking(): only the runtime's\n"
+	              "                 monitor frees its worker, as for any call nobody wrapped\n"
+	              "  --no-monitor   no monitor thread: a blocking call or a long /work holds up\n"
+	              "                 its worker's other connections",
 	.run = green_server_run,
 };
 
+/* The model's own switches, taken out before server_main() parses the common options. */
 int main(int argc, char **argv)
 {
-	return server_main(argc, argv, &green_model);
+	int n = 1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--no-handoff") == 0)
+			no_handoff = true;
+		else if (strcmp(argv[i], "--no-monitor") == 0)
+			no_monitor = true;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	return server_main(n, argv, &green_model);
 }

@@ -82,7 +82,8 @@ def parse(argv, root):
     p = OneLineErrorParser(prog="bench", description=DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="", help="models (or other servers) to run, e.g. "
-                   "'epoll green' (default: every built model of the Makefile's MODELS)")
+                   "'epoll green' (default: every built model of the Makefile's MODELS); a variant "
+                   "runs beside its model in its scenarios (green-nohandoff in blocking)")
     p.add_argument("--refs", default=" ".join(servers.REFERENCES),
                    help="reference servers to run beside the models, in the same rounds "
                         f"(default: '{' '.join(servers.REFERENCES)}'; '' for none); one that "
@@ -180,6 +181,11 @@ def parse(argv, root):
             absent.append(f"{name}: {why}")
         elif name not in models:
             models.append(name)
+    # A variant runs beside its model, in the scenarios it is for (green --no-handoff in
+    # blocking).
+    for t in servers.VARIANTS:
+        if t.variant_of in models and t.name not in models and not t.missing(bin_dir):
+            models.append(t.name)
     chosen = _words(a.scenarios) or list(scenarios.ALL)
     unknown = [s for s in chosen if s not in scenarios.ALL]
     if unknown:

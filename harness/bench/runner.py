@@ -91,7 +91,8 @@ def plan(cfg, chosen):
     (nginx has no /work) is not run for it: its cells say "n/a" (not_applicable())."""
     return [(s, p, rep, model) for s in chosen for p in s.points
             for rep in range(1, cfg.reps + 1) for model in cfg.models
-            if not servers.target(model).cannot_serve(p)]
+            if not servers.target(model).sits_out(s.name)
+            and not servers.target(model).cannot_serve(p)]
 
 
 def not_applicable(cfg, chosen):
@@ -99,6 +100,8 @@ def not_applicable(cfg, chosen):
     notes = []
     for model in cfg.models:
         for s in chosen:
+            if servers.target(model).sits_out(s.name):
+                continue
             out = [(p.label, servers.target(model).cannot_serve(p)) for p in s.points]
             out = [(label, why) for label, why in out if why]
             if out:

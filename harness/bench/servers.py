@@ -68,6 +68,8 @@ class Target:
     protos: tuple = ("http", "echo")
     needs: str = ""                 # a program it runs, which may not be installed
     install: str = ""               # how to get what it lacks (a Debian package)
+    variant_of: str = ""            # a variant runs wherever this model runs...
+    scenarios: tuple = ()           # ...in these scenarios only; () for every scenario
 
     def binary(self, bin_dir):
         return os.path.join(bin_dir, self.program or self.name)
@@ -83,6 +85,10 @@ class Target:
                         f"{self.install})")
             return f"no server binary for {self.name} in {bin_dir} (run make)"
         return ""
+
+    def sits_out(self, scenario):
+        """True for a scenario a variant is not meant for: not run, and no note about it."""
+        return bool(self.scenarios) and scenario not in self.scenarios
 
     def cannot_serve(self, point):
         """Why it cannot take part in a point ("" when it can): nginx serves three routes
@@ -133,6 +139,8 @@ class Target:
 # servers. Every other name is a model, started as Target(name).
 # The reference servers (mk/refs.mk) take a model's command line; each runs one worker (a
 # process for nginx, GOMAXPROCS for Go) per server core, as green does.
+# green-nohandoff serves /block without green_blocking(): the runtime's monitor must notice the
+# stuck worker and hand it to another thread (docs/green.md), side by side with green.
 # In the scaling scenario, the models that can use several cores: fork, thread and prefork by
 # nature, pool with its default of 4 workers per core it is given, green and the references
 # with a worker per core, epoll with --workers (only there: elsewhere epoll is the one-thread
@@ -144,6 +152,8 @@ TARGETS = {t.name: t for t in (
     Target("pool", scales=True),
     Target("epoll", scales=True, workers_when_scaling=True),
     Target("green", workers_per_core=True, scales=True),
+    Target("green-nohandoff", program="green", args=("--no-handoff",), workers_per_core=True,
+           title="green --no-handoff", variant_of="green", scenarios=("blocking",)),
     Target("nginx", program="ref-nginx", workers_per_core=True, scales=True, reference=True,
            title="nginx (reference)", paths=("/", "/plaintext", "/json"), protos=("http",),
            needs="nginx", install="Debian: nginx-light"),
@@ -151,6 +161,7 @@ TARGETS = {t.name: t for t in (
            title="Go net/http (reference)", install="Go, Debian: golang-go"),
 )}
 REFERENCES = [t.name for t in TARGETS.values() if t.reference]
+VARIANTS = [t for t in TARGETS.values() if t.variant_of]
 
 
 def target(name):

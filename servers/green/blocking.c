@@ -22,8 +22,8 @@
 
 void green_blocking(void (*fn)(void *), void *arg)
 {
-	struct worker *w = sched_detach_worker();
-	if (sched_handoff(w) < 0) {
+	struct worker *w = sched_detach_worker();   /* NULL: the monitor took it already */
+	if (w && sched_handoff(w) < 0) {
 		sched_reattach_worker(w);
 		fn(arg);
 		return;

@@ -30,6 +30,7 @@
 #ifndef GREEN_H
 #define GREEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -51,9 +52,15 @@ enum {
 	GREEN_STACK_MIN = 16 * 1024,
 };
 
+/* OS threads at most, for the workers and for the blocking calls that hold one each (Go's
+ * SetMaxThreads). */
+enum { GREEN_MAX_THREADS_DEFAULT = 10000 };
+
 struct green_config {
 	unsigned workers;            /* OS threads running green threads; 0: the CPUs available */
 	size_t stack_size;           /* per green thread, without its guard page; 0: the default */
+	unsigned max_threads;        /* 0: GREEN_MAX_THREADS_DEFAULT; at least workers */
+	bool no_monitor;             /* no monitor thread: a stuck worker stays stuck (experiments) */
 };
 
 /* Starts the runtime, runs main_fn(arg) as the first green thread and returns once every
@@ -77,10 +84,14 @@ int green_sleep_ms(uint64_t ms);
  * g must not have exited. */
 void green_interrupt(struct green *g);
 
-/* The worker running the caller, in [0, green_workers()). Valid until the next call that can
- * park: use it to pick per-worker state (e.g. a buffer pool) that needs no lock. */
-unsigned green_worker_id(void);
-unsigned green_workers(void);
+/*
+ * The OS thread running the caller, as an index in [0, green_threads_max()). Valid until the
+ * next call that can park: use it to pick per-thread state (e.g. a buffer pool) that needs
+ * no lock. Per thread, not per worker: the monitor may hand a worker to another thread at any
+ * moment, while a green thread never leaves its OS thread between parks.
+ */
+unsigned green_thread_id(void);
+unsigned green_threads_max(void);
 
 /*
  * I/O. Same arguments, results and errors as the system calls, but where the call would

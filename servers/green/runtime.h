@@ -8,6 +8,7 @@
  *   runq.c                   the per-worker lock-free run queue
  *   sched.c                  workers, the global queue, stealing, parking, idling, spawn/exit
  *   blocking.c               green_blocking(): handing a worker to another OS thread
+ *   monitor.c                Go's sysmon: takes the worker from a thread stuck too long
  *   timer.c                  one timer heap for sleeps and I/O deadlines
  *   netpoll.c                epoll and the per-fd wait slots (pollDesc)
  *   io.c                     green_read() and friends: a syscall, EAGAIN, park, retry
@@ -144,6 +145,24 @@ struct worker *sched_detach_worker(void);
 void sched_reattach_worker(struct worker *w);
 int sched_handoff(struct worker *w);
 void sched_after_blocking(void);
+
+/* For monitor.c. sched_retake() takes the workers of the threads stuck since its last call
+ * and hands them to other threads; true if it took any. *moved: some thread switched green
+ * threads since the last call. sched_all_idle(): no green thread runs (one worker polls, the
+ * others sleep), read with RMWs. */
+bool sched_retake(bool *moved);
+bool sched_all_idle(void);
+
+/* ---- monitor.c ---- */
+
+/* How long a worker may go without coming back to its scheduler before the monitor takes it:
+ * in a blocking call (its thread's CPU time stands still), and in a computation. Go's values. */
+#define RETAKE_BLOCKED_NS 20000u
+#define RETAKE_RUNNING_NS 10000000u
+int monitor_start(void);
+void monitor_stop(void);
+/* A worker leaves its idle state: wakes the monitor if it sleeps. */
+void monitor_wake(void);
 
 /* ---- io.c ---- */
 

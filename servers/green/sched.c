@@ -69,14 +69,38 @@ struct worker {
 	uint32_t rng;
 	uint64_t spawned;            /* green threads spawned here: their numbers, without a shared counter */
 	_Atomic uint32_t wake;       /* futex word: set to 1 to end an idle sleep */
-	struct worker *idle_next;    /* under sched.lock */
+	struct worker *idle_next;    /* under sched.lock; also links sched.orphans */
 	bool idle;                   /* under sched.lock: on the idle list */
+};
+
+/*
+ * m->tick, what the monitor watches (monitor.c): a count of the green threads m has switched
+ * to (in steps of TICK_STEP), and m's state in the low bits. Only m writes it, with plain
+ * stores while it holds its worker on g0; the exceptions are the monitor's retake, a CAS from
+ * the RUNNING value it saw long enough ago, and m's own hold (hold_worker) that makes the
+ * retake's CAS fail while m touches its worker from a green thread.
+ */
+enum {
+	TICK_SCHED = 0,              /* on g0, or in green_blocking(): nothing to take */
+	TICK_RUNNING = 1,            /* a green thread runs: the monitor may take its worker */
+	TICK_HELD = 2,               /* a green thread touches its worker: wait */
+	TICK_RETAKEN = 3,            /* the monitor took the worker; m finds out on g0 */
+	TICK_STATE = 3,
+	TICK_STEP = 4,
 };
 
 struct m {
 	pthread_t thread;
+	unsigned id;                 /* in [0, max_threads): green_thread_id() */
+	_Atomic uint32_t tick;       /* see above */
+	uint32_t ticks;              /* m's own copy of the count */
+	clockid_t cpu_clock;         /* the thread's CPU time, for the monitor */
+	uint32_t seen_tick;          /* the monitor's: tick at its last look... */
+	uint64_t seen_at, seen_cpu;  /* ...since when, and the thread's CPU time then */
 	struct fiber g0;             /* this thread's own stack, where the scheduler runs */
-	struct worker *w;            /* the worker it serves, NULL while spare or blocked */
+	/* The worker it serves, NULL while spare or blocked. Atomic for the monitor, which reads it
+	 * while m runs; only m writes it, rarely, and reads of it cost what plain ones do. */
+	_Atomic(struct worker *) w;
 	struct green *g;             /* the green thread on it, NULL on g0 */
 	enum after after;            /* set by the green thread for g0 */
 	bool (*commit)(struct green *g, void *arg);
@@ -97,6 +121,10 @@ static struct {
 	_Atomic unsigned polling;            /* 1: a worker is (about to be) blocked in netpoll */
 	struct m *spare;                     /* threads without a worker, under lock */
 	struct m *all;                       /* every thread but the one in green_run */
+	struct m *main_m;                    /* that one */
+	unsigned nthreads, max_threads;      /* OS threads running the scheduler, under lock */
+	bool said_max_threads;
+	struct worker *orphans;              /* retaken workers waiting for a thread, under lock */
 	struct worker *workers;
 	unsigned nworkers;
 	size_t stack_size;
@@ -252,12 +280,12 @@ static bool work_visible(void)
 
 /* ---- waking idle workers ---- */
 
-/* Someone just made work runnable: make sure a worker will look at it. */
-static void wakep(void)
+/* Someone just made work runnable: make sure a worker will look at it. mine: the worker the
+ * caller holds, if any. */
+static void wakep(struct worker *mine)
 {
 	/* A lone worker that is running this code is neither idle nor polling. */
-	struct m *m = cur_m();
-	if (sched.nworkers == 1 && m && m->w)
+	if (sched.nworkers == 1 && mine)
 		return;
 	if (atomic_fetch_add(&sched.nidle, 0) > 0) {        /* an RMW: see the top */
 		pthread_mutex_lock(&sched.lock);
@@ -339,9 +367,10 @@ static struct green *idle(struct worker *w)
 			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
 		}
 		struct green *list = netpoll(timeout);
-		atomic_store(&sched.polling, 0);
+		atomic_exchange(&sched.polling, 0);   /* an RMW: see sched_all_idle() */
 		/* This worker is about to run something: let another idle one take over polling. */
-		wakep();
+		wakep(w);
+		monitor_wake();
 		return take_ready(list);
 	}
 
@@ -361,6 +390,7 @@ static struct green *idle(struct worker *w)
 	/* Usually wakep() took us off the list; but the wake-up may be a stale one, from a wakep()
 	 * that popped us while we were leaving on our own. Then we are still on it. */
 	leave_idle_list(w);
+	monitor_wake();
 	return NULL;
 }
 
@@ -416,7 +446,7 @@ static void green_unmap(struct green *g)
 
 static void cache_put(struct worker *w, struct green *g)
 {
-	if (w->ncache < LOCAL_CACHE) {
+	if (w && w->ncache < LOCAL_CACHE) {
 		g->next = w->cache;
 		w->cache = g;
 		w->ncache++;
@@ -475,13 +505,41 @@ static void finish_exit(struct worker *w, struct green *g)
 
 static uint64_t sleep_fire(struct timer *t, uint64_t now);
 
+/*
+ * The worker of the calling thread, held: until put_worker(), the monitor cannot hand it to
+ * another thread. On g0 a worker is never taken, so there is nothing to hold; on a green
+ * thread, one CAS on m->tick. NULL when m has no worker, or the monitor took it: then the
+ * caller uses the global queue and cache.
+ */
+static struct worker *hold_worker(struct m *m)
+{
+	if (!m || !m->g)
+		return m ? m->w : NULL;
+	uint32_t t = atomic_load_explicit(&m->tick, memory_order_relaxed);
+	if ((t & TICK_STATE) != TICK_RUNNING ||
+	    !atomic_compare_exchange_strong(&m->tick, &t, (t & ~TICK_STATE) | TICK_HELD))
+		return NULL;
+	return m->w;
+}
+
+/* Ends a hold_worker() that returned w. The count moves on: touching the worker is progress. */
+static void put_worker(struct m *m, struct worker *w)
+{
+	if (w && m->g) {
+		m->ticks += TICK_STEP;
+		atomic_store_explicit(&m->tick, m->ticks | TICK_RUNNING, memory_order_release);
+	}
+}
+
 struct green *green_spawn(void (*fn)(void *), void *arg)
 {
 	struct m *m = cur_m();
-	struct worker *w = m ? m->w : NULL;
+	struct worker *w = hold_worker(m);
 	struct green *g = green_alloc(w);
-	if (!g)
+	if (!g) {
+		put_worker(m, w);
 		return NULL;
+	}
 	char *lo = g->stack.base + page_size();
 	g->next = NULL;
 	g->fn = fn;
@@ -497,7 +555,8 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 		put_local(w, g);
 	else
 		global_put(g, g, 1);
-	wakep();
+	wakep(w);
+	put_worker(m, w);
 	return g;
 }
 
@@ -533,8 +592,14 @@ static void execute(struct m *m, struct green *g)
 			die("green thread #%llu scheduled while not runnable (status %d)",
 			    (unsigned long long)g->id, expect);
 		m->g = g;
+		m->ticks += TICK_STEP;
+		atomic_store_explicit(&m->tick, m->ticks | TICK_RUNNING, memory_order_release);
 		fiber_switch(&m->g0, &g->fiber, false);
 		m->g = NULL;
+		/* An exchange, not a store: the monitor may have taken the worker meanwhile. */
+		uint32_t was = atomic_exchange(&m->tick, m->ticks | TICK_SCHED);
+		if ((was & TICK_STATE) == TICK_RETAKEN)
+			m->w = NULL;         /* another thread runs it now; m becomes a spare */
 		enum after after = m->after;
 		m->after = AFTER_NONE;
 		switch (after) {
@@ -546,7 +611,12 @@ static void execute(struct m *m, struct green *g)
 			continue;            /* what it waited for came already */
 		case AFTER_YIELD:
 			atomic_store(&g->status, G_RUNNABLE);
-			put_local(m->w, g);
+			if (m->w) {
+				put_local(m->w, g);
+				return;
+			}
+			global_put(g, g, 1);
+			wakep(NULL);
 			return;
 		case AFTER_EXIT:
 			finish_exit(m->w, g);
@@ -555,7 +625,7 @@ static void execute(struct m *m, struct green *g)
 			/* m gave its worker away (blocking.c): queue g for any worker. */
 			atomic_store(&g->status, G_RUNNABLE);
 			global_put(g, g, 1);
-			wakep();
+			wakep(NULL);
 			return;
 		case AFTER_NONE:
 			break;
@@ -573,19 +643,21 @@ void green_ready(struct green *g)
 
 void green_ready_list(struct green *list)
 {
-	struct m *m = cur_m();
 	if (!list)
 		return;
+	struct m *m = cur_m();
+	struct worker *w = hold_worker(m);
 	while (list) {
 		struct green *g = list;
 		list = list->next;
 		make_runnable(g);
-		if (m && m->w)
-			put_local(m->w, g);
+		if (w)
+			put_local(w, g);
 		else
 			global_put(g, g, 1);
 	}
-	wakep();
+	wakep(w);
+	put_worker(m, w);
 }
 
 /* ---- sleeping ---- */
@@ -635,19 +707,41 @@ void green_interrupt(struct green *g)
 struct worker *sched_detach_worker(void)
 {
 	struct m *m = cur_m();
-	struct worker *w = m->w;
+	struct worker *w = hold_worker(m);   /* NULL: the monitor took it already */
 	m->w = NULL;
+	atomic_store(&m->tick, m->ticks | TICK_SCHED);   /* nothing left to take */
 	return w;
 }
 
 static void *thread_main(void *arg);
 
+/* Counts a new thread in, within the limit; its id, or -1 (said once) at the limit. */
+static int claim_thread_id(void)
+{
+	pthread_mutex_lock(&sched.lock);
+	int id = sched.nthreads < sched.max_threads ? (int)sched.nthreads++ : -1;
+	bool say = id < 0 && !sched.said_max_threads;
+	sched.said_max_threads |= say;
+	pthread_mutex_unlock(&sched.lock);
+	if (say)
+		fprintf(stderr, "green: at the limit of %u OS threads: a blocking call now holds up "
+		        "its worker's green threads until a thread comes free\n", sched.max_threads);
+	return id;
+}
+
 static struct m *new_thread(struct worker *w)
 {
-	struct m *m = calloc(1, sizeof *m);
-	if (!m)
+	int id = claim_thread_id();
+	struct m *m = id < 0 ? NULL : calloc(1, sizeof *m);
+	if (!m) {
+		if (id >= 0)
+			errno = ENOMEM;
+		else
+			errno = EAGAIN;
 		return NULL;
+	}
 	m->w = w;
+	m->id = (unsigned)id;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -656,8 +750,9 @@ static struct m *new_thread(struct worker *w)
 	if (rc != 0) {
 		free(m);
 		errno = rc;
-		return NULL;
+		return NULL;            /* its id stays counted: ids are never reused */
 	}
+	pthread_getcpuclockid(m->thread, &m->cpu_clock);
 	pthread_mutex_lock(&sched.lock);
 	m->all_next = sched.all;
 	sched.all = m;
@@ -680,9 +775,109 @@ int sched_handoff(struct worker *w)
 	return new_thread(w) ? 0 : -1;
 }
 
+/* ---- the monitor's side (monitor.c) ---- */
+
+static uint64_t thread_cpu_ns(struct m *m)
+{
+	struct timespec ts;
+	if (clock_gettime(m->cpu_clock, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Would a worker taken away now find something to do? Work queued, or nobody else to notice
+ * ready fds and timers (Go's retake asks the same). */
+static bool worker_needed(void)
+{
+	return !atomic_load(&sched.polling) || work_visible();
+}
+
+/*
+ * One look at m (Go's retake). If m has run the same green thread since the last look, for
+ * longer than RETAKE_BLOCKED_NS while its CPU time stood still (a blocking call) or longer than
+ * RETAKE_RUNNING_NS (a computation), take its worker and hand it to another thread. m keeps
+ * the green thread; it finds out on g0 (execute) and becomes a spare, as after
+ * green_blocking(). Returns true when it took the worker.
+ */
+static bool retake(struct m *m, uint64_t now, bool *moved)
+{
+	uint32_t t = atomic_load_explicit(&m->tick, memory_order_acquire);
+	if (t != m->seen_tick) {
+		*moved = true;
+		m->seen_tick = t;
+		m->seen_at = now;
+		m->seen_cpu = (t & TICK_STATE) == TICK_RUNNING ? thread_cpu_ns(m) : 0;
+		return false;
+	}
+	if ((t & TICK_STATE) != TICK_RUNNING)
+		return false;
+	uint64_t ran = now - m->seen_at;
+	bool blocked = thread_cpu_ns(m) - m->seen_cpu < ran / 2;
+	if (ran < (blocked ? RETAKE_BLOCKED_NS : RETAKE_RUNNING_NS) || !worker_needed())
+		return false;
+	/* Read before the CAS: m changes it only after changing its tick, which fails the CAS. */
+	struct worker *w = m->w;
+	if (!atomic_compare_exchange_strong(&m->tick, &t, (t & ~TICK_STATE) | TICK_RETAKEN))
+		return false;            /* it moved on, or holds its worker: look again later */
+	if (sched_handoff(w) < 0) {
+		pthread_mutex_lock(&sched.lock);
+		w->idle_next = sched.orphans;
+		sched.orphans = w;
+		pthread_mutex_unlock(&sched.lock);
+	}
+	return true;
+}
+
+/* Hands the workers that found no thread at their retake to one that has come free. */
+static void adopt_orphans(void)
+{
+	for (;;) {
+		pthread_mutex_lock(&sched.lock);
+		struct worker *w = sched.orphans;
+		if (w)
+			sched.orphans = w->idle_next;
+		pthread_mutex_unlock(&sched.lock);
+		if (!w)
+			return;
+		if (sched_handoff(w) < 0) {
+			pthread_mutex_lock(&sched.lock);
+			w->idle_next = sched.orphans;
+			sched.orphans = w;
+			pthread_mutex_unlock(&sched.lock);
+			return;
+		}
+	}
+}
+
+bool sched_retake(bool *moved)
+{
+	uint64_t now = mono_ns();
+	bool took = false;
+	*moved = false;
+	adopt_orphans();
+	pthread_mutex_lock(&sched.lock);
+	struct m *all = sched.all;
+	pthread_mutex_unlock(&sched.lock);
+	/* Threads are only ever added at the head, and freed after the monitor stopped. */
+	took |= retake(sched.main_m, now, moved);
+	for (struct m *m = all; m; m = m->all_next)
+		took |= retake(m, now, moved);
+	return took;
+}
+
+/* No green thread runs: one worker polls, the others sleep (RMWs: see monitor_wake()). */
+bool sched_all_idle(void)
+{
+	return atomic_fetch_or(&sched.polling, 0) == 1 &&
+	       atomic_fetch_add(&sched.nidle, 0) == sched.nworkers - 1;
+}
+
 void sched_reattach_worker(struct worker *w)
 {
-	cur_m()->w = w;
+	struct m *m = cur_m();
+	m->w = w;
+	m->ticks += TICK_STEP;
+	atomic_store_explicit(&m->tick, m->ticks | TICK_RUNNING, memory_order_release);
 }
 
 void sched_after_blocking(void)
@@ -761,14 +956,14 @@ static void stop_all(void)
 	netpoll_break();
 }
 
-unsigned green_worker_id(void)
+unsigned green_thread_id(void)
 {
-	return cur_m()->w->id;
+	return cur_m()->id;
 }
 
-unsigned green_workers(void)
+unsigned green_threads_max(void)
 {
-	return sched.nworkers;
+	return sched.max_threads;
 }
 
 void green_set_name(const char *name)
@@ -798,6 +993,12 @@ int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg
 	}
 	sched.nworkers = cfg && cfg->workers ? cfg->workers : cpus_available();
 	sched.stack_size = cfg && cfg->stack_size ? cfg->stack_size : GREEN_STACK_DEFAULT;
+	sched.max_threads = cfg && cfg->max_threads ? cfg->max_threads : GREEN_MAX_THREADS_DEFAULT;
+	if (sched.max_threads < sched.nworkers)
+		sched.max_threads = sched.nworkers;
+	sched.nthreads = 1;          /* this one */
+	sched.said_max_threads = false;
+	sched.orphans = NULL;
 	if (sched.stack_size < GREEN_STACK_MIN)
 		sched.stack_size = GREEN_STACK_MIN;
 	atomic_store(&sched.stopping, false);
@@ -817,7 +1018,9 @@ int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg
 		sched.workers[i].rng = i * 2654435761u + 1;
 	}
 
-	struct m self = { .w = &sched.workers[0] };
+	struct m self = { .w = &sched.workers[0], .id = 0 };
+	pthread_getcpuclockid(pthread_self(), &self.cpu_clock);
+	sched.main_m = &self;
 	tls_m = &self;
 	fiber_init_thread(&self.g0);
 	stack_guard_thread_init();
@@ -829,10 +1032,13 @@ int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg
 		if (!new_thread(&sched.workers[i]))
 			rc = -1;
 	int err = errno;
+	if (rc == 0 && !(cfg && cfg->no_monitor))
+		monitor_start();
 	if (rc == 0)
 		schedule(&self);
 	else
 		stop_all();
+	monitor_stop();
 
 	/* Every green thread has exited; join the threads (they are all leaving). */
 	for (;;) {

@@ -66,9 +66,11 @@ static void *nop_thread(void *arg)
 	return arg;
 }
 
+static bool monitor_off;         /* the next run()s without the runtime's monitor thread */
+
 static bool run(unsigned workers, void (*fn)(void *), void *arg)
 {
-	struct green_config cfg = { .workers = workers };
+	struct green_config cfg = { .workers = workers, .no_monitor = monitor_off };
 	pthread_t t;
 	/* TSan starts its background thread with the first pthread_create: have it now. */
 	if (pthread_create(&t, NULL, nop_thread, NULL) == 0)
@@ -130,7 +132,7 @@ static void spinner(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < 20; i++) {
-		if (green_worker_id() != spawner_worker)
+		if (green_thread_id() != spawner_worker)
 			atomic_fetch_add(&ran_elsewhere, 1);
 		green_yield();
 	}
@@ -140,7 +142,7 @@ static void spinner(void *arg)
 static void spawn_spinners(void *arg)
 {
 	(void)arg;
-	spawner_worker = green_worker_id();
+	spawner_worker = green_thread_id();
 	for (unsigned i = 0; i < scaled(10000); i++)
 		green_spawn(spinner, NULL);
 }
@@ -466,6 +468,9 @@ static _Atomic bool blocking_now;
 static _Atomic unsigned ticks_during_block;
 static _Atomic bool block_over;
 
+static _Atomic uint64_t longest_stall_ns;
+static bool spin_instead;        /* blocker_main computes for 200 ms instead of sleeping */
+
 static void real_sleep(void *arg)
 {
 	struct timespec ts = { 0, (long)(uintptr_t)arg * 1000000L };
@@ -475,13 +480,27 @@ static void real_sleep(void *arg)
 	atomic_store(&blocking_now, false);
 }
 
+static void spin(uint64_t ms)
+{
+	atomic_store(&blocking_now, true);
+	uint64_t end = now_ns() + ms * 1000000u;
+	while (now_ns() < end)
+		;
+	atomic_store(&blocking_now, false);
+}
+
 static void ticker(void *arg)
 {
 	(void)arg;
+	uint64_t last = now_ns();
 	while (!atomic_load(&block_over)) {
 		if (atomic_load(&blocking_now))
 			atomic_fetch_add(&ticks_during_block, 1);
 		green_sleep_ms(5);
+		uint64_t now = now_ns();
+		if (now - last > atomic_load(&longest_stall_ns))
+			atomic_store(&longest_stall_ns, now - last);
+		last = now;
 	}
 }
 
@@ -492,6 +511,8 @@ static void blocker_main(void *arg)
 	green_sleep_ms(10);
 	if (wrapped)
 		green_blocking(real_sleep, (void *)(uintptr_t)300);
+	else if (spin_instead)
+		spin(200);
 	else
 		real_sleep((void *)(uintptr_t)300);
 	atomic_store(&block_over, true);
@@ -500,6 +521,7 @@ static void blocker_main(void *arg)
 static bool blocking_case(unsigned workers, bool wrapped)
 {
 	atomic_store(&ticks_during_block, 0);
+	atomic_store(&longest_stall_ns, 0);
 	atomic_store(&block_over, false);
 	EXPECT(run(workers, blocker_main, wrapped ? (void *)1 : NULL), "the runtime to run");
 	return true;
@@ -524,15 +546,141 @@ static bool blocking_call_workers2(void)
 	return true;
 }
 
-/* The control experiment: the same call unwrapped stalls the only worker, so nothing else
- * runs meanwhile. This is what green_blocking() is for. */
-static bool unwrapped_blocking_stalls(void)
+/* The same call unwrapped: the monitor notices that the only worker's thread has not come
+ * back to its scheduler, and hands the worker to another thread, so the ticker goes on. */
+static bool unwrapped_blocking_retaken(void)
 {
 	if (!blocking_case(1, false))
+		return false;
+	EXPECT(atomic_load(&ticks_during_block) > 0,
+	       "the ticker to run while an unwrapped blocking call held the only worker's thread");
+	printf("  (%u ticks of 5 ms during the 300 ms call; longest stall %.1f ms: information)\n",
+	       atomic_load(&ticks_during_block), atomic_load(&longest_stall_ns) / 1e6);
+	return true;
+}
+
+/* The control experiment: without the monitor, the unwrapped call stalls the only worker, so
+ * nothing else runs meanwhile. This is what the monitor, or green_blocking(), is for. */
+static bool unwrapped_blocking_stalls_without_monitor(void)
+{
+	monitor_off = true;
+	bool ran = blocking_case(1, false);
+	monitor_off = false;
+	if (!ran)
 		return false;
 	EXPECT(atomic_load(&ticks_during_block) == 0,
 	       "an unwrapped blocking call to stall the single worker (ticks: %u)",
 	       atomic_load(&ticks_during_block));
+	return true;
+}
+
+/* A computation is retaken the same way, after longer (RETAKE_RUNNING_NS). */
+static bool long_computation_retaken(void)
+{
+	spin_instead = true;
+	bool ran = blocking_case(1, false);
+	spin_instead = false;
+	if (!ran)
+		return false;
+	EXPECT(atomic_load(&ticks_during_block) > 0,
+	       "the ticker to run while a 200 ms computation held the only worker's thread");
+	printf("  (%u ticks of 5 ms during the 200 ms spin; longest stall %.1f ms: information)\n",
+	       atomic_load(&ticks_during_block), atomic_load(&longest_stall_ns) / 1e6);
+	return true;
+}
+
+static bool long_computation_stalls_without_monitor(void)
+{
+	spin_instead = monitor_off = true;
+	bool ran = blocking_case(1, false);
+	spin_instead = monitor_off = false;
+	if (!ran)
+		return false;
+	EXPECT(atomic_load(&ticks_during_block) == 0,
+	       "a computation to stall the single worker without the monitor (ticks: %u)",
+	       atomic_load(&ticks_during_block));
+	return true;
+}
+
+/* ---- the monitor costs nothing while nothing runs ----
+ * The monitor naps, backs off to 10 ms naps, and sleeps outright once no green thread runs.
+ * With the only green thread in a blocking call (its worker idle in the poller), it must sleep
+ * through a whole second: a few wake-ups at most, and next to no CPU time. */
+
+static pid_t monitor_tid(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	pid_t tid = 0;
+	for (struct dirent *e; d && !tid && (e = readdir(d));) {
+		char path[300], comm[32] = "";
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f && fgets(comm, sizeof comm, f) && strncmp(comm, "green-monitor", 13) == 0)
+			tid = (pid_t)atoi(e->d_name);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return tid;
+}
+
+/* The thread's CPU time in ns (schedstat) and its voluntary context switches. */
+static bool thread_usage(pid_t tid, unsigned long long *cpu_ns, unsigned long *switches)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)tid);
+	FILE *f = fopen(path, "r");
+	bool ok = f && fscanf(f, "%llu", cpu_ns) == 1;
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "r");
+	bool found = false;
+	while (f && !found && fgets(line, sizeof line, f))
+		found = sscanf(line, "voluntary_ctxt_switches: %lu", switches) == 1;
+	if (f)
+		fclose(f);
+	return ok && found;
+}
+
+static _Atomic int idle_verdict;     /* 0: not measured, 1: ok, -1: failed (printed) */
+
+static void measure_idle_monitor(void *arg)
+{
+	(void)arg;
+	struct timespec settle = { 0, 300000000 }, second = { 1, 0 };
+	nanosleep(&settle, NULL);    /* time to back off and fall asleep */
+	pid_t tid = monitor_tid();
+	unsigned long long cpu0, cpu1;
+	unsigned long sw0, sw1;
+	if (!tid || !thread_usage(tid, &cpu0, &sw0)) {
+		fprintf(stderr, "  no green-monitor thread found, or no /proc/.../schedstat\n");
+		atomic_store(&idle_verdict, -1);
+		return;
+	}
+	nanosleep(&second, NULL);
+	if (!thread_usage(tid, &cpu1, &sw1)) {
+		atomic_store(&idle_verdict, -1);
+		return;
+	}
+	bool ok = sw1 - sw0 <= 3 && cpu1 - cpu0 < 1000000;
+	fprintf(ok ? stdout : stderr, "  %s over the idle second, the monitor woke %lu times and "
+	        "ran %.3f ms\n", ok ? "(information)" : "expected a sleeping monitor:", sw1 - sw0,
+	        (cpu1 - cpu0) / 1e6);
+	atomic_store(&idle_verdict, ok ? 1 : -1);
+}
+
+static void idle_main(void *arg)
+{
+	(void)arg;
+	green_blocking(measure_idle_monitor, NULL);
+}
+
+static bool monitor_sleeps_when_idle(void)
+{
+	EXPECT(run(1, idle_main, NULL), "the runtime to run");
+	EXPECT(atomic_load(&idle_verdict) == 1, "the monitor to sleep through an idle second");
 	return true;
 }
 
@@ -697,7 +845,12 @@ int main(int argc, char **argv)
 		{ "interrupt-sleep", interrupt_sleep },
 		{ "blocking-call-workers-1", blocking_call_workers1 },
 		{ "blocking-call-workers-2", blocking_call_workers2 },
-		{ "unwrapped-blocking-call-stalls-worker", unwrapped_blocking_stalls },
+		{ "unwrapped-blocking-call-retaken", unwrapped_blocking_retaken },
+		{ "unwrapped-blocking-call-stalls-without-monitor",
+		  unwrapped_blocking_stalls_without_monitor },
+		{ "long-computation-retaken", long_computation_retaken },
+		{ "long-computation-stalls-without-monitor", long_computation_stalls_without_monitor },
+		{ "monitor-sleeps-when-idle", monitor_sleeps_when_idle },
 		{ "busy-io-does-not-starve-others", busy_io_yields },
 		{ "tcp-echo-accept-connect", tcp_echo },
 	};

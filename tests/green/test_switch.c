@@ -135,7 +135,7 @@ static void do_sleep(void *arg)
 
 static void checker(void *arg)
 {
-	unsigned side = (unsigned)(uintptr_t)arg, last_worker = green_worker_id();
+	unsigned side = (unsigned)(uintptr_t)arg, last_worker = green_thread_id();
 	for (unsigned round = 0; round < ROUNDS; round++) {
 		uint64_t load[REGCHECK_N], store[REGCHECK_N];
 		make_patterns(load, side, round);
@@ -148,9 +148,9 @@ static void checker(void *arg)
 			atomic_fetch_add(&sched_failures, 1);
 			return;
 		}
-		if (green_worker_id() != last_worker)
+		if (green_thread_id() != last_worker)
 			atomic_fetch_add(&migrations, 1);
-		last_worker = green_worker_id();
+		last_worker = green_thread_id();
 	}
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # build/bin/green as a server, for what is particular to it (the conformance suite checks the
 # protocol, like for every model): a /block request holds one worker's OS thread in a
-# blocking call, yet the other connections are answered meanwhile, also with --workers 1;
+# blocking call, yet the other connections are answered meanwhile, also with --workers 1, and
+# also when nothing wraps the call (--no-handoff) or the request computes (/work), thanks to
+# the runtime's monitor (and not without it: the control);
 # one client streaming echo data as fast as it can does not hold the only worker; and SIGTERM
 # ends it with code 0 while connections sleep, idle, or read.
 # Assertions are about order (answered while the block was still in progress), not time: the
@@ -60,11 +62,12 @@ stop_server() {          # SIGTERM; sets $stop_rc (124: still running after $exi
 	fi
 }
 
-# One attempt: a /block?ms=500 in the background, then quick requests. True if all the quick
-# ones were answered while the block was still in progress.
+# One attempt: a slow request (default /block?ms=500) in the background, then quick requests.
+# True if all the quick ones were answered while the slow one was still in progress.
 quick_during_block() {
+	local slow=${1:-block?ms=500} answer=${2:-blocked 500 ms}
 	rm -f "$tmp/block.done"
-	(curl -s -m 10 "http://127.0.0.1:$port/block?ms=500" >"$tmp/block.out"; touch "$tmp/block.done") &
+	(curl -s -m 20 "http://127.0.0.1:$port/$slow" >"$tmp/block.out"; touch "$tmp/block.done") &
 	local bg=$! n
 	sleep 0.1               # let the block start (if it has not, the check below fails safe)
 	for n in 1 2 3; do
@@ -75,25 +78,55 @@ quick_during_block() {
 	local during=1
 	[[ -e $tmp/block.done ]] && during=0
 	wait "$bg"
-	grep -q 'blocked 500 ms' "$tmp/block.out" ||
-		{ echo "    /block answered: $(<"$tmp/block.out")"; return 1; }
-	((during)) || echo "    the block ended before the quick requests did"
+	grep -q "$answer" "$tmp/block.out" ||
+		{ echo "    /$slow answered: $(<"$tmp/block.out")"; return 1; }
+	((during)) || echo "    /$slow ended before the quick requests did"
 	((during))
 }
 
-for workers in 1 2; do
-	name="while /block?ms=500 holds a thread, other requests are answered (--workers $workers)"
-	if start_server --workers "$workers"; then
-		got=0
-		for attempt in 1 2 3; do   # a very slow moment can finish the block first: retry
-			if quick_during_block; then got=1; break; fi
+# expect_quick_during NAME SLOW ANSWER SERVER-ARGS...: the quick requests are answered during
+# the slow one (three attempts: a very slow moment can finish it first).
+expect_quick_during() {
+	local name=$1 slow=$2 answer=$3 got=0 attempt
+	shift 3
+	if start_server "$@"; then
+		for attempt in 1 2 3; do
+			if quick_during_block "$slow" "$answer"; then got=1; break; fi
 		done
-		((got)) && ok "$name" || bad "$name"
 		stop_server
-	else
-		bad "$name"
 	fi
+	((got)) && ok "$name" || bad "$name"
+}
+
+for workers in 1 2; do
+	expect_quick_during \
+		"while /block?ms=500 holds a thread, other requests are answered (--workers $workers)" \
+		"block?ms=500" "blocked 500 ms" --workers "$workers"
 done
+
+# The runtime's monitor: nothing wraps the call (--no-handoff), or the request computes, and
+# the only worker's thread does not come back to its scheduler; the monitor hands the worker
+# to another thread. The control: without the monitor, the quick requests wait.
+expect_quick_during \
+	"--no-handoff: the monitor frees the worker of an unwrapped /block?ms=500 (--workers 1)" \
+	"block?ms=500" "blocked 500 ms" --workers 1 --no-handoff
+expect_quick_during \
+	"the monitor frees the worker of a /work?us=500000 computing (--workers 1)" \
+	"work?us=500000" "worked 500000 us" --workers 1
+# (Three attempts here too, the other way round: a block that starts late lets the quick
+# requests through before it, so the control fails only if they got through every time.)
+name="control: with --no-handoff --no-monitor, the quick requests wait for the /block (--workers 1)"
+waited=0
+if start_server --workers 1 --no-handoff --no-monitor; then
+	for attempt in 1 2 3; do
+		if ! quick_during_block "block?ms=500" "blocked 500 ms" >/dev/null; then
+			waited=1
+			break
+		fi
+	done
+	stop_server
+fi
+((waited)) && ok "$name" || bad "$name"
 
 # tests/green/stream_fairness.py judges by order: the other client's line came back while the
 # stream was still flowing. (On this machine the server's green thread parks now and then
