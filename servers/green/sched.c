@@ -370,7 +370,6 @@ static struct green *idle(struct worker *w)
 		atomic_exchange(&sched.polling, 0);   /* an RMW: see sched_all_idle() */
 		/* This worker is about to run something: let another idle one take over polling. */
 		wakep(w);
-		monitor_wake();
 		return take_ready(list);
 	}
 
@@ -390,8 +389,15 @@ static struct green *idle(struct worker *w)
 	/* Usually wakep() took us off the list; but the wake-up may be a stale one, from a wakep()
 	 * that popped us while we were leaving on our own. Then we are still on it. */
 	leave_idle_list(w);
-	monitor_wake();
 	return NULL;
+}
+
+/* Idles (above), then wakes the monitor if it sleeps: this worker may run something now. */
+static struct green *idle_then_wake_monitor(struct worker *w)
+{
+	struct green *g = idle(w);
+	monitor_wake();
+	return g;
 }
 
 static struct green *find_runnable(struct worker *w)
@@ -412,7 +418,8 @@ static struct green *find_runnable(struct worker *w)
 			return g;
 		if (timers_run(mono_ns()) > 0)
 			continue;
-		if ((g = take_ready(poll_ready())) || (g = steal(w)) || (g = idle(w)))
+		if ((g = take_ready(poll_ready())) || (g = steal(w)) ||
+		    (g = idle_then_wake_monitor(w)))
 			return g;
 	}
 }
