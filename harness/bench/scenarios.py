@@ -138,18 +138,25 @@ def slowbackend(profile, conns=None):
 
 BLOCK_PLAIN_RATE, BLOCK_PLAIN_CONNS = 2000, 50
 BLOCK_RATE, BLOCK_CONNS = 20, 4
+# A long computation beside them: what the green runtime's monitor must take its worker from
+# (20% of a core; with one server core, green runs --workers 1).
+WORK_US, WORK_RATE = 100000, 2
 
 
 def blocking(profile, conns=None):
     plain = Load("loadgen", BLOCK_PLAIN_CONNS, path="/plaintext", rate=BLOCK_PLAIN_RATE)
     block = Load("loadgen", BLOCK_CONNS, path="/block?ms=5", rate=BLOCK_RATE, role="background")
+    work = Load("loadgen", 1, path=f"/work?us={WORK_US}", rate=WORK_RATE, role="background")
     share = BLOCK_RATE / (BLOCK_RATE + BLOCK_PLAIN_RATE)
     return Scenario("blocking", "Blocking call", "A blocking call among fast requests",
                     f"What a few blocking calls do to everyone else: /plaintext at "
                     f"{BLOCK_PLAIN_RATE:,} req/s (open loop, latency reported) alone, then with "
-                    f"/block?ms=5 at {BLOCK_RATE} req/s beside it ({share:.0%} of requests).",
+                    f"/block?ms=5 at {BLOCK_RATE} req/s beside it ({share:.0%} of requests), "
+                    f"then with a {WORK_US // 1000} ms computation (/work) {WORK_RATE} times a "
+                    f"second instead.",
                     [Point("alone", 0, "http", [plain]),
-                     Point("with /block", 1, "http", [plain, block])])
+                     Point("with /block", 1, "http", [plain, block]),
+                     Point("with /work", 2, "http", [plain, work])])
 
 
 SCALING_CONNS = 256

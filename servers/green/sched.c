@@ -741,10 +741,7 @@ static struct m *new_thread(struct worker *w)
 	int id = claim_thread_id();
 	struct m *m = id < 0 ? NULL : calloc(1, sizeof *m);
 	if (!m) {
-		if (id >= 0)
-			errno = ENOMEM;
-		else
-			errno = EAGAIN;
+		errno = id < 0 ? EAGAIN : ENOMEM;
 		return NULL;
 	}
 	m->w = w;
@@ -783,6 +780,19 @@ int sched_handoff(struct worker *w)
 }
 
 /* ---- the monitor's side (monitor.c) ---- */
+
+/* Hands a retaken worker to another thread; at the thread limit, keeps it for a later look
+ * (adopt_orphans). False then. */
+static bool handoff_or_orphan(struct worker *w)
+{
+	if (sched_handoff(w) == 0)
+		return true;
+	pthread_mutex_lock(&sched.lock);
+	w->idle_next = sched.orphans;
+	sched.orphans = w;
+	pthread_mutex_unlock(&sched.lock);
+	return false;
+}
 
 static uint64_t thread_cpu_ns(struct m *m)
 {
@@ -826,12 +836,7 @@ static bool retake(struct m *m, uint64_t now, bool *moved)
 	struct worker *w = m->w;
 	if (!atomic_compare_exchange_strong(&m->tick, &t, (t & ~TICK_STATE) | TICK_RETAKEN))
 		return false;            /* it moved on, or holds its worker: look again later */
-	if (sched_handoff(w) < 0) {
-		pthread_mutex_lock(&sched.lock);
-		w->idle_next = sched.orphans;
-		sched.orphans = w;
-		pthread_mutex_unlock(&sched.lock);
-	}
+	handoff_or_orphan(w);
 	return true;
 }
 
@@ -844,15 +849,8 @@ static void adopt_orphans(void)
 		if (w)
 			sched.orphans = w->idle_next;
 		pthread_mutex_unlock(&sched.lock);
-		if (!w)
+		if (!w || !handoff_or_orphan(w))
 			return;
-		if (sched_handoff(w) < 0) {
-			pthread_mutex_lock(&sched.lock);
-			w->idle_next = sched.orphans;
-			sched.orphans = w;
-			pthread_mutex_unlock(&sched.lock);
-			return;
-		}
 	}
 }
 

@@ -247,7 +247,7 @@ class References(unittest.TestCase):
         self.assertTrue(nginx.reference and go.reference)
         self.assertEqual(nginx.cannot_serve(closed_point()), "")
         block = scenarios.blocking("quick").points
-        self.assertEqual([nginx.cannot_serve(p) for p in block], ["", "no /block"])
+        self.assertEqual([nginx.cannot_serve(p) for p in block], ["", "no /block", "no /work"])
         self.assertEqual(nginx.cannot_serve(scenarios.echo("quick").points[0]),
                          "no echo protocol")
         self.assertEqual(nginx.cannot_serve(scenarios.cpubound("quick").points[0]), "no /work")
@@ -271,7 +271,24 @@ class References(unittest.TestCase):
         self.assertEqual([m for s, p, rep, m in runs if (s, p) == ("http", "c=10")],
                          ["epoll", "nginx", "go"] * 2)
         self.assertEqual(runner.not_applicable(cfg, chosen),
-                         ["nginx in blocking (with /block): no /block (its cells say n/a)"])
+                         ["nginx in blocking (with /block, with /work): no /block; no /work "
+                          "(its cells say n/a)"])
+
+    def test_a_variant_runs_beside_its_model_in_its_scenarios_only(self):
+        variant = servers.target("green-nohandoff")
+        self.assertEqual((variant.variant_of, variant.program, variant.args),
+                         ("green", "green", ("--no-handoff",)))
+        cfg = cli.Config(root=ROOT, bin_dir="/b", models=["green", "green-nohandoff"],
+                         scenarios=["http", "blocking"], profile="quick", duration=1, warmup=0,
+                         reps=1, server_cpus="", client_cpus="", conns=[10], idle_conns=None,
+                         max_conns=0, out="", results_root="", dry_run=True, report=False,
+                         absent=[])
+        chosen = scenarios.build(cfg.scenarios, "quick", [10])
+        runs = {(s.name, m) for s, p, rep, m in runner.plan(cfg, chosen)}
+        self.assertEqual(runs, {("http", "green"), ("blocking", "green"),
+                                ("blocking", "green-nohandoff")})
+        self.assertEqual(runner.not_applicable(cfg, chosen), [])
+        self.assertIn("--no-handoff", variant.argv("/b", "http", 100, [0]))
 
     def test_plots_draw_references_grey_and_named(self):
         self.assertEqual(servers.title("go"), "Go net/http (reference)")

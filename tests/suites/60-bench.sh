@@ -72,8 +72,8 @@ header=$(head -n 1 "$r1/runs.csv" 2>/dev/null)
 missing=$(for c in $columns; do [[ ,$header, == *,$c,* ]] || echo -n "$c "; done)
 check "columns" "runs.csv lacks: $missing" test -z "$missing"
 
-# 2 http points + 1 idle + 2 blocking, for each model.
-expected=$((5 * ${#models[@]}))
+# 2 http points + 1 idle + 3 blocking, for each model.
+expected=$((6 * ${#models[@]}))
 rows=$(($(wc -l <"$r1/runs.csv") - 1))
 check "rows" "$rows rows in runs.csv, expected $expected" test "$rows" = "$expected"
 why=$(python3 - "$r1/runs.csv" <<'PY'
@@ -157,11 +157,12 @@ if [[ -x $BIN/ref-go && -x $BIN/ref-nginx ]] && PATH=$PATH:/usr/sbin command -v 
 	# (model scenario point) of every row: nginx has no /block, so it sits out that point.
 	got=$(python3 -c 'import csv,sys; print(" ".join(sorted({r["model"] + ":" + r["scenario"] + ":" + r["point"]
 		for r in csv.DictReader(open(sys.argv[1]))})))' "$r4/runs.csv" 2>&1)
-	want="epoll:blocking:alone epoll:blocking:with /block epoll:http:c=10 go:blocking:alone"
-	want+=" go:blocking:with /block go:http:c=10 nginx:blocking:alone nginx:http:c=10"
+	want="epoll:blocking:alone epoll:blocking:with /block epoll:blocking:with /work"
+	want+=" epoll:http:c=10 go:blocking:alone go:blocking:with /block go:blocking:with /work"
+	want+=" go:http:c=10 nginx:blocking:alone nginx:http:c=10"
 	check "refs-rows" "rows for $got" test "$got" = "$want"
 	check "refs-rounds" "not 2 rounds of each run" \
-		test "$(($(wc -l <"$r4/runs.csv") - 1))" = 16
+		test "$(($(wc -l <"$r4/runs.csv") - 1))" = 20
 	check "refs-n/a" "report.md has no n/a cell for nginx with /block" \
 		grep -q '^| with /block | .* | n/a | ' "$r4/report.md"
 	check "refs-named" "the report's tables do not name the references" \
@@ -171,7 +172,7 @@ if [[ -x $BIN/ref-go && -x $BIN/ref-nginx ]] && PATH=$PATH:/usr/sbin command -v 
 	check "refs-plot" "the HTTP plot does not name nginx (reference)" \
 		grep -q 'nginx (reference)' "$r4/plots/http_throughput.svg"
 	check "refs-skipped-note" "no note that nginx sits out /block" \
-		grep -q 'nginx in blocking (with /block): no /block' "$r4/env.txt"
+		grep -q 'nginx in blocking (with /block, with /work): no /block; no /work' "$r4/env.txt"
 elif [[ -n ${CI:-} ]]; then
 	bad "refs" "$BIN/ref-go or nginx is missing (CI installs golang-go and nginx-light)"
 else
