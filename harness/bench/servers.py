@@ -141,6 +141,8 @@ class Target:
 # process for nginx, GOMAXPROCS for Go) per server core, as green does.
 # green-nohandoff serves /block without green_blocking(): the runtime's monitor must notice the
 # stuck worker and hand it to another thread (docs/green.md), side by side with green.
+# green-nomonitor runs without the monitor, to show what it costs a busy server: CPU per
+# request at the open loop's fixed rates.
 # In the scaling scenario, the models that can use several cores: fork, thread and prefork by
 # nature, pool with its default of 4 workers per core it is given, green and the references
 # with a worker per core, epoll with --workers (only there: elsewhere epoll is the one-thread
@@ -154,6 +156,8 @@ TARGETS = {t.name: t for t in (
     Target("green", workers_per_core=True, scales=True),
     Target("green-nohandoff", program="green", args=("--no-handoff",), workers_per_core=True,
            title="green --no-handoff", variant_of="green", scenarios=("blocking",)),
+    Target("green-nomonitor", program="green", args=("--no-monitor",), workers_per_core=True,
+           title="green --no-monitor", variant_of="green", scenarios=("openloop",)),
     Target("nginx", program="ref-nginx", workers_per_core=True, scales=True, reference=True,
            title="nginx (reference)", paths=("/", "/plaintext", "/json"), protos=("http",),
            needs="nginx", install="Debian: nginx-light"),

@@ -28,6 +28,7 @@ enum {
 	NAP_MIN_US = 20,             /* Go's values: 20 us while there is something to do... */
 	NAP_MAX_US = 10000,          /* ...doubling up to 10 ms... */
 	QUIET_LOOKS = 50,            /* ...once this many looks in a row found nothing */
+	STILL_LOOKS = 2,             /* looks without a switch anywhere before it sleeps outright */
 };
 
 static struct {
@@ -69,7 +70,7 @@ static void *monitor_main(void *arg)
 {
 	(void)arg;
 	pthread_setname_np(pthread_self(), "green-monitor");
-	unsigned nap_us = NAP_MIN_US, quiet = 0;
+	unsigned nap_us = NAP_MIN_US, quiet = 0, still = 0;
 	while (!atomic_load(&mon.stop)) {
 		struct timespec nap = { 0, (long)nap_us * 1000 };
 		futex(&mon.stop, FUTEX_WAIT_PRIVATE, 0, &nap);
@@ -80,11 +81,12 @@ static void *monitor_main(void *arg)
 		} else if (++quiet > QUIET_LOOKS) {
 			nap_us = nap_us * 2 < NAP_MAX_US ? nap_us * 2 : NAP_MAX_US;
 		}
-		/* Backed off, and no green thread switched since the last look: maybe all idle. */
-		if (nap_us == NAP_MAX_US && !moved && sched_all_idle()) {
+		/* Backed off, and no green thread switched in the last two looks: maybe all idle.
+		 * It wakes still backed off: it has found nothing to do yet. */
+		still = moved ? 0 : still + 1;
+		if (nap_us == NAP_MAX_US && still >= STILL_LOOKS && sched_all_idle()) {
 			sleep_until_work();
-			nap_us = NAP_MIN_US;
-			quiet = 0;
+			still = 0;
 		}
 	}
 	return NULL;

@@ -35,6 +35,7 @@
  * programs that rely on fences.)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -94,9 +95,9 @@ struct m {
 	unsigned id;                 /* in [0, max_threads): green_thread_id() */
 	_Atomic uint32_t tick;       /* see above */
 	uint32_t ticks;              /* m's own copy of the count */
-	clockid_t cpu_clock;         /* the thread's CPU time, for the monitor */
+	pid_t tid;                   /* the kernel's id of the thread, for the monitor */
 	uint32_t seen_tick;          /* the monitor's: tick at its last look... */
-	uint64_t seen_at, seen_cpu;  /* ...since when, and the thread's CPU time then */
+	uint64_t seen_at;            /* ...and since when */
 	struct fiber g0;             /* this thread's own stack, where the scheduler runs */
 	/* The worker it serves, NULL while spare or blocked. Atomic for the monitor, which reads it
 	 * while m runs; only m writes it, rarely, and reads of it cost what plain ones do. */
@@ -756,7 +757,6 @@ static struct m *new_thread(struct worker *w)
 		errno = rc;
 		return NULL;            /* its id stays counted: ids are never reused */
 	}
-	pthread_getcpuclockid(m->thread, &m->cpu_clock);
 	pthread_mutex_lock(&sched.lock);
 	m->all_next = sched.all;
 	sched.all = m;
@@ -794,12 +794,24 @@ static bool handoff_or_orphan(struct worker *w)
 	return false;
 }
 
-static uint64_t thread_cpu_ns(struct m *m)
+/*
+ * Is m's thread asleep in the kernel (a blocking call), rather than running or waiting for a
+ * CPU (a computation, or a busy machine)? Its state in /proc, 'S' or 'D'. Read only for a
+ * thread that has run one green thread since the monitor's last look.
+ */
+static bool thread_blocked(struct m *m)
 {
-	struct timespec ts;
-	if (clock_gettime(m->cpu_clock, &ts) < 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)m->tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');     /* after the name, which may hold anything */
+	return paren && (paren[2] == 'S' || paren[2] == 'D');
 }
 
 /* Would a worker taken away now find something to do? Work queued, or nobody else to notice
@@ -811,7 +823,7 @@ static bool worker_needed(void)
 
 /*
  * One look at m (Go's retake). If m has run the same green thread since the last look, for
- * longer than RETAKE_BLOCKED_NS while its CPU time stood still (a blocking call) or longer than
+ * longer than RETAKE_BLOCKED_NS while asleep in the kernel (a blocking call) or longer than
  * RETAKE_RUNNING_NS (a computation), take its worker and hand it to another thread. m keeps
  * the green thread; it finds out on g0 (execute) and becomes a spare, as after
  * green_blocking(). Returns true when it took the worker.
@@ -823,14 +835,13 @@ static bool retake(struct m *m, uint64_t now, bool *moved)
 		*moved = true;
 		m->seen_tick = t;
 		m->seen_at = now;
-		m->seen_cpu = (t & TICK_STATE) == TICK_RUNNING ? thread_cpu_ns(m) : 0;
 		return false;
 	}
 	if ((t & TICK_STATE) != TICK_RUNNING)
 		return false;
 	uint64_t ran = now - m->seen_at;
-	bool blocked = thread_cpu_ns(m) - m->seen_cpu < ran / 2;
-	if (ran < (blocked ? RETAKE_BLOCKED_NS : RETAKE_RUNNING_NS) || !worker_needed())
+	if (ran < RETAKE_BLOCKED_NS || !worker_needed() ||
+	    (ran < RETAKE_RUNNING_NS && !thread_blocked(m)))
 		return false;
 	/* Read before the CAS: m changes it only after changing its tick, which fails the CAS. */
 	struct worker *w = m->w;
@@ -926,6 +937,7 @@ static void schedule(struct m *m)
 static void *thread_main(void *arg)
 {
 	struct m *m = arg;
+	m->tid = gettid();           /* before its first tick: the monitor reads it after one */
 	tls_m = m;
 	fiber_init_thread(&m->g0);
 	if (stack_guard_thread_init() < 0)
@@ -1024,7 +1036,7 @@ int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg
 	}
 
 	struct m self = { .w = &sched.workers[0], .id = 0 };
-	pthread_getcpuclockid(pthread_self(), &self.cpu_clock);
+	self.tid = gettid();
 	sched.main_m = &self;
 	tls_m = &self;
 	fiber_init_thread(&self.g0);

@@ -546,60 +546,51 @@ static bool blocking_call_workers2(void)
 	return true;
 }
 
-/* The same call unwrapped: the monitor notices that the only worker's thread has not come
- * back to its scheduler, and hands the worker to another thread, so the ticker goes on. */
-static bool unwrapped_blocking_retaken(void)
+/*
+ * The same call unwrapped (a 300 ms nanosleep), or a 200 ms computation, on the only worker:
+ * the monitor notices that its thread has not come back to its scheduler and hands the worker
+ * to another thread, so the ticker goes on. The control experiment: without the monitor, the
+ * ticker stalls until the call ends. That is what the monitor, or green_blocking(), is for.
+ */
+static bool stuck_case(bool spin, bool monitor)
 {
-	if (!blocking_case(1, false))
-		return false;
-	EXPECT(atomic_load(&ticks_during_block) > 0,
-	       "the ticker to run while an unwrapped blocking call held the only worker's thread");
-	printf("  (%u ticks of 5 ms during the 300 ms call; longest stall %.1f ms: information)\n",
-	       atomic_load(&ticks_during_block), atomic_load(&longest_stall_ns) / 1e6);
-	return true;
-}
-
-/* The control experiment: without the monitor, the unwrapped call stalls the only worker, so
- * nothing else runs meanwhile. This is what the monitor, or green_blocking(), is for. */
-static bool unwrapped_blocking_stalls_without_monitor(void)
-{
-	monitor_off = true;
-	bool ran = blocking_case(1, false);
-	monitor_off = false;
-	if (!ran)
-		return false;
-	EXPECT(atomic_load(&ticks_during_block) == 0,
-	       "an unwrapped blocking call to stall the single worker (ticks: %u)",
-	       atomic_load(&ticks_during_block));
-	return true;
-}
-
-/* A computation is retaken the same way, after longer (RETAKE_RUNNING_NS). */
-static bool long_computation_retaken(void)
-{
-	spin_instead = true;
-	bool ran = blocking_case(1, false);
-	spin_instead = false;
-	if (!ran)
-		return false;
-	EXPECT(atomic_load(&ticks_during_block) > 0,
-	       "the ticker to run while a 200 ms computation held the only worker's thread");
-	printf("  (%u ticks of 5 ms during the 200 ms spin; longest stall %.1f ms: information)\n",
-	       atomic_load(&ticks_during_block), atomic_load(&longest_stall_ns) / 1e6);
-	return true;
-}
-
-static bool long_computation_stalls_without_monitor(void)
-{
-	spin_instead = monitor_off = true;
+	const char *what = spin ? "a 200 ms computation" : "an unwrapped 300 ms nanosleep";
+	spin_instead = spin;
+	monitor_off = !monitor;
 	bool ran = blocking_case(1, false);
 	spin_instead = monitor_off = false;
 	if (!ran)
 		return false;
-	EXPECT(atomic_load(&ticks_during_block) == 0,
-	       "a computation to stall the single worker without the monitor (ticks: %u)",
-	       atomic_load(&ticks_during_block));
+	unsigned ticks = atomic_load(&ticks_during_block);
+	if (!monitor) {
+		EXPECT(ticks == 0, "%s to stall the only worker without the monitor (ticks: %u)", what,
+		       ticks);
+		return true;
+	}
+	EXPECT(ticks > 0, "the ticker to run during %s on the only worker", what);
+	printf("  (%u ticks of 5 ms during %s; longest stall %.1f ms: information)\n", ticks, what,
+	       atomic_load(&longest_stall_ns) / 1e6);
 	return true;
+}
+
+static bool unwrapped_blocking_retaken(void)
+{
+	return stuck_case(false, true);
+}
+
+static bool unwrapped_blocking_stalls_without_monitor(void)
+{
+	return stuck_case(false, false);
+}
+
+static bool long_computation_retaken(void)
+{
+	return stuck_case(true, true);
+}
+
+static bool long_computation_stalls_without_monitor(void)
+{
+	return stuck_case(true, false);
 }
 
 /* ---- the monitor costs nothing while nothing runs ----
