@@ -156,7 +156,8 @@ bool sched_all_idle(void);
 /* ---- monitor.c ---- */
 
 /* How long a worker may go without coming back to its scheduler before the monitor takes it:
- * in a blocking call (its thread asleep in the kernel), and in a computation. Go's values. */
+ * in a blocking call (its thread asleep in the kernel), and in a computation (on a CPU).
+ * Go's values. */
 #define RETAKE_BLOCKED_NS 20000u
 #define RETAKE_RUNNING_NS 10000000u
 int monitor_start(void);

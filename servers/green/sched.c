@@ -95,9 +95,10 @@ struct m {
 	unsigned id;                 /* in [0, max_threads): green_thread_id() */
 	_Atomic uint32_t tick;       /* see above */
 	uint32_t ticks;              /* m's own copy of the count */
-	pid_t tid;                   /* the kernel's id of the thread, for the monitor */
+	pid_t tid;                   /* the kernel's id of the thread, for the monitor... */
+	clockid_t cpu_clock;         /* ...and its CPU time */
 	uint32_t seen_tick;          /* the monitor's: tick at its last look... */
-	uint64_t seen_at;            /* ...and since when */
+	uint64_t seen_at, seen_cpu;  /* ...since when, and the thread's CPU time then */
 	struct fiber g0;             /* this thread's own stack, where the scheduler runs */
 	/* The worker it serves, NULL while spare or blocked. Atomic for the monitor, which reads it
 	 * while m runs; only m writes it, rarely, and reads of it cost what plain ones do. */
@@ -794,12 +795,20 @@ static bool handoff_or_orphan(struct worker *w)
 	return false;
 }
 
+static uint64_t thread_cpu_ns(struct m *m)
+{
+	struct timespec ts;
+	if (clock_gettime(m->cpu_clock, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /*
  * Is m's thread asleep in the kernel (a blocking call), rather than running or waiting for a
- * CPU (a computation, or a busy machine)? Its state in /proc, 'S' or 'D'. Read only for a
- * thread that has run one green thread since the monitor's last look.
+ * CPU? Its state in /proc, 'S' or 'D'. Read only for a thread that has run one green thread
+ * since the monitor's last look.
  */
-static bool thread_blocked(struct m *m)
+static bool thread_asleep(struct m *m)
 {
 	char path[64], buf[256];
 	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)m->tid);
@@ -823,8 +832,9 @@ static bool worker_needed(void)
 
 /*
  * One look at m (Go's retake). If m has run the same green thread since the last look, for
- * longer than RETAKE_BLOCKED_NS while asleep in the kernel (a blocking call) or longer than
- * RETAKE_RUNNING_NS (a computation), take its worker and hand it to another thread. m keeps
+ * longer than RETAKE_BLOCKED_NS asleep in the kernel (a blocking call), or for
+ * RETAKE_RUNNING_NS of CPU time (a computation), take its worker and hand it to another
+ * thread. m keeps
  * the green thread; it finds out on g0 (execute) and becomes a spare, as after
  * green_blocking(). Returns true when it took the worker.
  */
@@ -835,13 +845,18 @@ static bool retake(struct m *m, uint64_t now, bool *moved)
 		*moved = true;
 		m->seen_tick = t;
 		m->seen_at = now;
+		m->seen_cpu = (t & TICK_STATE) == TICK_RUNNING ? thread_cpu_ns(m) : 0;
 		return false;
 	}
 	if ((t & TICK_STATE) != TICK_RUNNING)
 		return false;
-	uint64_t ran = now - m->seen_at;
-	if (ran < RETAKE_BLOCKED_NS || !worker_needed() ||
-	    (ran < RETAKE_RUNNING_NS && !thread_blocked(m)))
+	/* Blocked: asleep in the kernel, having used little CPU time since. Computing: that much
+	 * CPU time. Neither: a thread that waits for a CPU on a busy machine, which another
+	 * thread would not help. */
+	uint64_t ran = now - m->seen_at, cpu = thread_cpu_ns(m) - m->seen_cpu;
+	bool blocked = ran >= RETAKE_BLOCKED_NS && cpu < ran / 2 && thread_asleep(m);
+	bool computing = cpu >= RETAKE_RUNNING_NS;
+	if (!(blocked || computing) || !worker_needed())
 		return false;
 	/* Read before the CAS: m changes it only after changing its tick, which fails the CAS. */
 	struct worker *w = m->w;
@@ -937,7 +952,8 @@ static void schedule(struct m *m)
 static void *thread_main(void *arg)
 {
 	struct m *m = arg;
-	m->tid = gettid();           /* before its first tick: the monitor reads it after one */
+	m->tid = gettid();           /* before its first tick: the monitor reads them after one */
+	pthread_getcpuclockid(pthread_self(), &m->cpu_clock);
 	tls_m = m;
 	fiber_init_thread(&m->g0);
 	if (stack_guard_thread_init() < 0)
@@ -1037,6 +1053,7 @@ int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg
 
 	struct m self = { .w = &sched.workers[0], .id = 0 };
 	self.tid = gettid();
+	pthread_getcpuclockid(pthread_self(), &self.cpu_clock);
 	sched.main_m = &self;
 	tls_m = &self;
 	fiber_init_thread(&self.g0);

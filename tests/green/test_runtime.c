@@ -480,11 +480,19 @@ static void real_sleep(void *arg)
 	atomic_store(&blocking_now, false);
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Computes for ms of the thread's CPU time (on a loaded machine, that takes longer). */
 static void spin(uint64_t ms)
 {
+	uint64_t end = thread_cpu_ns() + ms * 1000000u;
 	atomic_store(&blocking_now, true);
-	uint64_t end = now_ns() + ms * 1000000u;
-	while (now_ns() < end)
+	while (thread_cpu_ns() < end)
 		;
 	atomic_store(&blocking_now, false);
 }
