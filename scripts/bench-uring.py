@@ -267,6 +267,12 @@ def main():
             ratio = medians["uring"] / medians["epoll"]
             print(f"uring's CPU per round trip is {ratio:.2f}x epoll's (criterion: at most "
                   f"0.85): {'met' if ratio <= 0.85 else 'not met'}")
+            # Round by round: the two runs of a round saw the same machine.
+            pairs = [u["cpu_us"] / e["cpu_us"] for u, e in zip(results["uring"], results["epoll"])
+                     if u["valid"] and e["valid"] and u["cpu_us"] and e["cpu_us"]]
+            if pairs:
+                print(f"  round by round: {' '.join(f'{p:.2f}' for p in pairs)} "
+                      f"(median {statistics.median(pairs):.2f})")
     return 0
 
 

@@ -97,6 +97,8 @@ struct conn {
  * build a copy with a tiny ring (URING_RING_BUFS=2), where ENOBUFS is the rule. */
 #ifndef URING_RING_BUFS
 #define URING_RING_BUFS 1024
+#endif
+#ifndef URING_NAME
 #define URING_NAME "uring"
 #endif
 enum { RING_BUFS = URING_RING_BUFS, RING_BUF_SIZE = 4096, BUF_GROUP = 0 };
@@ -624,6 +626,9 @@ static int uring_run(struct server *srv)
 		fprintf(stderr, "%s: %s\n", URING_NAME, refusal_cause(err));
 		return 1;
 	}
+	/* Every io_uring_enter() names the ring by an index into this thread's registered rings
+	 * rather than by its fd: no file lookup per call (Linux 5.18; where it fails, the fd). */
+	io_uring_register_ring_fd(&l.ring);
 	if (!buffers_init(&l)) {
 		io_uring_queue_exit(&l.ring);
 		free(l.bufs);
