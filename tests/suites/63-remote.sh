@@ -9,6 +9,7 @@
 #     run locally; env.txt names the three hosts and the link; each run's request count is the
 #     sum of the hosts' counts (hosts.csv); the server was measured on its host;
 #   - Ctrl-C in the middle of a run leaves nothing running on any host;
+#   - a generator that dies makes its run invalid with its host's name, and the others go on;
 #   - the rig is removed: no namespace, veth, sshd, server or ssh connection is left.
 # Needs root, ip, tc, sshd (openssh-server), rsync; without them it is skipped (under CI=1,
 # failed). The HTTP plot over the shaped link is kept in $BUILD/remote-bench/.
@@ -248,6 +249,27 @@ left=$(nothing_left)
 check "ctrl-c-leaves-nothing" "left on the hosts: $left" test -z "$left"
 check "ctrl-c-remote-dirs-removed" "left: $(ls -A "$tmp/remote" 2>/dev/null)" \
 	test -z "$(ls -A "$tmp/remote" 2>/dev/null)"
+
+# --- a generator that dies: its run is invalid and names its host; the others go on ----------
+bench --duration 8 --warmup 0 --models epoll --scenarios echo --conns 4,6 --out "$tmp/lost" \
+	>"$tmp/lost.log" 2>&1 &
+runner=$!
+killed=
+for _ in $(seq 600); do   # a generator on cli2, killed as a crash would
+	pid=$(for p in $(ip netns pids "$id-cli2"); do [[ $(ps -o comm= -p "$p") == loadgen ]] && echo "$p"; done)
+	if [[ -n $pid ]]; then kill -KILL $pid && killed=$pid; break; fi
+	sleep 0.1
+done
+wait "$runner"
+rc=$?
+reasons=$(python3 -c 'import csv, sys; print(" | ".join(r["point"] + ": " + r["invalid_reason"]
+	for r in csv.DictReader(open(sys.argv[1]))))' "$tmp/lost/runs.csv" 2>&1)
+check "lost-generator" "killed '$killed', exit $rc, runs: $reasons" \
+	test -n "$killed" -a "$rc" = 0 -a "$(grep -o 'client host cli2: loadgen' <<<"$reasons" | wc -l)" = 1
+check "lost-generator-runs-go-on" "not every run is in runs.csv: $reasons" \
+	grep -q "^c=4: .* | c=6: " <<<"$reasons"
+left=$(nothing_left)
+check "lost-generator-leaves-nothing" "left on the hosts: $left" test -z "$left"
 
 # --- the rig goes, and the test checks that it went ------------------------------------------
 sshd_pids=$(cut -d' ' -f1 "$rig/pids" | tr '\n' ' ')
