@@ -21,9 +21,9 @@
  *
  * Where a worker finds work, in order: its own run queue (and, one time in 61, the global
  * queue first, so a busy local queue cannot starve it); the global queue; due timers; ready
- * fds (a non-blocking epoll_wait); half the run queue of another worker. With nothing, it
- * idles: one idle worker blocks in epoll_wait until the next timer (the "poller"); the others
- * sleep on a futex and cost no CPU.
+ * fds (a non-blocking epoll_wait, unless it is the only worker); half the run queue of
+ * another worker. With nothing, it idles: one idle worker blocks in epoll_wait until the next
+ * timer (the "poller"); the others sleep on a futex and cost no CPU.
  *
  * No wake-up is lost: whoever makes work runnable then looks for an idle worker to wake
  * (wakep), and an idle worker, after announcing itself idle, looks for work once more before
@@ -420,8 +420,11 @@ static struct green *find_runnable(struct worker *w)
 			return g;
 		if (timers_run(mono_ns()) > 0)
 			continue;
-		if ((g = take_ready(poll_ready())) || (g = steal(w)) ||
-		    (g = idle_then_wake_monitor(w)))
+		/* Ready fds before stealing. A lone worker has nobody to steal from, and idle() polls
+		 * at once: looking here too would cost it a second epoll_wait per wake-up. */
+		if (sched.nworkers > 1 && (g = take_ready(poll_ready())))
+			return g;
+		if ((g = steal(w)) || (g = idle_then_wake_monitor(w)))
 			return g;
 	}
 }
