@@ -171,6 +171,10 @@ def idle_timeout_after_a_block(ctx):
     connection answer it at once.)"""
     srv = ctx.server("--idle-timeout", "1")
     with Conn.to(srv) as blocker, Conn.to(srv) as late:
+        # Served once first, so that the server holds it, idle, before the block begins (a
+        # connection still in the listen queue would only be accepted after the block).
+        late.send(request("GET", "/plaintext"))
+        expect_eq(late.read_response().body, b"Hello, World!", "the answer before the block")
         blocker.send(request("GET", "/block?ms=3000"))
         time.sleep(0.5)   # so that it arrives after the loop went into the block
         late.send(request("GET", "/plaintext"))
