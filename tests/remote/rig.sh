@@ -84,13 +84,19 @@ up() {
 	done
 	[[ -x /usr/sbin/sshd ]] || die "/usr/sbin/sshd is not installed (Debian: openssh-server)"
 	((EUID == 0)) || die "network namespaces need root"
-	# A name of our own for the namespaces: the state directory's, which mktemp made unique.
-	echo "c10k-$(basename "$dir" | tr -cd 'a-zA-Z0-9' | tail -c 10)" >"$dir/id"
+	# A name of our own for the namespaces, which two rigs at once (two `make test`) never
+	# share: the first ctl namespace that `ip netns add` could make, which no one else can.
+	local n
+	for n in $(seq 20); do
+		echo "c10k-$$-$RANDOM" >"$dir/id"
+		ip netns add "$(ns ctl)" 2>/dev/null && break
+		rm "$dir/id"
+	done
+	[[ -f $dir/id ]] || die "ip netns add failed"
+	echo "$(ns ctl)" >>"$dir/namespaces"
 	echo "$link" >"$dir/link"
 	: >"$dir/pids"
 
-	ip netns add "$(ns ctl)" || die "ip netns add failed"
-	echo "$(ns ctl)" >>"$dir/namespaces"
 	ip -n "$(ns ctl)" link set lo up
 	ip -n "$(ns ctl)" link add br0 type bridge
 	ip -n "$(ns ctl)" addr add "$SUBNET.${ADDR[ctl]}/24" dev br0
