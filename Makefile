@@ -33,6 +33,7 @@
 ##   SERVER_CPUS=0 CLIENT_CPUS=1   where the server and the load run (default: the cores split in two)
 ##   SERVER_HOST=[U@]H CLIENT_HOSTS="H1 H2"   the server on one host, the load on others, over ssh
 ##   SERVER_ADDR=A SSH_CONFIG=F   the server's address for the clients; ssh -F (docs/bench.md)
+##   REMOTE_BUILD=1        across hosts: send the source and build it there with make
 ##   BENCH_ARGS="..."      any other runner option (python3 -m harness.bench --help)
 ## make bench-setup        install what make bench needs (wrk, gnuplot), or say how
 ## make plots RESULTS=DIR  redraw the plots and the report of a results directory

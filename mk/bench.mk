@@ -7,7 +7,8 @@
 #   make bench REFS=                    without the reference servers (default REFS="nginx go")
 #   make bench SERVER_CPUS=0 CLIENT_CPUS=1    (default: the cores split in two, disjoint)
 #   make bench SERVER_HOST=user@box CLIENT_HOSTS="user@a user@b"   across hosts, over ssh
-#                                       (SERVER_ADDR=, SSH_CONFIG=; docs/bench.md, "Across hosts")
+#                                       (SERVER_ADDR=, SSH_CONFIG=, REMOTE_BUILD=1: make there;
+#                                       docs/bench.md, "Across hosts")
 #   make bench BENCH_ARGS="--duration 5"      any other runner option (python3 -m harness.bench --help)
 #   make plots RESULTS=results/reference      redraw plots and report from a results directory
 #   make print-models                         the Makefile's MODELS, which the runner reads
@@ -22,7 +23,8 @@ BENCH_FLAGS = $(if $(filter 1,$(QUICK)),--quick) $(if $(filter 1,$(FULL)),--full
               $(if $(SERVER_HOST),--server-host "$(SERVER_HOST)") \
               $(if $(CLIENT_HOSTS),--client-hosts "$(CLIENT_HOSTS)") \
               $(if $(SERVER_ADDR),--server-addr "$(SERVER_ADDR)") \
-              $(if $(SSH_CONFIG),--ssh-config "$(SSH_CONFIG)") $(BENCH_ARGS)
+              $(if $(SSH_CONFIG),--ssh-config "$(SSH_CONFIG)") \
+              $(if $(filter 1,$(REMOTE_BUILD)),--remote-build) $(BENCH_ARGS)
 
 .PHONY: bench bench-setup plots print-models
 bench-setup:

@@ -54,6 +54,7 @@ class Config:
     server_addr: str = ""        # the address the clients use (default: ssh's HostName)
     ssh_config: str = ""         # ssh -F FILE (default: the user's ~/.ssh/config)
     remote_dir: str = REMOTE_DIR
+    remote_build: bool = False   # send the source and make it on each host
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -122,6 +123,9 @@ def parse(argv, root):
                    "instead of ~/.ssh/config")
     p.add_argument("--remote-dir", default=REMOTE_DIR, help="where a host keeps a run's "
                    f"binaries, removed after the run (default: ~/{REMOTE_DIR})")
+    p.add_argument("--remote-build", action="store_true", help="send the source and build "
+                   "it on each host with make (REMOTE_BUILD=1), instead of sending the binaries "
+                   "built here; then a host's architecture may differ from this one's")
     p.add_argument("--dry-run", action="store_true", help="print the plan and its duration")
     p.add_argument("--no-report", action="store_true", help="skip the plots and the report")
     a = p.parse_args(argv)
@@ -139,8 +143,9 @@ def parse(argv, root):
     client_hosts = _words(a.client_hosts)
     if bool(a.server_host) != bool(client_hosts):
         p.error("--server-host and --client-hosts go together (SERVER_HOST= and CLIENT_HOSTS=)")
-    if (a.server_addr or a.ssh_config) and not a.server_host:
-        p.error("--server-addr and --ssh-config need --server-host and --client-hosts")
+    if (a.server_addr or a.ssh_config or a.remote_build) and not a.server_host:
+        p.error("--server-addr, --ssh-config and --remote-build need --server-host and "
+                "--client-hosts")
     if a.ssh_config and not os.path.isfile(a.ssh_config):
         p.error(f"--ssh-config: no file {a.ssh_config}")
 
@@ -204,7 +209,7 @@ def parse(argv, root):
                   server_host=a.server_host, client_hosts=client_hosts,
                   server_addr=a.server_addr,
                   ssh_config=os.path.abspath(a.ssh_config) if a.ssh_config else "",
-                  remote_dir=a.remote_dir)
+                  remote_dir=a.remote_dir, remote_build=a.remote_build)
 
 
 def main(argv):

@@ -61,7 +61,7 @@ class Host:
             if p.returncode != 0:
                 err.seek(0)
                 raise HostError(f"{self.role} host {self.dest}: ssh failed: "
-                                f"{_last_line(err.read()) or f'exit {p.returncode}'}")
+                                f"{last_line(err.read()) or f'exit {p.returncode}'}")
 
     def run(self, command, timeout=60, check=True):
         """Runs a shell command there; returns its stdout. HostError if it fails (check)."""
@@ -72,7 +72,7 @@ class Host:
             raise HostError(f"{self.role} host {self.dest}: '{command[:40]}' did not finish "
                             f"within {timeout} s") from None
         if check and p.returncode != 0:
-            why = _last_line(p.stderr) or f"exit {p.returncode}"
+            why = last_line(p.stderr) or f"exit {p.returncode}"
             raise HostError(f"{self.role} host {self.dest}: {why}")
         return p.stdout
 
@@ -96,7 +96,7 @@ class Host:
                             f"{timeout} s") from None
         if p.returncode != 0:
             raise HostError(f"{self.role} host {self.dest}: rsync failed: "
-                            f"{_last_line(p.stderr) or f'exit {p.returncode}'}")
+                            f"{last_line(p.stderr) or f'exit {p.returncode}'}")
 
     def hostname(self):
         """The address ssh connects to (its configuration's HostName, resolved by ssh -G)."""
@@ -127,6 +127,6 @@ class Host:
             pass
 
 
-def _last_line(text):
+def last_line(text):
     lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
     return lines[-1] if lines else ""

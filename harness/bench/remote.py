@@ -17,6 +17,7 @@ import os
 import platform
 import select
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,9 +50,11 @@ class Remote:
     # --- before any run -------------------------------------------------------------------
 
     @classmethod
-    def prepare(cls, cfg, files):
+    def prepare(cls, cfg, files, build=None):
         """Opens and checks every host and sends it `files`; HostError names the first host
-        that cannot take part. files: {"server": [(top, [paths], into)], "client": [...]}."""
+        that cannot take part. files: {"server": [(top, [paths], into)], "client": [...]}.
+        build ({"server": [make targets], "client": [...]}, REMOTE_BUILD): `files` is the
+        source, built on each host by make; then its architecture may differ from ours."""
         control_dir = tempfile.mkdtemp(prefix="c10k-ssh-")
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
         server = hosts.Host(cfg.server_host, "server", control_dir, cfg.ssh_config)
@@ -64,10 +67,16 @@ class Remote:
             for h in self.all_hosts:
                 h.open()
                 h.run_dir = f"{cfg.remote_dir}/{stamp}-{h.role.replace(' ', '')}"
-                _check(h, h.run(_PROBE.format(dir=shlex.quote(h.run_dir))))
+                tools_needed = "rsync python3 taskset" + (" make cc" if build else "")
+                _check(h, h.run(_PROBE.format(dir=shlex.quote(h.run_dir), tools=tools_needed)),
+                       same_arch=not build)
             for h in self.all_hosts:
                 for top, paths, into in files["server" if h is server else "client"]:
                     h.push(top, paths, into)
+            if build:
+                _build(self.all_hosts, [build["server" if h is server else "client"]
+                                        for h in self.all_hosts])
+            for h in self.all_hosts:
                 self.info[h] = json.loads(h.run(self._agent(h, "info", "--addr",
                                                             self.server_addr)))
         except (hosts.HostError, ValueError) as e:
@@ -197,21 +206,50 @@ class Remote:
                                   host=self.server_addr)
 
 
-_PROBE = ("uname -m; for t in rsync python3 taskset; do command -v $t >/dev/null || "
+_PROBE = ("uname -m; for t in {tools}; do command -v $t >/dev/null || "
           "echo \"missing $t\"; done; mkdir -p {dir} || echo 'missing run directory'")
 
 
-def _check(host, probe):
+def _check(host, probe, same_arch=True):
     """One line on what makes a host unfit: another architecture, a missing tool."""
     lines = probe.split("\n")
     here, there = platform.machine(), lines[0].strip()
-    if there != here:
+    if same_arch and there != here:
         raise hosts.HostError(f"{host.role} host {host.dest} is {there or 'unknown'}, this "
                               f"machine is {here}: the binaries built here cannot run there")
     missing = [l.split(" ", 1)[1] for l in lines[1:] if l.startswith("missing ")]
     if missing:
         raise hosts.HostError(f"{host.role} host {host.dest} lacks {', '.join(missing)} "
-                              "(Debian: rsync, python3, util-linux)")
+                              "(Debian: rsync, python3, util-linux; build-essential)")
+
+
+BUILD_TIMEOUT_S = 900
+
+
+def _build(all_hosts, targets):
+    """make on every host at once (REMOTE_BUILD): each builds what it runs, in its run
+    directory, and bin/ points to the result. HostError names a host whose build failed."""
+    started = []
+    for h, wanted in zip(all_hosts, targets):
+        command = (f"cd {shlex.quote(h.run_dir)} && {{ make -j\"$(nproc)\" "
+                   f"{' '.join(shlex.quote(t) for t in wanted)} >build.log 2>&1 || "
+                   "{ tail -n 1 build.log >&2; exit 1; }; } && ln -sfn build/bin bin")
+        started.append((h, subprocess.Popen(h.ssh_argv(command), stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE, text=True)))
+    failed = ""
+    deadline = time.monotonic() + BUILD_TIMEOUT_S
+    for h, proc in started:
+        try:
+            _, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            err, proc.returncode = f"make did not finish within {BUILD_TIMEOUT_S} s", 1
+        if proc.returncode != 0 and not failed:
+            failed = f"{h.role} host {h.dest}: make failed: {hosts.last_line(err)}"
+    if failed:
+        raise hosts.HostError(failed)
 
 
 def split(load, n):

@@ -138,17 +138,34 @@ def _connect(cfg):
     """Every host checked and given the binaries, or one line naming the one that cannot
     take part, and exit code 2, before any run."""
     from . import hosts, remote
-    programs = sorted({servers.target(m).binary(cfg.bin_dir) for m in cfg.models})
+    programs = sorted({os.path.basename(servers.target(m).binary(cfg.bin_dir))
+                       for m in cfg.models})
     package = ["harness/bench", "harness/wrk/summary.lua"]
-    files = {"server": [(cfg.bin_dir, [os.path.basename(p) for p in programs], "bin/"),
-                        (cfg.root, package, "")],
+    files = {"server": [(cfg.bin_dir, programs, "bin/"), (cfg.root, package, "")],
              "client": [(cfg.bin_dir, ["loadgen"], "bin/"), (cfg.root, package, "")]}
+    build = None
+    if cfg.remote_build:     # the source instead, and make there
+        source = [(cfg.root, _source_files(cfg.root), "")]
+        files = {"server": source, "client": source}
+        build = {"server": [f"build/bin/{p}" for p in programs],
+                 "client": ["build/bin/loadgen"]}
     print(f"bench: checking {cfg.server_host} and {' '.join(cfg.client_hosts)} over ssh and "
-          "sending them the binaries", flush=True)
+          f"sending them the {'source, to build there' if build else 'binaries'}", flush=True)
     try:
-        return remote.Remote.prepare(cfg, files)
+        return remote.Remote.prepare(cfg, files, build)
     except hosts.HostError as e:
         remote.fail(str(e))
+
+
+def _source_files(root):
+    """The repository's files, as git knows them (not results/: figures, not source)."""
+    p = subprocess.run(["git", "-C", root, "ls-files"], capture_output=True, text=True,
+                       timeout=30)
+    if p.returncode != 0:
+        print(f"bench: --remote-build needs the git repository's file list: "
+              f"{p.stderr.strip() or 'git ls-files failed'}", file=sys.stderr)
+        sys.exit(2)
+    return [f for f in p.stdout.splitlines() if not f.startswith("results/")]
 
 
 def _run(cfg, remote):

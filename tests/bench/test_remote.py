@@ -3,6 +3,7 @@ that need no ssh: how a load is split, how the hosts' figures are merged, how a 
 judged unfit, and the agent driven locally through its stdin and stdout as ssh drives it.
 The same across real ssh, on network namespaces: tests/suites/63-remote.sh.
 """
+import io
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import time
 import unittest
+import unittest.mock
 
 from harness.bench import hosts, remote, tools
 from harness.bench.agent import _qdisc
@@ -90,6 +92,19 @@ class HostChecks(unittest.TestCase):
         with self.assertRaises(hosts.HostError) as e:
             remote._check(self.host(), "sparc64\n")
         self.assertIn("client 2 host me@box is sparc64", str(e.exception))
+
+    def test_another_architecture_builds_there(self):
+        remote._check(self.host(), "sparc64\n", same_arch=False)   # REMOTE_BUILD: fit
+
+    def test_command_line(self):
+        from harness.bench import cli
+        for argv in (["--server-host", "a"], ["--client-hosts", "a b"],
+                     ["--remote-build"], ["--server-addr", "10.0.0.1"]):
+            with self.assertRaises(SystemExit) as e, \
+                    unittest.mock.patch("sys.stderr", new_callable=io.StringIO) as err:
+                cli.parse(argv, ROOT)
+            self.assertEqual(e.exception.code, 2, argv)
+            self.assertEqual(len(err.getvalue().splitlines()), 1, argv)
 
     def test_missing_tools(self):
         import platform

@@ -9,6 +9,7 @@
 #     run locally; env.txt names the three hosts and the link; each run's request count is the
 #     sum of the hosts' counts (hosts.csv); the server was measured on its host;
 #   - Ctrl-C in the middle of a run leaves nothing running on any host;
+#   - REMOTE_BUILD: the source built on each host, one of them another architecture (i686);
 #   - a generator that dies makes its run invalid with its host's name, and the others go on;
 #   - the rig is removed: no namespace, veth, sshd, server or ssh connection is left.
 # Needs root, ip, tc, sshd (openssh-server), rsync; without them it is skipped (under CI=1,
@@ -248,6 +249,19 @@ check "ctrl-c-exit" "runner exit $rc (expected 130): $(tail -n 3 "$tmp/ctrl-c.lo
 left=$(nothing_left)
 check "ctrl-c-leaves-nothing" "left on the hosts: $left" test -z "$left"
 check "ctrl-c-remote-dirs-removed" "left: $(ls -A "$tmp/remote" 2>/dev/null)" \
+	test -z "$(ls -A "$tmp/remote" 2>/dev/null)"
+
+# --- REMOTE_BUILD: the source sent and built on each host, which may then be another arch --------
+bench --remote-build --quick --duration 1 --warmup 0 --models epoll --scenarios echo --conns 4 \
+	--client-hosts "cli1 otherarch" --out "$tmp/built" >"$tmp/built.log" 2>&1
+rc=$?
+requests=$(python3 -c 'import csv, sys; print(sum(int(r["requests"] or 0) for r in csv.DictReader(open(sys.argv[1]))
+	if r["host"] == "otherarch"))' "$tmp/built/hosts.csv" 2>&1)
+check "remote-build" "exit $rc, otherarch's requests: $requests; $(tail -n 3 "$tmp/built.log" | tr '\n' ' ')" \
+	test "$rc" = 0 -a "${requests:-0}" -gt 0 2>/dev/null
+check "remote-build-env" "env.txt does not say client 2 is i686" \
+	grep -q "^client 2 host: otherarch: .*, i686, " "$tmp/built/env.txt"
+check "remote-build-removed" "left: $(ls -A "$tmp/remote" 2>/dev/null)" \
 	test -z "$(ls -A "$tmp/remote" 2>/dev/null)"
 
 # --- a generator that dies: its run is invalid and names its host; the others go on ----------

@@ -36,7 +36,7 @@ fi
 missing=""
 for v in CC SAN BUILD MODELS SUITE MODEL CHECK_ARGS FUZZ_SECONDS QUICK FULL SCENARIOS REFS \
 	SERVER_CPUS CLIENT_CPUS BENCH_ARGS RESULTS GREEN_IDLE_CONNS CROSS_CC GREEN_SWITCH \
-	SERVER_HOST CLIENT_HOSTS SERVER_ADDR SSH_CONFIG LINK; do
+	SERVER_HOST CLIENT_HOSTS SERVER_ADDR SSH_CONFIG REMOTE_BUILD LINK; do
 	grep -qE "(^| )$v=" <<<"$help" || missing+=" $v"
 done
 [[ -z $missing ]] && ok every-variable || bad every-variable "not in make help:$missing"
