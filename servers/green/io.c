@@ -173,13 +173,21 @@ int green_wait(int fd, enum green_dir dir)
 	return rc;
 }
 
+/* The drained hint does not know (a fresh connection, or a read that filled its buffer): ask
+ * the socket, taking nothing. So a new connection waits for its first byte holding no buffer. */
+static bool nothing_to_read(struct pd *pd)
+{
+	char c;
+	return pd->stream && recv(pd->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && would_block();
+}
+
 int green_wait_input(int fd)
 {
 	struct pd *pd = pd_acquire(fd);
 	if (!pd)
 		return -1;
 	int rc = 0;
-	if (pd->drained && (rc = pd_wait(pd, GREEN_IN)) == 0)
+	if ((pd->drained || nothing_to_read(pd)) && (rc = pd_wait(pd, GREEN_IN)) == 0)
 		pd->drained = false;     /* an edge came: the next read must really read */
 	pd_release(pd);
 	return rc;

@@ -745,6 +745,43 @@ static bool busy_io_yields(void)
 	return true;
 }
 
+/* ---- green_wait_input() on a fresh socket parks until data comes ----
+ * A server waits with it before it borrows a buffer, so that an idle connection holds none;
+ * on a connection that has not read yet, the runtime knows nothing, and must look. */
+
+static int fresh_pair[2];
+static _Atomic bool fresh_written, fresh_waited_for_data;
+
+static void fresh_waiter(void *arg)
+{
+	(void)arg;
+	int rc = green_wait_input(fresh_pair[0]);
+	atomic_store(&fresh_waited_for_data, rc == 0 && atomic_load(&fresh_written));
+}
+
+static void fresh_main(void *arg)
+{
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fresh_pair) < 0)
+		abort();
+	green_spawn(fresh_waiter, NULL);
+	green_sleep_ms(20);          /* one worker: the waiter runs first, and parks (or returns) */
+	atomic_store(&fresh_written, true);
+	if (write(fresh_pair[1], "x", 1) != 1)
+		abort();
+	green_sleep_ms(20);
+	green_close(fresh_pair[0]);
+	close(fresh_pair[1]);
+}
+
+static bool wait_input_fresh_socket(void)
+{
+	EXPECT(run(1, fresh_main, NULL), "the runtime to run");
+	EXPECT(atomic_load(&fresh_waited_for_data),
+	       "green_wait_input() on a fresh socket to return only once data was written");
+	return true;
+}
+
 /* ---- a TCP echo server and clients over loopback: accept, connect, read, write ---- */
 
 static _Atomic unsigned echoed;
@@ -851,6 +888,7 @@ int main(int argc, char **argv)
 		{ "long-computation-stalls-without-monitor", long_computation_stalls_without_monitor },
 		{ "monitor-sleeps-when-idle", monitor_sleeps_when_idle },
 		{ "busy-io-does-not-starve-others", busy_io_yields },
+		{ "wait-input-parks-on-a-fresh-socket", wait_input_fresh_socket },
 		{ "tcp-echo-accept-connect", tcp_echo },
 	};
 	return run_cases(cases, sizeof cases / sizeof cases[0], argc, argv);
