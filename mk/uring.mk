@@ -1,6 +1,16 @@
-# The io_uring model links liburing (Debian: liburing-dev, 2.3 on Debian 12). no-io-uring runs
+# The io_uring model links liburing (Debian: liburing-dev, 2.3 on Debian 12) and its companion,
+# servers/uring/ (setting the ring up, saying why not, the provided buffers). no-io-uring runs
 # a command with io_uring forbidden by a seccomp filter, to test the model's refusal path.
 
+URING_SRC := $(wildcard servers/uring/*.c)
+URING_LIB := $(BUILD)/lib/liburingmodel.a
+MODEL_LIBS_uring := $(URING_LIB)
+
+$(URING_LIB): $(URING_SRC:%.c=$(OBJ)/%.o)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(OBJ)/servers/uring.o $(OBJ)/servers/uring-smallring.o: CFLAGS += -Iservers/uring
 $(BIN)/uring: LDLIBS += -luring
 
 NO_IO_URING := $(BIN)/no-io-uring
@@ -19,6 +29,6 @@ $(OBJ)/servers/uring-smallring.o: servers/uring.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DURING_RING_BUFS=2 -DURING_NAME='"uring-smallring"' -c -o $@ $<
 
-$(URING_SMALLRING): $(OBJ)/servers/uring-smallring.o $(CORE_LIB)
+$(URING_SMALLRING): $(OBJ)/servers/uring-smallring.o $(URING_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -luring

@@ -42,10 +42,10 @@
  * - /block blocks the thread, as in epoll: every connection waits with it.
  *
  * Where the kernel (Linux 6.0 or later is needed for multishot receive) or a sandbox refuses
- * io_uring, the server says why in one line and exits 1.
+ * io_uring, the server says why in one line and exits 1. Setting the ring up, saying why not,
+ * and the provided buffers' bookkeeping are in servers/uring/ring.c.
  */
 #include <errno.h>
-#include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -53,12 +53,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "deadline.h"
+#include "fdtable.h"
+#include "ring.h"
 #include "server.h"
 #include "session.h"
 
@@ -78,7 +78,6 @@ struct conn {
 	enum waiting waiting;
 	struct session *session;
 	struct deadline deadline;   /* the idle time-out */
-	struct conn *prev, *next;   /* the loop's open connections */
 	unsigned in_flight;         /* operations the kernel has not answered for the last time */
 	bool recv_armed;            /* a receive is in flight (multishot or, if direct, one-shot) */
 	bool recv_direct;           /* ... into the session's buffer: the ring ran out */
@@ -87,23 +86,20 @@ struct conn {
 	bool sending, sleeping;
 	bool peer_done;             /* EOF or an error came after the held bytes */
 	bool peer_failed;           /* ... and it was an error */
-	int held_head, held_tail;   /* ring buffers received but not yet read (-1: none) */
-	unsigned held_off;          /* bytes of the head buffer already read */
+	struct held held;           /* input received while the session did not want it */
 	struct __kernel_timespec sleep_ts;   /* read by the kernel when the timeout is submitted */
 };
 
-/* The provided buffer ring: small buffers, because most messages are; the count bounds what
- * every receive together can hold before ENOBUFS sends them to their own buffers. The tests
- * build a copy with a tiny ring (URING_RING_BUFS=2), where ENOBUFS is the rule. */
+/* The count bounds what every receive together can hold before ENOBUFS sends them to their
+ * own buffers. The tests build a copy with a tiny ring (URING_RING_BUFS=2), where ENOBUFS is
+ * the rule. */
 #ifndef URING_RING_BUFS
 #define URING_RING_BUFS 1024
 #endif
 #ifndef URING_NAME
 #define URING_NAME "uring"
 #endif
-enum { RING_BUFS = URING_RING_BUFS, RING_BUF_SIZE = 4096, BUF_GROUP = 0 };
-/* Submission queue entries; completions get four times as many slots. */
-enum { SQ_ENTRIES = 1024 };
+enum { RING_BUFS = URING_RING_BUFS, BUF_GROUP = 0 };
 /* Completions taken per turn: more are simply taken next turn. */
 enum { CQES_PER_TURN = 256 };
 /* Spare session buffers the loop keeps, as loop.c does. */
@@ -112,11 +108,8 @@ enum { SPARE_BUFFERS = 256 };
 struct loop {
 	struct server *srv;
 	struct io_uring ring;
-	struct io_uring_buf_ring *br;
-	char *bufs;                 /* RING_BUFS buffers of RING_BUF_SIZE */
-	int held_next[RING_BUFS];   /* each held buffer's successor in its connection's list */
-	unsigned held_len[RING_BUFS];
-	struct conn *open_list;
+	struct bufring bufs;        /* the provided buffers the kernel receives into */
+	struct fdtable conns;       /* the open connections, by fd */
 	unsigned open;              /* connections being served */
 	unsigned closing;           /* closed ones the kernel still has operations of */
 	bool accepting, stopping;
@@ -135,79 +128,18 @@ static struct conn *conn_of(struct deadline *d)
 	return (struct conn *)((char *)d - offsetof(struct conn, deadline));
 }
 
-/* A submission slot; when the queue is full, what is in it goes to the kernel first. */
-static struct io_uring_sqe *get_sqe(struct loop *l)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
-	while (!sqe) {
-		io_uring_submit(&l->ring);
-		sqe = io_uring_get_sqe(&l->ring);
-	}
-	return sqe;
-}
-
-/* ---- The provided buffer ring ---- */
-
-static char *ring_buf(struct loop *l, int bid)
-{
-	return l->bufs + (size_t)bid * RING_BUF_SIZE;
-}
-
-static void ring_give_back(struct loop *l, int bid)
-{
-	io_uring_buf_ring_add(l->br, ring_buf(l, bid), RING_BUF_SIZE, (unsigned short)bid,
-	                      io_uring_buf_ring_mask(RING_BUFS), 0);
-	io_uring_buf_ring_advance(l->br, 1);
-}
-
-static void hold(struct loop *l, struct conn *c, int bid, unsigned len)
-{
-	l->held_next[bid] = -1;
-	l->held_len[bid] = len;
-	if (c->held_tail >= 0)
-		l->held_next[c->held_tail] = bid;
-	else
-		c->held_head = bid, c->held_off = 0;
-	c->held_tail = bid;
-}
-
-/* Moves held bytes into the session's input buffer, as much as it has room for. */
-static void read_held(struct loop *l, struct conn *c)
-{
-	size_t room;
-	char *dst = session_rbuf(c->session, &l->pool, &room);
-	int bid = c->held_head;
-	size_t n = l->held_len[bid] - c->held_off;
-	if (n > room)
-		n = room;
-	if (n)
-		memcpy(dst, ring_buf(l, bid) + c->held_off, n);
-	c->held_off += (unsigned)n;
-	if (c->held_off == l->held_len[bid]) {
-		c->held_head = l->held_next[bid];
-		c->held_off = 0;
-		if (c->held_head < 0)
-			c->held_tail = -1;
-		ring_give_back(l, bid);
-	}
-	session_read(c->session, n);   /* 0 only when the pool had no buffer: the session closes */
-}
-
-static void drop_held(struct loop *l, struct conn *c)
-{
-	while (c->held_head >= 0) {
-		int bid = c->held_head;
-		c->held_head = l->held_next[bid];
-		ring_give_back(l, bid);
-	}
-	c->held_tail = -1;
-}
-
 /* ---- Posting operations ---- */
+
+static void post(struct conn *c, enum op op, struct io_uring_sqe *sqe)
+{
+	io_uring_sqe_set_data64(sqe, tag(c, op));
+	if (c)
+		c->in_flight++;
+}
 
 static void post_recv(struct loop *l, struct conn *c)
 {
-	struct io_uring_sqe *sqe = get_sqe(l);
+	struct io_uring_sqe *sqe = uring_sqe(&l->ring);
 	c->recv_direct = c->ring_starved;
 	if (c->recv_direct) {
 		size_t room;
@@ -218,40 +150,35 @@ static void post_recv(struct loop *l, struct conn *c)
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = BUF_GROUP;
 	}
-	io_uring_sqe_set_data64(sqe, tag(c, OP_RECV));
+	post(c, OP_RECV, sqe);
 	c->recv_armed = true;
 	c->recv_cancelled = false;
-	c->in_flight++;
 }
 
 static void post_send(struct loop *l, struct conn *c)
 {
 	size_t len;
 	const char *buf = session_wbuf(c->session, &len);
-	struct io_uring_sqe *sqe = get_sqe(l);
+	struct io_uring_sqe *sqe = uring_sqe(&l->ring);
 	io_uring_prep_send(sqe, c->fd, buf, len, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, tag(c, OP_SEND));
+	post(c, OP_SEND, sqe);
 	c->sending = true;
-	c->in_flight++;
 }
 
 static void post_sleep(struct loop *l, struct conn *c)
 {
-	unsigned ms = session_wait_ms(c->session);
-	c->sleep_ts = (struct __kernel_timespec){ .tv_sec = ms / 1000,
-	                                          .tv_nsec = (long long)(ms % 1000) * 1000000 };
-	struct io_uring_sqe *sqe = get_sqe(l);
+	c->sleep_ts = uring_ts(session_wait_ms(c->session));
+	struct io_uring_sqe *sqe = uring_sqe(&l->ring);
 	io_uring_prep_timeout(sqe, &c->sleep_ts, 0, 0);
-	io_uring_sqe_set_data64(sqe, tag(c, OP_SLEEP));
+	post(c, OP_SLEEP, sqe);
 	c->sleeping = true;
-	c->in_flight++;
 }
 
 static void cancel(struct loop *l, struct conn *c, enum op op)
 {
-	struct io_uring_sqe *sqe = get_sqe(l);
+	struct io_uring_sqe *sqe = uring_sqe(&l->ring);
 	io_uring_prep_cancel64(sqe, tag(c, op), 0);
-	io_uring_sqe_set_data64(sqe, tag(NULL, OP_IGNORE));
+	post(NULL, OP_IGNORE, sqe);
 }
 
 static void cancel_recv(struct loop *l, struct conn *c)
@@ -281,17 +208,12 @@ static void conn_close(struct loop *l, struct conn *c)
 		cancel(l, c, OP_SEND);
 	if (c->sleeping)
 		cancel(l, c, OP_SLEEP);
-	drop_held(l, c);
+	held_drop(&l->bufs, &c->held);
 	/* The operations hold the socket itself, not its number: closing it now is safe even if
 	 * the number is reused before the cancellations complete. */
 	server_close(c->fd);
+	fdtable_set(&l->conns, c->fd, NULL);
 	c->waiting = CLOSED;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->open_list = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
 	l->open--;
 	l->closing++;
 	conn_free_if_done(l, c);
@@ -306,13 +228,22 @@ static void wait_for(struct loop *l, struct conn *c, enum waiting what)
 		deadline_set(&l->deadlines, &c->deadline, l->now + l->srv->opts.idle_timeout_s * 1000u);
 }
 
+/* Moves held bytes into the session's input buffer, as much as it has room for. */
+static void read_held(struct loop *l, struct conn *c)
+{
+	size_t room;
+	char *dst = session_rbuf(c->session, &l->pool, &room);
+	/* 0 only when the pool had no buffer: the session closes */
+	session_read(c->session, held_copy(&l->bufs, &c->held, dst, room));
+}
+
 /* Runs a connection's protocol as far as it can go until it must wait for a completion. */
 static void drive(struct loop *l, struct conn *c)
 {
 	for (;;) {
 		switch (session_next(c->session, &l->pool)) {
 		case WANT_READ:
-			if (c->held_head >= 0) {
+			if (held_any(&c->held)) {
 				read_held(l, c);
 				break;
 			}
@@ -338,7 +269,7 @@ static void drive(struct loop *l, struct conn *c)
 			post_sleep(l, c);
 			wait_for(l, c, FOR_SLEEP);
 			return;
-		case WANT_BLOCK:
+		case WANT_BLOCK:   /* as in loop.c's drive(), on purpose: the thread blocks */
 			block_for_ms(session_wait_ms(c->session));   /* every connection waits with us */
 			l->now = now_ms();
 			session_woke(c->session);
@@ -356,7 +287,7 @@ static void conn_open(struct loop *l, int fd)
 		server_refuse(l->srv, fd, "at --max-conns; refusing new connections");
 		return;
 	}
-	struct conn *c = calloc(1, sizeof *c);
+	struct conn *c = fdtable_reserve(&l->conns, fd) ? calloc(1, sizeof *c) : NULL;
 	if (c)
 		c->session = session_new(l->srv->opts.proto);
 	if (!c || !c->session) {
@@ -367,11 +298,8 @@ static void conn_open(struct loop *l, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = fd;
-	c->held_head = c->held_tail = -1;
-	c->next = l->open_list;
-	if (c->next)
-		c->next->prev = c;
-	l->open_list = c;
+	c->held = HELD_NONE;
+	fdtable_set(&l->conns, fd, c);
 	l->open++;
 	drive(l, c);   /* an idle session wants input: this posts its receive */
 }
@@ -380,9 +308,9 @@ static void conn_open(struct loop *l, int fd)
 
 static void post_accept(struct loop *l)
 {
-	struct io_uring_sqe *sqe = get_sqe(l);
+	struct io_uring_sqe *sqe = uring_sqe(&l->ring);
 	io_uring_prep_multishot_accept(sqe, l->srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, tag(NULL, OP_ACCEPT));
+	post(NULL, OP_ACCEPT, sqe);
 	l->accepting = true;
 }
 
@@ -403,24 +331,31 @@ static void on_accept(struct loop *l, const struct io_uring_cqe *cqe)
 	}
 }
 
+/* The last completion of an operation: the kernel holds nothing of c's for it any more.
+ * Returns false if c is closed (and then maybe freed). */
+static bool answered(struct loop *l, struct conn *c)
+{
+	c->in_flight--;
+	if (c->waiting != CLOSED)
+		return true;
+	conn_free_if_done(l, c);
+	return false;
+}
+
 static void on_recv(struct loop *l, struct conn *c, const struct io_uring_cqe *cqe)
 {
 	bool last = !(cqe->flags & IORING_CQE_F_MORE);
-	if (last) {
+	if (last)
 		c->recv_armed = false;
-		c->in_flight--;
-	}
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		int bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		if (c->waiting == CLOSED || cqe->res <= 0)
-			ring_give_back(l, bid);
+			bufring_give_back(&l->bufs, bid);
 		else
-			hold(l, c, bid, (unsigned)cqe->res);
+			held_push(&l->bufs, &c->held, bid, (unsigned)cqe->res);
 	}
-	if (c->waiting == CLOSED) {
-		conn_free_if_done(l, c);
+	if (last ? !answered(l, c) : c->waiting == CLOSED)
 		return;
-	}
 	if (c->recv_direct && cqe->res > 0) {
 		session_read(c->session, (size_t)cqe->res);   /* it went straight into the session */
 		c->ring_starved = false;
@@ -432,18 +367,15 @@ static void on_recv(struct loop *l, struct conn *c, const struct io_uring_cqe *c
 	}
 	if (c->waiting == FOR_READ)
 		drive(l, c);
-	else if (c->held_head >= 0)
+	else if (held_any(&c->held))
 		cancel_recv(l, c);   /* input it does not want now: post no more receives */
 }
 
 static void on_send(struct loop *l, struct conn *c, const struct io_uring_cqe *cqe)
 {
 	c->sending = false;
-	c->in_flight--;
-	if (c->waiting == CLOSED) {
-		conn_free_if_done(l, c);
+	if (!answered(l, c))
 		return;
-	}
 	if (cqe->res < 0) {
 		conn_close(l, c);
 		return;
@@ -455,11 +387,8 @@ static void on_send(struct loop *l, struct conn *c, const struct io_uring_cqe *c
 static void on_sleep(struct loop *l, struct conn *c)
 {
 	c->sleeping = false;
-	c->in_flight--;
-	if (c->waiting == CLOSED) {
-		conn_free_if_done(l, c);
+	if (!answered(l, c))
 		return;
-	}
 	session_woke(c->session);
 	drive(l, c);
 }
@@ -478,98 +407,6 @@ static void on_completion(struct loop *l, const struct io_uring_cqe *cqe)
 	}
 }
 
-/* ---- Setting up, and saying why not ---- */
-
-/* SINGLE_ISSUER and DEFER_TASKRUN (Linux 6.1): only this thread submits, and the kernel runs
- * completion work when we wait, in a batch, rather than interrupting us for each. Older
- * kernels refuse the flags (EINVAL): then without them. Returns 0 or -errno. */
-static int ring_setup(struct io_uring *ring)
-{
-	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
-	                                      IORING_SETUP_DEFER_TASKRUN,
-	                             .cq_entries = 4 * SQ_ENTRIES };
-	int err = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
-	if (err == -EINVAL) {
-		p = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE, .cq_entries = 4 * SQ_ENTRIES };
-		err = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
-	}
-	return err;
-}
-
-/* Why io_uring_setup() failed, in words a user can act on. */
-static const char *refusal_cause(int err)
-{
-	if (err == -ENOSYS)
-		return "io_uring refused: the kernel has none: built without it, or a seccomp filter "
-		       "hides it (ENOSYS)";
-	if (err != -EPERM) {
-		static char why[128];
-		snprintf(why, sizeof why, "io_uring_setup failed: %s", strerror(-err));
-		return why;
-	}
-	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-	int disabled = 0;
-	if (f) {
-		if (fscanf(f, "%d", &disabled) != 1)
-			disabled = 0;
-		fclose(f);
-	}
-	if (disabled == 2)
-		return "io_uring refused: disabled for everyone (sysctl kernel.io_uring_disabled=2: EPERM)";
-	if (disabled == 1)
-		return "io_uring refused: disabled for this user (sysctl kernel.io_uring_disabled=1, "
-		       "not in kernel.io_uring_group: EPERM)";
-	return "io_uring refused: a seccomp profile (a container's or a sandbox's) forbids "
-	       "io_uring_setup (EPERM)";
-}
-
-/* Multishot receive came in Linux 6.0; older kernels would fail only at the first receive. */
-static bool kernel_is_6_or_later(void)
-{
-	struct utsname u;
-	return uname(&u) == 0 && atoi(u.release) >= 6;
-}
-
-/* Asked before the server listens: why this machine cannot run the model, or NULL. */
-static const char *uring_unavailable(void)
-{
-	struct io_uring ring;
-	int err = ring_setup(&ring);
-	if (err < 0)
-		return refusal_cause(err);
-	io_uring_queue_exit(&ring);
-	if (!kernel_is_6_or_later())
-		return "multishot receive needs Linux 6.0 or later";
-	return NULL;
-}
-
-/* Returns false if the kernel has no provided buffer rings (Linux 5.19) or memory ran out. */
-static bool buffers_init(struct loop *l)
-{
-	size_t ring_size = RING_BUFS * sizeof(struct io_uring_buf);
-	void *br = mmap(NULL, ring_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	l->bufs = malloc((size_t)RING_BUFS * RING_BUF_SIZE);
-	if (br == MAP_FAILED || !l->bufs) {
-		if (br != MAP_FAILED)
-			munmap(br, ring_size);
-		return false;
-	}
-	l->br = br;
-	struct io_uring_buf_reg reg = { .ring_addr = (uintptr_t)br, .ring_entries = RING_BUFS,
-	                                .bgid = BUF_GROUP };
-	int err = io_uring_register_buf_ring(&l->ring, &reg, 0);
-	if (err < 0) {
-		fprintf(stderr, "%s: io_uring_register_buf_ring: %s\n", URING_NAME, strerror(-err));
-		return false;
-	}
-	io_uring_buf_ring_init(l->br);
-	for (int bid = 0; bid < RING_BUFS; bid++)
-		io_uring_buf_ring_add(l->br, ring_buf(l, bid), RING_BUF_SIZE, (unsigned short)bid,
-		                      io_uring_buf_ring_mask(RING_BUFS), bid);
-	io_uring_buf_ring_advance(l->br, RING_BUFS);
-	return true;
-}
-
 /* ---- The loop ---- */
 
 /* One system call: what the turn posted goes in, and we wait for at least one completion or
@@ -581,22 +418,20 @@ static int submit_and_wait(struct loop *l)
 	if (ms < 0) {
 		rc = io_uring_submit_and_wait(&l->ring, 1);
 	} else {
-		struct __kernel_timespec ts = { .tv_sec = ms / 1000,
-		                                .tv_nsec = (long long)(ms % 1000) * 1000000 };
+		struct __kernel_timespec ts = uring_ts((unsigned)ms);
 		struct io_uring_cqe *cqe;
 		rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
 	}
 	return rc >= 0 || rc == -ETIME || rc == -EINTR || rc == -EAGAIN || rc == -EBUSY ? 0 : rc;
 }
 
-static unsigned take_completions(struct loop *l)
+static void take_completions(struct loop *l)
 {
 	struct io_uring_cqe *cqes[CQES_PER_TURN];
 	unsigned n = io_uring_peek_batch_cqe(&l->ring, cqes, CQES_PER_TURN);
 	for (unsigned i = 0; i < n; i++)
 		on_completion(l, cqes[i]);
 	io_uring_cq_advance(&l->ring, n);
-	return n;
 }
 
 /* At shutdown: close every connection, then wait (a bounded time) for the kernel to give back
@@ -604,14 +439,15 @@ static unsigned take_completions(struct loop *l)
  * listening socket, which would go on accepting until the ring is torn down, after we exit. */
 static void close_all(struct loop *l)
 {
-	while (l->open_list)
-		conn_close(l, l->open_list);
+	for (size_t fd = 0; fd < l->conns.cap; fd++)
+		if (l->conns.slots[fd])
+			conn_close(l, l->conns.slots[fd]);
 	if (l->accepting)
 		cancel(l, NULL, OP_ACCEPT);
 	uint64_t give_up = now_ms() + 2000;
 	while ((l->closing || l->accepting) && now_ms() < give_up) {
 		l->now = now_ms();
-		struct __kernel_timespec ts = { .tv_nsec = 100 * 1000000 };
+		struct __kernel_timespec ts = uring_ts(100);
 		struct io_uring_cqe *cqe;
 		io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
 		take_completions(l);
@@ -621,22 +457,24 @@ static void close_all(struct loop *l)
 static int uring_run(struct server *srv)
 {
 	struct loop l = { .srv = srv, .pool = BUFPOOL_INIT(SPARE_BUFFERS) };
-	int err = ring_setup(&l.ring);
+	int err = uring_ring_init(&l.ring);
 	if (err < 0) {
-		fprintf(stderr, "%s: %s\n", URING_NAME, refusal_cause(err));
+		fprintf(stderr, "%s: %s\n", URING_NAME, uring_refusal(err));
 		return 1;
 	}
 	/* Every io_uring_enter() names the ring by an index into this thread's registered rings
 	 * rather than by its fd: no file lookup per call (Linux 5.18; where it fails, the fd). */
 	io_uring_register_ring_fd(&l.ring);
-	if (!buffers_init(&l)) {
+	err = bufring_init(&l.bufs, &l.ring, RING_BUFS, BUF_GROUP);
+	if (err < 0) {
+		fprintf(stderr, "%s: io_uring_register_buf_ring: %s\n", URING_NAME, strerror(-err));
 		io_uring_queue_exit(&l.ring);
-		free(l.bufs);
+		bufring_free(&l.bufs, true);
 		return 1;
 	}
-	struct io_uring_sqe *sqe = get_sqe(&l);
+	struct io_uring_sqe *sqe = uring_sqe(&l.ring);
 	io_uring_prep_poll_add(sqe, srv->stop_fd, POLLIN);
-	io_uring_sqe_set_data64(sqe, tag(NULL, OP_STOP));
+	post(NULL, OP_STOP, sqe);
 
 	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
 	while (!l.stopping) {
@@ -649,10 +487,9 @@ static int uring_run(struct server *srv)
 			rc = 1;
 			break;
 		}
-		l.now = now_ms();
-		uint64_t woke = l.now;
+		uint64_t woke = l.now = now_ms();
 		take_completions(&l);
-		/* Judged by the time the loop woke, as in epoll.c: bytes that came during a /block
+		/* Judged by the time the loop woke, as in loop.c: bytes that came during a /block
 		 * are taken before their connection is judged idle. */
 		struct deadline *due;
 		while ((due = deadline_pop_due(&l.deadlines, woke)))
@@ -661,9 +498,8 @@ static int uring_run(struct server *srv)
 	close_all(&l);
 	deadline_heap_free(&l.deadlines);
 	io_uring_queue_exit(&l.ring);
-	if (!l.closing)   /* else the kernel may still hold a pointer: leave them */
-		free(l.bufs);
-	munmap(l.br, RING_BUFS * sizeof(struct io_uring_buf));
+	bufring_free(&l.bufs, l.closing == 0);
+	fdtable_free(&l.conns);
 	bufpool_drain(&l.pool);
 	return rc;
 }

@@ -34,7 +34,7 @@ static struct conn *conn_of(struct deadline *d)
 
 struct conn *loop_conn(const struct loop *l, int fd)
 {
-	return fd >= 0 && (size_t)fd < l->conns_cap ? l->conns[fd] : NULL;
+	return fdtable_get(&l->conns, fd);
 }
 
 /* Counts a new connection in, unless --max-conns are open already. Loops that share a count
@@ -63,7 +63,7 @@ static void conn_close(struct loop *l, struct conn *c)
 	deadline_cancel(&l->deadlines, &c->deadline);
 	session_free(c->session, &l->pool);
 	server_close(c->fd);
-	l->conns[c->fd] = NULL;
+	fdtable_set(&l->conns, c->fd, NULL);
 	l->open--;
 	count_out(l);
 	free(c);
@@ -152,23 +152,6 @@ void conn_ready(struct loop *l, struct conn *c, unsigned readiness)
 		drive(l, c);
 }
 
-static bool grow_table(struct loop *l, int fd)
-{
-	if ((size_t)fd < l->conns_cap)
-		return true;
-	size_t cap = l->conns_cap ? l->conns_cap : 1024;
-	while (cap <= (size_t)fd)
-		cap *= 2;
-	struct conn **conns = realloc(l->conns, cap * sizeof *conns);
-	if (!conns)
-		return false;
-	for (size_t i = l->conns_cap; i < cap; i++)
-		conns[i] = NULL;
-	l->conns = conns;
-	l->conns_cap = cap;
-	return true;
-}
-
 static void conn_open(struct loop *l, int fd)
 {
 	if (!count_in(l)) {
@@ -176,14 +159,14 @@ static void conn_open(struct loop *l, int fd)
 		return;
 	}
 	const char *refusal = "out of memory; refusing new connections";
-	struct conn *c = grow_table(l, fd) ? calloc(1, sizeof *c) : NULL;
+	struct conn *c = fdtable_reserve(&l->conns, fd) ? calloc(1, sizeof *c) : NULL;
 	if (c) {
 		/* A new socket can take output: writes are tried until it says it is full. */
 		*c = (struct conn){ .fd = fd, .waiting = FOR_READ, .can_write = true,
 		                    .session = session_new(l->srv->opts.proto) };
 	}
 	if (c && c->session && !(refusal = l->backend->add ? l->backend->add(l, c) : NULL)) {
-		l->conns[fd] = c;
+		fdtable_set(&l->conns, fd, c);
 		l->open++;
 		l->accepted++;
 		wait_for(l, c, FOR_READ);   /* the kernel will say whether it has sent anything */
@@ -243,10 +226,10 @@ void loop_expire(struct loop *l)
 
 void loop_free(struct loop *l)
 {
-	for (size_t fd = 0; fd < l->conns_cap; fd++)
-		if (l->conns[fd])
-			conn_close(l, l->conns[fd]);
+	for (size_t fd = 0; fd < l->conns.cap; fd++)
+		if (l->conns.slots[fd])
+			conn_close(l, l->conns.slots[fd]);
 	deadline_heap_free(&l->deadlines);
 	bufpool_drain(&l->pool);
-	free(l->conns);
+	fdtable_free(&l->conns);
 }

@@ -35,6 +35,7 @@
 
 #include "bufpool.h"
 #include "deadline.h"
+#include "fdtable.h"
 #include "server.h"
 #include "session.h"
 
@@ -85,8 +86,7 @@ struct loop {
 	struct server *srv;
 	const struct loop_backend *backend;
 	void *data;                 /* the backend's own state: its epoll fd, its bitmaps */
-	struct conn **conns;        /* indexed by fd, as Redis's ae does */
-	size_t conns_cap;
+	struct fdtable conns;       /* each connection, by its fd */
 	unsigned open;              /* connections being served */
 	atomic_uint *open_shared;   /* NULL, or the count of several loops (epoll --workers), which
 	                             * --max-conns bounds instead of `open` */
