@@ -23,7 +23,7 @@
  * Why it does not use the event loops' shared core (loop.h): a loop there belongs to one
  * thread and runs every session itself. Here sessions run on other threads, so the table of
  * connections and the deadlines stay with the loop thread alone, and a connection changes
- * hands only through the queue and the return list, under their lock.
+ * hands only through the queue and the return list, under their lock (servers/core/handoff.h).
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,10 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "deadline.h"
+#include "fdtable.h"
+#include "handoff.h"
 #include "server.h"
 #include "session.h"
 
@@ -65,31 +66,19 @@ struct conn {
 	bool hung_up;               /* the peer's FIN, a reset or an error was reported */
 	struct session *session;
 	struct deadline deadline;   /* the loop's: the idle time-out or the end of a /sleep */
-	struct conn *next;          /* in the return list */
-};
-
-/* Between the two layers, under one lock: the queue of ready connections, loop to workers,
- * and the list of connections given back, workers to loop. */
-struct handoff {
-	pthread_mutex_t lock;
-	pthread_cond_t ready;       /* the queue is not empty, or stopping */
-	struct conn **queue;        /* a ring of `cap`: `len` from `head` */
-	size_t cap, head, len;
-	struct conn *returned;
-	int wake_fd;                /* an eventfd in the loop's epoll set: something came back */
-	bool stopping;
+	struct handoff_item item;   /* how it travels between the loop and the workers */
 };
 
 struct pool {
 	struct server *srv;
 	int epfd;
-	struct conn **conns;        /* indexed by fd; the loop thread's alone, like the deadlines */
-	size_t conns_cap;
+	struct fdtable conns;       /* each connection by its fd: the loop thread's alone, like
+	                             * the deadlines */
 	unsigned open;
 	uint64_t now;               /* ms, read once per turn of the loop */
 	struct deadline_heap deadlines;
 	struct bufpool bufs;        /* where closing sessions give their buffers back */
-	struct handoff h;
+	struct handoff h;           /* between the two layers: servers/core/handoff.h */
 	bool said_full;             /* the queue filled up: said once on stderr */
 };
 
@@ -98,44 +87,12 @@ static struct conn *conn_of(struct deadline *d)
 	return (struct conn *)((char *)d - offsetof(struct conn, deadline));
 }
 
-static void wake_loop(struct handoff *h)
+static struct conn *conn_of_item(struct handoff_item *it)
 {
-	uint64_t one = 1;
-	ssize_t ignored = write(h->wake_fd, &one, sizeof one);
-	(void)ignored;
+	return (struct conn *)((char *)it - offsetof(struct conn, item));
 }
 
 /* ---- The synchronous layer: the workers ---- */
-
-/* A connection off the queue, or NULL when the server stops. */
-static struct conn *take(struct handoff *h)
-{
-	pthread_mutex_lock(&h->lock);
-	while (h->len == 0 && !h->stopping)
-		pthread_cond_wait(&h->ready, &h->lock);
-	struct conn *c = NULL;
-	bool was_full = h->len == h->cap;
-	if (!h->stopping) {
-		c = h->queue[h->head];
-		h->head = (h->head + 1) % h->cap;
-		h->len--;
-	}
-	pthread_mutex_unlock(&h->lock);
-	if (c && was_full)
-		wake_loop(h);   /* it stopped taking work when the queue filled: there is room now */
-	return c;
-}
-
-static void give_back(struct handoff *h, struct conn *c)
-{
-	pthread_mutex_lock(&h->lock);
-	bool first = h->returned == NULL;   /* if not, the loop has been woken already */
-	c->next = h->returned;
-	h->returned = c;
-	pthread_mutex_unlock(&h->lock);
-	if (first)
-		wake_loop(h);
-}
 
 /* Runs the session with the socket until it would block, or its turn is used up; returns
  * what the connection waits for next. Plain calls: this thread may block (/block), compute
@@ -176,10 +133,11 @@ static void *worker(void *arg)
 {
 	struct handoff *h = arg;
 	struct bufpool bufs = BUFPOOL_INIT(WORKER_SPARE_BUFFERS);
-	struct conn *c;
-	while ((c = take(h))) {
+	struct handoff_item *it;
+	while ((it = handoff_take(h))) {
+		struct conn *c = conn_of_item(it);
 		c->waiting = serve(c, &bufs);
-		give_back(h, c);
+		handoff_give_back(h, it);
 	}
 	bufpool_drain(&bufs);
 	return NULL;
@@ -187,24 +145,11 @@ static void *worker(void *arg)
 
 /* ---- The asynchronous layer: the loop ---- */
 
-static size_t room(struct handoff *h)
-{
-	pthread_mutex_lock(&h->lock);
-	size_t n = h->cap - h->len;
-	pthread_mutex_unlock(&h->lock);
-	return n;
-}
-
 /* To a worker. The caller has made sure there is room: only the loop adds to the queue. */
 static void hand_over(struct pool *p, struct conn *c)
 {
 	deadline_cancel(&p->deadlines, &c->deadline);
-	struct handoff *h = &p->h;
-	pthread_mutex_lock(&h->lock);
-	h->queue[(h->head + h->len) % h->cap] = c;
-	h->len++;
-	pthread_cond_signal(&h->ready);
-	pthread_mutex_unlock(&h->lock);
+	handoff_put(&p->h, &c->item);
 }
 
 static void conn_close(struct pool *p, struct conn *c)
@@ -212,7 +157,7 @@ static void conn_close(struct pool *p, struct conn *c)
 	deadline_cancel(&p->deadlines, &c->deadline);
 	session_free(c->session, &p->bufs);
 	server_close(c->fd);   /* close() also takes it out of the epoll set */
-	p->conns[c->fd] = NULL;
+	fdtable_set(&p->conns, c->fd, NULL);
 	p->open--;
 	free(c);
 }
@@ -254,17 +199,11 @@ static void on_return(struct pool *p, struct conn *c)
 
 static void take_returns(struct pool *p)
 {
-	uint64_t count;
-	ssize_t ignored = read(p->h.wake_fd, &count, sizeof count);
-	(void)ignored;
-	pthread_mutex_lock(&p->h.lock);
-	struct conn *c = p->h.returned;
-	p->h.returned = NULL;
-	pthread_mutex_unlock(&p->h.lock);
-	while (c) {
-		struct conn *next = c->next;
-		on_return(p, c);
-		c = next;
+	struct handoff_item *it = handoff_take_returned(&p->h);
+	while (it) {
+		struct handoff_item *next = it->next;
+		on_return(p, conn_of_item(it));
+		it = next;
 	}
 }
 
@@ -279,32 +218,13 @@ static void on_socket_event(struct pool *p, struct conn *c, uint32_t events)
 	hand_over(p, c);
 }
 
-/* The table of loop.c, line for line, for this file's own struct conn: the loop thread's
- * state, which does not come from loop.h (see the top). */
-static bool grow_table(struct pool *p, int fd)
-{
-	if ((size_t)fd < p->conns_cap)
-		return true;
-	size_t cap = p->conns_cap ? p->conns_cap : 1024;
-	while (cap <= (size_t)fd)
-		cap *= 2;
-	struct conn **conns = realloc(p->conns, cap * sizeof *conns);
-	if (!conns)
-		return false;
-	for (size_t i = p->conns_cap; i < cap; i++)
-		conns[i] = NULL;
-	p->conns = conns;
-	p->conns_cap = cap;
-	return true;
-}
-
 static void conn_open(struct pool *p, int fd)
 {
 	if (p->open >= p->srv->opts.max_conns) {
 		server_refuse(p->srv, fd, "at --max-conns; refusing new connections");
 		return;
 	}
-	struct conn *c = grow_table(p, fd) ? calloc(1, sizeof *c) : NULL;
+	struct conn *c = fdtable_reserve(&p->conns, fd) ? calloc(1, sizeof *c) : NULL;
 	if (c)
 		*c = (struct conn){ .fd = fd, .waiting = FOR_READ, .can_write = true,
 		                    .session = session_new(p->srv->opts.proto) };
@@ -315,7 +235,7 @@ static void conn_open(struct pool *p, int fd)
 		server_refuse(p->srv, fd, "cannot take the connection (memory or epoll_ctl); refusing");
 		return;
 	}
-	p->conns[fd] = c;
+	fdtable_set(&p->conns, fd, c);
 	p->open++;
 }
 
@@ -333,7 +253,7 @@ static void accept_some(struct pool *p)
  * needs a worker: only as many as the queue has room for; the rest wait for the next turn. */
 static void expire(struct pool *p, uint64_t woke)
 {
-	size_t free_slots = room(&p->h);
+	size_t free_slots = handoff_room(&p->h);
 	struct deadline *due;
 	while (free_slots > 0 && (due = deadline_pop_due(&p->deadlines, woke))) {
 		struct conn *c = conn_of(due);
@@ -356,7 +276,7 @@ static void expire(struct pool *p, uint64_t woke)
  */
 static bool turn(struct pool *p)
 {
-	size_t free_slots = room(&p->h);
+	size_t free_slots = handoff_room(&p->h);
 	if (free_slots == 0) {
 		if (!p->said_full) {
 			fprintf(stderr, "%s: every worker busy and the queue full; new work waits in "
@@ -383,14 +303,15 @@ static bool turn(struct pool *p)
 	bool returns = false;
 	for (int i = 0; i < n; i++) {
 		int fd = events[i].data.fd;
+		struct conn *c = fdtable_get(&p->conns, fd);
 		if (fd == p->srv->stop_fd)
 			return false;
 		if (fd == p->srv->listen_fd)
 			accept_some(p);
 		else if (fd == p->h.wake_fd)
 			returns = true;
-		else if ((size_t)fd < p->conns_cap && p->conns[fd])
-			on_socket_event(p, p->conns[fd], events[i].events);
+		else if (c)
+			on_socket_event(p, c, events[i].events);
 	}
 	if (returns)
 		take_returns(p);
@@ -411,16 +332,12 @@ static int pool_run(struct server *srv)
 	unsigned nworkers = srv->opts.workers;
 	struct pool p = { .srv = srv, .bufs = BUFPOOL_INIT(0) };
 	struct handoff *h = &p.h;
-	*h = (struct handoff){ .cap = (size_t)nworkers * QUEUE_PER_WORKER };
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->ready, NULL);
-	h->queue = calloc(h->cap, sizeof *h->queue);
-	h->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	bool handoff_ok = handoff_init(h, (size_t)nworkers * QUEUE_PER_WORKER);
 	p.epfd = epoll_create1(EPOLL_CLOEXEC);
 	pthread_t *threads = calloc(nworkers, sizeof *threads);
 	unsigned started = 0;
 	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
-	if (!h->queue || !threads || h->wake_fd < 0 || p.epfd < 0 || !watch(p.epfd, srv->listen_fd) ||
+	if (!handoff_ok || !threads || p.epfd < 0 || !watch(p.epfd, srv->listen_fd) ||
 	    !watch(p.epfd, srv->stop_fd) || !watch(p.epfd, h->wake_fd))
 		rc = 1;
 	while (rc == 0 && started < nworkers) {
@@ -439,26 +356,19 @@ static int pool_run(struct server *srv)
 
 	/* The workers finish the connection in hand (a /block ends at the stop) and give it
 	 * back; then every connection, wherever it was, is in the table. */
-	pthread_mutex_lock(&h->lock);
-	h->stopping = true;
-	pthread_cond_broadcast(&h->ready);
-	pthread_mutex_unlock(&h->lock);
+	handoff_stop(h);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
-	for (size_t fd = 0; fd < p.conns_cap; fd++)
-		if (p.conns[fd])
-			conn_close(&p, p.conns[fd]);
+	for (size_t fd = 0; fd < p.conns.cap; fd++)
+		if (p.conns.slots[fd])
+			conn_close(&p, p.conns.slots[fd]);
 	deadline_heap_free(&p.deadlines);
 	bufpool_drain(&p.bufs);
-	free(p.conns);
+	fdtable_free(&p.conns);
 	free(threads);
-	free(h->queue);
-	if (h->wake_fd >= 0)
-		close(h->wake_fd);
+	handoff_destroy(h);
 	if (p.epfd >= 0)
 		close(p.epfd);
-	pthread_cond_destroy(&h->ready);
-	pthread_mutex_destroy(&h->lock);
 	return rc;
 }
 
