@@ -17,6 +17,7 @@ import os
 import platform
 import select
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,10 +128,9 @@ class Remote:
         for h in self.all_hosts:
             h.close()
         if self.control_dir:
-            try:
-                os.rmdir(self.control_dir)
-            except OSError:
-                pass
+            # A master told to exit may not have removed its socket yet: the directory goes
+            # with whatever is left in it.
+            shutil.rmtree(self.control_dir, ignore_errors=True)
 
     # --- a run ----------------------------------------------------------------------------
 

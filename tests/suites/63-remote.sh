@@ -84,7 +84,8 @@ id=$(cat "$rig/id")
 ctl=$(cat "$rig/ctl")
 in_ctl() { ip netns exec "$ctl" "$@"; }
 bench() {   # the runner in ctl, on the rig's hosts (a later --server-host or --client-hosts wins)
-	in_ctl timeout 300 python3 -m harness.bench --bin "$BIN" --refs "" --ssh-config "$rig/ssh_config" \
+	in_ctl env TMPDIR="$tmp" timeout 300 python3 -m harness.bench --bin "$BIN" --refs "" \
+		--ssh-config "$rig/ssh_config" \
 		--remote-dir "$tmp/remote" --server-host srv --client-hosts "cli1 cli2" "$@"
 }
 # The processes on a host other than its sshds: what the runner left there.
@@ -226,7 +227,8 @@ check "run-leaves-nothing" "left on the hosts: $left" test -z "$left"
 
 # --- Ctrl-C in the middle of a run --------------------------------------------------------------
 python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(sys.argv[1], sys.argv[1:])' \
-	ip netns exec "$ctl" python3 -m harness.bench --bin "$BIN" --refs "" --ssh-config "$rig/ssh_config" \
+	ip netns exec "$ctl" env TMPDIR="$tmp" python3 -m harness.bench --bin "$BIN" --refs "" \
+	--ssh-config "$rig/ssh_config" \
 	--remote-dir "$tmp/remote" --server-host srv --client-hosts "cli1 cli2" --duration 30 \
 	--warmup 0 --models epoll --scenarios echo --conns 10 --out "$tmp/ctrl-c" \
 	>"$tmp/ctrl-c.log" 2>&1 &
@@ -294,6 +296,8 @@ alive=
 for pid in $sshd_pids; do kill -0 "$pid" 2>/dev/null && alive+="$pid "; done
 check "no-sshd" "sshd still running: $alive" test -z "$alive"
 check "no-veth" "a veth of the rig is in this namespace" test -z "$(ip -o link show | grep -E 'v-(srv|cli1|cli2)@')"
+check "no-control-dir" "the runner left its ssh control directories: $(ls -d "$tmp"/c10k-ssh-* 2>/dev/null)" \
+	test -z "$(ls -d "$tmp"/c10k-ssh-* 2>/dev/null)"
 check "no-ssh-connection" "ssh still running: $(pgrep -af -- "$rig/ssh_config")" \
 	test -z "$(pgrep -f -- "$rig/ssh_config")"
 finish
