@@ -19,6 +19,7 @@ import sys
 from dataclasses import astuple, dataclass, field
 
 from harness.bench import results, servers, tools
+from harness.bench.scenarios import PIPELINE
 from harness.bench.progress import plural
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,8 +55,10 @@ def model_order(models):
 
 
 # The open marker of each line type's filled one (common.gp): a point from invalid runs.
-OPEN_POINT = {1: 6, 2: 4, 3: 8, 4: 12, 5: 10, 6: 14, 7: 3, 8: 1, 9: 1, 10: 3}
+OPEN_POINT = {1: 6, 2: 4, 3: 8, 4: 12, 5: 10, 6: 14, 7: 3, 8: 1, 9: 1, 10: 3, 11: 4, 12: 8,
+              13: 12, 14: 10}
 REFERENCE_LT = 9     # the reference servers' line types (grey, dashed), 9 and 10: common.gp
+MORE_LT = 11         # the ninth model and after: 11 to 14 (common.gp)
 
 
 def line_type(model, all_models):
@@ -63,7 +66,8 @@ def line_type(model, all_models):
         return REFERENCE_LT + servers.REFERENCES.index(model)
     ours = [m for m in model_order(set(all_models) | set(made_models()))
             if m not in servers.REFERENCES]
-    return ours.index(model) + 1
+    i = ours.index(model)
+    return i + 1 if i < REFERENCE_LT - 1 else MORE_LT + i - (REFERENCE_LT - 1)
 
 
 def quoted(model):
@@ -90,25 +94,28 @@ def ms(us):
 
 # ---- data files -------------------------------------------------------------------------
 
-def line_points(summary, scenario, model, metric, xmetric):
-    """(x, median, min, max) of each point of a model's line that has figures."""
-    return sorted((r.median(xmetric), *astuple(r.spread(metric)))
+def line_points(summary, scenario, model, metric, x_of):
+    """(x, median, min, max) of each point of a model's line that has figures; x_of(row)
+    is where a point is drawn (None: not on this line)."""
+    return sorted((x_of(r), *astuple(r.spread(metric)))
                   for r in rows_of(summary, scenario)
                   if r.model == model and r.median(metric) is not None
-                  and r.median(xmetric) is not None)
+                  and x_of(r) is not None)
 
 
-def write_lines(path_prefix, summary, unchecked, scenario, metric, scale=1.0, xmetric="x"):
+def write_lines(path_prefix, summary, unchecked, scenario, metric, scale=1.0, xmetric="x",
+                x_of=None):
     """DATA.MODEL.dat per model: x median min max, over the valid runs; and
     DATA.MODEL.invalid.dat: x median, for the points with no valid run, from `unchecked` (the
-    summary over every run). Returns the models that have data, and whether any point was
-    invalid."""
+    summary over every run). x is the median of `xmetric`, or x_of(row). Returns the models
+    that have data, and whether any point was invalid."""
+    x_of = x_of or (lambda r: r.median(xmetric))
     drawn, any_invalid = [], False
     models = model_order({r.model for r in rows_of(unchecked, scenario)})
     for model in models:
-        valid = line_points(summary, scenario, model, metric, xmetric)
+        valid = line_points(summary, scenario, model, metric, x_of)
         valid_x = {x for x, _, _, _ in valid}
-        invalid = [p for p in line_points(unchecked, scenario, model, metric, xmetric)
+        invalid = [p for p in line_points(unchecked, scenario, model, metric, x_of)
                    if p[0] not in valid_x]
         if not valid and not invalid:
             continue
@@ -123,29 +130,37 @@ def write_lines(path_prefix, summary, unchecked, scenario, metric, scale=1.0, xm
     return drawn, any_invalid
 
 
-def write_bars(path, bars, all_models):
-    """DATA.dat: index model value linetype "label", one bar per model. A model without a
-    valid value keeps its place, with no bar and the label "invalid". Returns the models, or
-    [] when none has a value (nothing to draw)."""
-    if all(v is None for _, v, _ in bars):
+def write_bars(path, bars, all_models, scale=1.0):
+    """DATA.dat: index model median linetype "label" min max, one bar per model, from
+    (model, results.Spread, label). A model without a valid value keeps its place, with no
+    bar and the label "invalid". Returns the models, or [] when none has a value."""
+    if all(v.median is None for _, v, _ in bars):
         return []
     bars = sorted(bars, key=lambda bar: line_type(bar[0], all_models))
     with open(path, "w") as f:
-        for i, (model, value, label) in enumerate(bars, 1):
-            if value is None:
-                value, label = 0, "invalid"
-            f.write(f'{i} {quoted(model)} {value:g} {line_type(model, all_models)} "{label}"\n')
+        for i, (model, v, label) in enumerate(bars, 1):
+            med, lo, hi = (0, 0, 0) if v.median is None else astuple(v)
+            label = "invalid" if v.median is None else label
+            f.write(f'{i} {quoted(model)} {med * scale:g} {line_type(model, all_models)} '
+                    f'"{label}" {lo * scale:g} {hi * scale:g}\n')
     return [m for m, _, _ in bars]
 
 
-def write_two_part(path, parts, all_models):
-    """DATA.dat: index model first second linetype."""
-    parts = sorted(((m, a, b) for m, a, b in parts if a is not None and b is not None),
+def write_two_part(path, parts, all_models, scale=1.0):
+    """DATA.dat: index model first second linetype, then each part's min and max, then the
+    whole's (first + second) min and max; from (model, Spread, Spread, Spread of the whole or
+    None)."""
+    parts = sorted((p for p in parts if p[1].median is not None and p[2].median is not None),
                    key=lambda part: line_type(part[0], all_models))
     with open(path, "w") as f:
-        for i, (model, a, b) in enumerate(parts, 1):
-            f.write(f"{i} {quoted(model)} {a:g} {b:g} {line_type(model, all_models)}\n")
-    return [m for m, _, _ in parts]
+        for i, (model, a, b, whole) in enumerate(parts, 1):
+            whole = whole if whole and whole.median is not None else \
+                results.Spread(a.median + b.median, a.min + b.min, a.max + b.max)
+            cols = (a.median, b.median, line_type(model, all_models), a.min, a.max, b.min,
+                    b.max, whole.min, whole.max)
+            f.write(f"{i} {quoted(model)} " + " ".join(f"{c * (1 if j == 2 else scale):g}"
+                                                       for j, c in enumerate(cols)) + "\n")
+    return [p[0] for p in parts]
 
 
 def write_spectrum(path_prefix, results_dir, runs, point):
@@ -180,9 +195,9 @@ def plan(summary, runs, results_dir, data_dir):
     d = lambda name: os.path.join(data_dir, name)   # noqa: E731
     out = []
 
-    def lines(plot, scenario, metric, scale=1.0, xmetric="x", **settings):
+    def lines(plot, scenario, metric, scale=1.0, xmetric="x", x_of=None, **settings):
         models, any_invalid = write_lines(d(plot.name), summary, unchecked, scenario, metric,
-                                          scale, xmetric)
+                                          scale, xmetric, x_of)
         plot.settings.update(settings, invalid=int(any_invalid))
         if models:
             out.append((plot, models))
@@ -191,6 +206,21 @@ def plan(summary, runs, results_dir, data_dir):
         if models:
             out.append((plot, models))
 
+    # efficiency: the figures a small machine gives honestly, first.
+    rate_points = {r.point for r in rows_of(summary, "efficiency") if "idle" not in r.point}
+    lines(Plot("efficiency_cpu", "efficiency",
+               "Server CPU busy against offered rate (open loop, 100 connections)", "lines",
+               "offered rate (requests per second)", "server CPU (% of one core)"),
+          "efficiency", "window_cpu_pct",
+          x_of=lambda r: r.median("target_rate") if r.point in rate_points else None,
+          logx=0, logy=0, yformat="%g")
+    held = _held_connections(rows_of(unchecked, "efficiency"))
+    if len(set(held.values())) > 1:
+        lines(Plot("efficiency_idle", "efficiency",
+                   "CPU per request against idle connections held, at a fixed rate", "lines",
+                   "connections held (100 active, the rest idle)", "server CPU µs per request"),
+              "efficiency", "window_cpu_us_per_req", x_of=lambda r: held.get(r.point),
+              logx=1, logy=0, yformat="%g")
     lines(Plot("http_throughput", "http", "HTTP /plaintext throughput (wrk, keep-alive)",
                "lines", "connections", "requests per second"),
           "http", "req_per_s", logx=1, logy=0, yformat="%.0s%c")
@@ -205,12 +235,16 @@ def plan(summary, runs, results_dir, data_dir):
         single(Plot("cpu_per_request", "http", f"Server CPU time per request (HTTP, {ref})",
                     "stacked", "", "CPU µs per request", {"lower": "user", "upper": "system"}),
                write_two_part(d("cpu_per_request.dat"), [
-                   (r.model, r.median("server_user_us_per_req"),
-                    r.median("server_sys_us_per_req"))
+                   (r.model, r.spread("server_user_us_per_req"),
+                    r.spread("server_sys_us_per_req"), r.spread("server_cpu_us_per_req"))
                    for r in rows_of(summary, "http", ref)], all_models))
     lines(Plot("csw_per_request", "http", "Server context switches per request (HTTP)",
                "lines", "connections", "context switches per request"),
           "http", "server_csw_per_req", logx=1, logy=1, yformat="%g")
+    lines(Plot("pipelined_throughput", "pipelined",
+               f"HTTP /plaintext throughput, pipelined {PIPELINE} deep (loadgen)", "lines",
+               "connections", "requests per second"),
+          "pipelined", "req_per_s", logx=1, logy=0, yformat="%.0s%c")
     lines(Plot("echo_throughput", "echo", "Echo throughput, 64-byte messages (loadgen)", "lines",
                "connections", "round trips per second"),
           "echo", "req_per_s", logx=1, logy=0, yformat="%.0s%c")
@@ -223,14 +257,14 @@ def plan(summary, runs, results_dir, data_dir):
                     f"Server memory per idle connection ({idle})", "bars", "",
                     "KiB per connection (Pss)", {"yformat": "%g", "logy": 0}),
                write_bars(d(f"idle_memory_{idle.replace('=', '')}.dat"), [
-                   (r.model, r.median("server_mem_per_conn_kb"),
+                   (r.model, r.spread("server_mem_per_conn_kb"),
                     _tasks_label(r)) for r in rows], all_models))
     for point in sorted({r.point for r in rows_of(summary, "churn")}):
         single(Plot(f"churn_{point.replace('=', '')}", "churn",
                     f"Connection churn: a new connection per request ({point})", "bars", "",
                     "connections per second", {"yformat": "%.0s%c", "logy": 0}),
                write_bars(d(f"churn_{point.replace('=', '')}.dat"), [
-                   (r.model, r.median("req_per_s"), _count(r.median("req_per_s")))
+                   (r.model, r.spread("req_per_s"), _count(r.median("req_per_s")))
                    for r in rows_of(summary, "churn", point)], all_models))
     lines(Plot("cpubound_throughput", "cpubound", "CPU-bound requests (/work?us=100)", "lines",
                "connections", "requests per second"),
@@ -240,7 +274,7 @@ def plan(summary, runs, results_dir, data_dir):
                     f"Slow backend: /sleep?ms=10 at {point}", "bars", "",
                     "requests per second (label: p99)", {"yformat": "%.0s%c", "logy": 0}),
                write_bars(d(f"slowbackend_{point.replace('=', '')}.dat"), [
-                   (r.model, r.median('req_per_s'), f"p99 {_ms_text(r.median('lat_p99_us'))}")
+                   (r.model, r.spread("req_per_s"), f"p99 {_ms_text(r.median('lat_p99_us'))}")
                    for r in rows_of(summary, "slowbackend", point)], all_models))
     for proto, unit in (("http", "requests"), ("echo", "round trips")):
         # One scenario, two protocols: each plot takes the points of one ("http/4").
@@ -259,17 +293,29 @@ def plan(summary, runs, results_dir, data_dir):
             plot.settings.update(logx=0, logy=0, yformat=yformat, invalid=int(any_invalid))
             if models:
                 out.append((plot, models))
-    alone = {r.model: r for r in rows_of(summary, "blocking", "alone")}
-    pairs = [(r.model, ms(alone[r.model].median("lat_p99_us") if r.model in alone else None),
-              ms(r.median("lat_p99_us"))) for r in rows_of(summary, "blocking", "with /block")]
-    lowest = min((v for _, a, b in pairs for v in (a, b) if v), default=1.0)
+    alone = {r.model: r.spread("lat_p99_us") for r in rows_of(summary, "blocking", "alone")}
+    pairs = [(r.model, alone.get(r.model, results.Spread()), r.spread("lat_p99_us"), None)
+             for r in rows_of(summary, "blocking", "with /block")]
+    lowest = min((ms(v.min) for _, a, b, _ in pairs for v in (a, b) if v.min), default=1.0)
     single(Plot("blocking_p99", "blocking", "/plaintext p99 latency, alone and beside /block",
                 "pairs", "", "p99 latency of /plaintext (ms)",
                 # On a log scale a bar needs a floor below the lowest one to stand on.
                 {"first": "alone", "second": "with /block?ms=5", "logy": 1,
                  "ymin": 10 ** math.floor(math.log10(lowest / 2))}),
-           write_two_part(d("blocking_p99.dat"), pairs, all_models))
+           write_two_part(d("blocking_p99.dat"), pairs, all_models, scale=1e-3))
     return out
+
+
+def _held_connections(rows):
+    """{point: connections held} of the efficiency points at the rate that idle connections
+    are added to: the rate alone (its active connections) and each with idle ones beside."""
+    beside = {r.point: r for r in rows if "idle" in r.point}
+    if not beside:
+        return {}
+    rates = {r.median("target_rate") for r in beside.values()}
+    alone = {r.point: float(r.conns) for r in rows
+             if r.point not in beside and r.median("target_rate") in rates}
+    return {**alone, **{p: r.median("x") for p, r in beside.items()}}
 
 
 def _count(v):

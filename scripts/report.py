@@ -17,8 +17,9 @@ import html
 import os
 import sys
 
-from harness.bench import envinfo, limits, results, scenarios, servers
-from harness.bench.progress import latency_text
+from harness.bench import calibration, envinfo, limits, results, scenarios, servers
+from harness.bench import verdicts as bench_verdicts
+from harness.bench.progress import latency_text, ranged
 
 from . import plots, sentences, verdicts
 
@@ -33,25 +34,34 @@ def count(v, unit=""):
     return "-" if v is None else f"{v:,.0f}{unit}"
 
 
+def p99_text(r):
+    return f"p99 {ranged(r.spread('lat_p99_us'), latency_text)}"
+
+
 # What each scenario's table shows in a cell: (main figure, second figure).
 def cell_figures(scenario, r):
-    p99 = f"p99 {latency_text(r.median('lat_p99_us'))}"
+    if scenario == "efficiency":
+        csw = ranged(r.spread("server_csw_per_req"), lambda v: f"{v:.2g}")
+        rss = ranged(r.spread("server_peak_rss_kb"), lambda v: f"{v / 1024:.3g}")
+        return (ranged(r.spread("window_cpu_us_per_req"), lambda v: f"{v:.3g}", " µs/req"),
+                f"p50 {latency_text(r.median('lat_p50_us'))}, {p99_text(r)}, {csw} csw/req, "
+                f"RSS {rss} MiB")
     if scenario == "idle":
-        mem = r.median("server_mem_per_conn_kb")
-        return ("-" if mem is None else f"{mem:.1f} KiB/conn",
+        return (ranged(r.spread("server_mem_per_conn_kb"), lambda v: f"{v:.1f}", " KiB/conn"),
                 f"{count(r.median('server_threads'))} thr, {count(r.median('server_procs'))} proc")
     if scenario == "openloop" and r.point == "capacity":
-        return count(r.median("req_per_s"), " req/s"), p99
+        return ranged(r.spread("req_per_s"), unit=" req/s"), p99_text(r)
     if scenario == "openloop":
-        return p99, f"at {count(r.median('achieved_rate'))}/s"
+        return p99_text(r), f"at {count(r.median('achieved_rate'))}/s"
     if scenario == "blocking":
-        return p99, f"p50 {latency_text(r.median('lat_p50_us'))}"
+        return p99_text(r), f"p50 {latency_text(r.median('lat_p50_us'))}"
     unit = " conn/s" if scenario == "churn" else " req/s"
-    return count(r.median("req_per_s"), unit), p99
+    return ranged(r.spread("req_per_s"), unit=unit), p99_text(r)
 
 
-def scenario_table(scenario, rows, models):
-    """Points down, models across; an invalid point is marked, its figures left out."""
+def scenario_table(scenario, rows, models, refused=frozenset()):
+    """Points down, models across; an invalid point is marked, its figures left out (a
+    model that refused the connections, as select does past FD_SETSIZE, says so)."""
     points = []
     for r in rows:
         if r.point not in points:
@@ -65,7 +75,7 @@ def scenario_table(scenario, rows, models):
             if r is None:
                 line.append(NOT_APPLICABLE if servers.target(m).reference else "")
             elif not r.valid_runs:
-                line.append(f"{INVALID} invalid")
+                line.append(f"{INVALID} refused" if (point, m) in refused else f"{INVALID} invalid")
             else:
                 main, second = cell_figures(scenario, r)
                 flag = f" ({r.runs - r.valid_runs} {INVALID})" if r.valid_runs < r.runs else ""
@@ -97,9 +107,9 @@ def cost_table(rows, models):
             if not r or not r.valid_runs or r.median("server_cpu_us_per_req") is None:
                 line.append(_empty_cell(r, m))
                 continue
-            line.append(f"{r.median('server_cpu_us_per_req'):.1f} µs "
+            line.append(f"{ranged(r.spread('server_cpu_us_per_req'), lambda v: f'{v:.1f}')} µs "
                         f"({r.median('server_user_us_per_req'):.1f} user)\n"
-                        f"{r.median('server_csw_per_req'):.3g} csw")
+                        f"{ranged(r.spread('server_csw_per_req'), lambda v: f'{v:.3g}')} csw")
         body.append(line)
     return ("table", ["point"] + [servers.title(m) for m in models], body)
 
@@ -125,15 +135,15 @@ def _figure(summary):
     return fmt
 
 
-def reference_blocks(runs, summary):
+def reference_blocks(runs, summary, calib):
     """The paired verdicts of each model against the reference server it is compared with,
-    at every point both ran (scripts/verdicts.py)."""
+    at every point both ran (scripts/verdicts.py), with the noise bounds of the calibration."""
     blocks = []
     present = {r.model for r in runs}
     for a, b in verdicts.REFERENCE_PAIRS:
         if a not in present or b not in present:
             continue
-        found = verdicts.pair_verdicts(runs, a, b)
+        found = verdicts.pair_verdicts(runs, a, b, calib.noise)
         blocks.append(("h3", verdicts.pair_title(a, b)))
         if not found:
             blocks.append(("p", f"No point has a valid run of both {a} and {b}."))
@@ -149,8 +159,9 @@ def reference_blocks(runs, summary):
                   "green (M:N green threads, the design of Go's runtime) against Go's "
                   "net/http, epoll (one event loop) against nginx. Ratios are taken round by "
                   "round (the runs of a round share the machine's state), then their median; "
-                  f"a verdict is clear when one side won every round (two at least) by more "
-                  f"than {verdicts.NOISE:.0%}. nginx takes no part where it cannot serve the "
+                  "a verdict is clear when one side won every round (two at least) by more "
+                  "than the noise bound the calibration measured for that figure (the "
+                  "Verdicts section). nginx takes no part where it cannot serve the "
                   "scenario (n/a).")] + blocks
 
 
@@ -159,26 +170,56 @@ def reference_blocks(runs, summary):
 HEADLINE_SENTENCE = {"openloop_p99": 1}
 
 
-def in_short(summary, env, index, titles, runs):
+def in_short(facts, index, titles, runs):
     items, seen = [], set()
     for name, scenario, _ in index:
         if scenario in seen:
             continue
         seen.add(scenario)
-        said = sentences.about(name, summary, env)
+        said = sentences.about(name, facts)
         if said:
             pick = min(HEADLINE_SENTENCE.get(name, 0), len(said) - 1)
             short = titles[scenario].short if scenario in titles else scenario
             items.append(f"**{short}**: {said[pick]}")
     for a, b in verdicts.REFERENCE_PAIRS:
-        said = verdicts.summary_sentence(verdicts.pair_verdicts(runs, a, b))
+        said = verdicts.summary_sentence(verdicts.pair_verdicts(runs, a, b,
+                                                                facts.calib.noise))
         if said:
             items.append(f"**{verdicts.pair_title(a, b)}**: {said}")
     if not items:
         return []
     return [("h2", "In short"), ("list", items),
-            ("p", "Figures are medians over the valid repetitions; the sections below have "
+            ("p", "Figures are medians over the valid rounds, with their range in brackets. "
+                  "A model is called better than another only where it was better in every "
+                  "round and by more than the noise measured on this machine (findings.csv "
+                  "has every comparison); the rest is within noise. The sections below have "
                   "every point, the plots and the runs that were invalid.")]
+
+
+def noisy_blocks(calib):
+    """The first lines of the report when the machine moved under the benchmark."""
+    if not calib.noisy():
+        return []
+    return [("p", f"**Noisy machine**: the load generator's ceiling moved by "
+                  f"{100 * calib.drift():.0f} % between the calibration at the start "
+                  f"({calib.ceiling():,.0f} req/s) and at the end "
+                  f"({calib.end_ceiling():,.0f} req/s), more than "
+                  f"{calibration.DRIFT_NOISY:.0%}: something else ran on this machine. The "
+                  "noise bounds below include that drift, so fewer differences are clear; "
+                  "run it again on a quiet machine before trusting small ones.")]
+
+
+def verdict_blocks(found, calib):
+    clear = [f for f in found if f.clear]
+    if not found:
+        return []
+    bounds = calib.bounds_text()
+    return [("h2", "Verdicts"),
+            ("p", f"{len(clear)} of {len(found)} paired comparisons are clear: one model was "
+                  "better in every round and by more than the noise bound. Noise bounds, "
+                  f"from the calibration runs: {bounds}"
+                  + ("" if calib.measured else " (not measured: assumed)") +
+                  ". Every comparison: findings.csv.")]
 
 
 def machine_blocks(env, runs):
@@ -195,8 +236,12 @@ def machine_blocks(env, runs):
         f"{env.get('gnuplot', '?')}",
         f"**Run**: profile {env.get('profile', '?')}, {env.get('duration s', '?')} s per run "
         f"after {env.get('warmup s', '?')} s of warm-up, {env.get('repetitions', '?')} "
-        f"repetition(s); figures are medians over the valid repetitions",
+        f"round(s), the models' order rotating from round to round; figures are medians over "
+        f"the valid rounds",
     ]
+    items += [f"**Calibration**: {k} {env[k]}" for k in
+              ("calibration start", "calibration end", "calibration drift", "noise bound")
+              if k in env]
     items += [f"**Skipped**: {v}" for k, v in env.items() if k == "skipped"]
     return [("h2", "The machine"), ("list", items),
             ("p", "Full details: env.txt. Every run: runs.csv; medians: summary.csv.")]
@@ -228,26 +273,40 @@ def invalid_blocks(runs):
              [[r.run, r.model, r.scenario, r.point, r.invalid_reason] for r in bad])]
 
 
+def _refused(runs):
+    """{(scenario, point, model)} of the runs where the server refused connections."""
+    return {(r.scenario, r.point, r.model) for r in runs
+            if "refused connections" in r.invalid_reason}
+
+
 def build(results_dir):
     runs = results.read_runs(os.path.join(results_dir, "runs.csv"))
     summary = results.read_summary(results_dir)
     env = envinfo.read(os.path.join(results_dir, "env.txt"))
+    calib = calibration.read(results_dir)
+    found = bench_verdicts.write(results_dir)
+    facts = sentences.Facts(summary, env, bench_verdicts.Lookup(found), calib)
     findings = limits.read(os.path.join(results_dir, "limits.txt"))
     index = _plot_index(results_dir)
     models = plots.model_order({r.model for r in runs})
     titles = {s.name: s for s in scenarios.build(list(scenarios.ALL), "full")}
 
+    refused = _refused(runs)
     blocks = [("h1", f"c10k-lab benchmark: {', '.join(servers.title(m) for m in models)}")]
-    blocks += in_short(summary, env, index, titles, runs)
-    blocks += reference_blocks(runs, summary)
+    blocks += noisy_blocks(calib)
+    blocks += in_short(facts, index, titles, runs)
+    blocks += reference_blocks(runs, summary, calib)
     blocks += machine_blocks(env, runs)
+    blocks += verdict_blocks(found, calib)
     blocks += limits_blocks(findings)
     for name in scenarios.ALL:
         rows = [r for r in summary if r.scenario == name]
         if not rows:
             continue
         s = titles[name]
-        blocks += [("h2", s.title), ("p", s.question), scenario_table(name, rows, models)]
+        blocks += [("h2", s.title), ("p", s.question),
+                   scenario_table(name, rows, models,
+                                  {(p, m) for sc, p, m in refused if sc == name})]
         if name == "http":
             blocks += [("p", "Server cost per request (CPU time from wait4, user + system, "
                              "and voluntary + involuntary context switches), warm-up included:"),
@@ -255,7 +314,7 @@ def build(results_dir):
         for plot_name, scenario, title in index:
             if scenario == name:
                 blocks.append(("plot", plot_name, title))
-                blocks += [("p", text) for text in sentences.about(plot_name, summary, env)]
+                blocks += [("p", text) for text in sentences.about(plot_name, facts)]
     blocks += invalid_blocks(runs)
     return blocks
 

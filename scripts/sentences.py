@@ -1,11 +1,15 @@
 """The few sentences under each plot of the report, computed from the summary's medians
-(results.Summary rows; a metric is named as in runs.csv).
+(results.Summary rows; a metric is named as in runs.csv) and the paired verdicts.
 
 Nothing here is written in advance about who wins: each sentence names the leader and the
 others from the data, with the ratio between them, at the points where the differences are
-largest (usually the most connections).
+largest (usually the most connections). A model is said to beat another only where the
+verdict is clear (harness/bench/verdicts.py): better in every round, beyond the noise bound;
+otherwise the sentence says "within noise (±X %)".
 """
-from harness.bench import cpus
+from dataclasses import dataclass
+
+from harness.bench import calibration, cpus, verdicts
 from harness.bench.progress import latency_text, plural
 
 from . import plots
@@ -58,9 +62,23 @@ def at(summary, scenario, point):
     return [r for r in summary if r.scenario == scenario and r.point == point]
 
 
-def leader(rows, metric, fmt, what, higher_is_better=True, where=""):
+@dataclass
+class Facts:
+    """What the sentences are made from."""
+    summary: list                        # [results.Summary]
+    env: dict                            # env.txt
+    judge: verdicts.Lookup               # the paired verdicts
+    calib: calibration.Calibration       # the noise bounds
+
+    def noise_text(self, metric):
+        return f"within noise (±{100 * self.calib.noise(metric):.0f} %)"
+
+
+def leader(facts, rows, metric, fmt, what, higher_is_better=True, where=""):
     """ "At c=1000, epoll served the most (78,231 req/s): 1.3× select's (...), 6.2× fork's
-    (...)." or, when less is better, "epoll kept the lowest p99 (1.2 ms); fork 9× higher (...)"."""
+    (...)." or, when less is better, "epoll kept the lowest p99 (1.2 ms); fork 9× higher (...)".
+    Only the models the leader clearly beat get a ratio; the others are within noise of it,
+    and when none is clearly beaten there is no leader."""
     order = ranked(rows, metric, higher_is_better)
     if not order:
         return ""
@@ -68,11 +86,24 @@ def leader(rows, metric, fmt, what, higher_is_better=True, where=""):
     invalid = [r.model for r in rows if not r.valid_runs]
     left_out = f" ({listing(invalid)}: invalid)" if invalid else ""
     if len(order) == 1:
-        return f"{where}{'only ' if invalid else ''}{best_model} had a valid run: " \
-            f"{fmt(best)}{left_out}."
-    others = ", ".join(against(best, v, m, fmt, higher_is_better) for m, v in order[1:])
-    return f"{where}{best_model} {what} ({fmt(best)}){':' if higher_is_better else ';'} " \
-        f"{others}{left_out}."
+        return _sentence(f"{where}{'only ' if invalid else ''}{best_model} had a valid run: "
+                         f"{fmt(best)}{left_out}.")
+    scenario, point = rows[0].scenario, rows[0].point
+    beaten = [(m, v) for m, v in order[1:]
+              if facts.judge.clearly_better(scenario, point, metric, best_model, m)]
+    level = [f"{m} ({fmt(v)})" for m, v in order[1:] if (m, v) not in beaten]
+    if not beaten:
+        return _sentence(f"{where}no model was clearly ahead: "
+                         f"{listing([f'{best_model} ({fmt(best)})'] + level)} "
+                         f"{facts.noise_text(metric)}{left_out}.")
+    tie = f", with {listing(level)} {facts.noise_text(metric)} of it" if level else ""
+    others = ", ".join(against(best, v, m, fmt, higher_is_better) for m, v in beaten)
+    return _sentence(f"{where}{best_model} {what} ({fmt(best)}){tie}"
+                     f"{':' if higher_is_better else ';'} {others}{left_out}.")
+
+
+def _sentence(text):
+    return text[:1].upper() + text[1:]
 
 
 def listing(words):
@@ -95,27 +126,30 @@ def _extremes(summary, scenario):
     return (pts[0], pts[-1]) if pts else (None, None)
 
 
-def throughput(summary, scenario, noun="requests"):
+def throughput(facts, scenario, noun="requests"):
+    summary = facts.summary
     low, high = _extremes(summary, scenario)
     if high is None:
         return []
-    out = [leader(at(summary, scenario, high), "req_per_s", rate,
+    out = [leader(facts, at(summary, scenario, high), "req_per_s", rate,
                   f"served the most {noun}", where=f"At {high}, ")]
     if low != high:
-        out.append(leader(at(summary, scenario, low), "req_per_s", rate,
+        out.append(leader(facts, at(summary, scenario, low), "req_per_s", rate,
                           "led", where=f"At {low}, "))
     return out
 
 
-def http_p99(summary, env):
+def http_p99(facts):
+    summary = facts.summary
     low, high = _extremes(summary, "http")
     if high is None:
         return []
-    return [leader(at(summary, "http", high), "lat_p99_us", lat,
+    return [leader(facts, at(summary, "http", high), "lat_p99_us", lat,
                    "kept the lowest p99", higher_is_better=False, where=f"At {high}, ")]
 
 
-def spectrum(summary, env, point):
+def spectrum(facts, point):
+    summary = facts.summary
     rows = _valid(at(summary, "http", point), "lat_p999_us")
     tails = sorted(((r.median("lat_p999_us") / r.median("lat_p50_us"), r) for r in rows
                     if r.median("lat_p50_us")), key=lambda t: t[0])
@@ -127,9 +161,10 @@ def spectrum(summary, env, point):
             + "; ".join(parts) + "."]
 
 
-def cpu_cost(summary, env, point):
+def cpu_cost(facts, point):
+    summary = facts.summary
     rows = at(summary, "http", point)
-    out = [leader(rows, "server_cpu_us_per_req", lambda v: f"{v:.1f} µs",
+    out = [leader(facts, rows, "server_cpu_us_per_req", lambda v: f"{v:.1f} µs",
                   "spent the least CPU per request", higher_is_better=False,
                   where=f"At {point}, ")]
     shares = [r.median("server_sys_us_per_req") / r.median("server_cpu_us_per_req")
@@ -141,29 +176,28 @@ def cpu_cost(summary, env, point):
     return out
 
 
-def context_switches(summary, env):
+def context_switches(facts):
+    summary = facts.summary
     low, high = _extremes(summary, "http")
     if high is None:
         return []
-    return [leader(at(summary, "http", high), "server_csw_per_req",
+    return [leader(facts, at(summary, "http", high), "server_csw_per_req",
                    lambda v: f"{v:.3g} per request", "switched the least",
                    higher_is_better=False, where=f"At {high}, ")]
 
 
-def openloop(summary, env):
+def openloop(facts):
+    summary = facts.summary
     out = []
-    cap = ranked(at(summary, "openloop", "capacity"), "req_per_s", True)
-    if cap:
-        out.append(f"Capacity (closed loop, the fractions' base): {cap[0][0]} was fastest at "
-                   f"{rate(cap[0][1])}" + (f"; the slowest, {cap[-1][0]}, "
-                                           f"{rate(cap[-1][1])}" if len(cap) > 1 else "") + ".")
+    out.append(leader(facts, at(summary, "openloop", "capacity"), "req_per_s", rate,
+                      "was fastest", where="Capacity (closed loop, the fractions' base): "))
     fractions = [p for p in points_by_x(summary, "openloop") if p.endswith("x")]
     fractions.sort(key=lambda p: float(p[:-1]))
     for point in reversed(fractions):
         rows = at(summary, "openloop", point)
         if any(r.valid_runs for r in rows):
             target = max((r.median("target_rate") or 0) for r in rows)
-            out.append(leader(rows, "lat_p99_us", lat, "kept the lowest p99",
+            out.append(leader(facts, rows, "lat_p99_us", lat, "kept the lowest p99",
                               higher_is_better=False,
                               where=f"At {point} of capacity ({target:,.0f} req/s), "))
             break
@@ -177,9 +211,10 @@ def openloop(summary, env):
     return out
 
 
-def idle_memory(summary, env, point):
+def idle_memory(facts, point):
+    summary = facts.summary
     rows = at(summary, "idle", point)
-    out = [leader(rows, "server_mem_per_conn_kb", lambda v: f"{v:.1f} KiB",
+    out = [leader(facts, rows, "server_mem_per_conn_kb", lambda v: f"{v:.1f} KiB",
                   "used the least memory per idle connection", higher_is_better=False,
                   where=f"With {point}, ")]
     tasks = [f"{r.model} {plural(r.median('server_threads'), 'thread')} in "
@@ -190,13 +225,15 @@ def idle_memory(summary, env, point):
     return out
 
 
-def churn(summary, env, point):
-    return [leader(at(summary, "churn", point), "req_per_s",
+def churn(facts, point):
+    summary = facts.summary
+    return [leader(facts, at(summary, "churn", point), "req_per_s",
                    lambda v: f"{v:,.0f} connections/s", "accepted the most connections",
                    where=f"With {point} clients, ")]
 
 
-def cpubound(summary, env):
+def cpubound(facts):
+    summary, env = facts.summary, facts.env
     low, high = _extremes(summary, "cpubound")
     if high is None:
         return []
@@ -204,7 +241,7 @@ def cpubound(summary, env):
         cores = len(cpus.parse(env.get("server cpus", "")))
     except ValueError:
         cores = 0
-    out = throughput(summary, "cpubound")
+    out = throughput(facts, "cpubound")
     if cores:
         ceiling = cores * 1e6 / CPU_WORK_US
         shares = [f"{m} {v / ceiling:.0%}" for m, v in
@@ -214,7 +251,8 @@ def cpubound(summary, env):
     return out
 
 
-def slowbackend(summary, env, point):
+def slowbackend(facts, point):
+    summary = facts.summary
     rows = at(summary, "slowbackend", point)
     order = ranked(rows, "req_per_s", True)
     if not order:
@@ -226,7 +264,8 @@ def slowbackend(summary, env, point):
                                                 for m, v in order) + "."]
 
 
-def blocking(summary, env):
+def blocking(facts):
+    summary = facts.summary
     alone = {r.model: r for r in _valid(at(summary, "blocking", "alone"), "lat_p99_us")}
     rows = _valid(at(summary, "blocking", "with /block"), "lat_p99_us")
     changes = sorted(((r.median("lat_p99_us") / alone[r.model].median("lat_p99_us"), r)
@@ -240,27 +279,84 @@ def blocking(summary, env):
             + "; ".join(parts) + "."]
 
 
-def about(plot_name, summary, env):
+def _efficiency_points(summary):
+    """The efficiency scenario's points at a rate alone, in increasing rate, and those with
+    idle connections beside, in increasing connections."""
+    rows = [r for r in summary if r.scenario == "efficiency"]
+    alone = sorted({r.point: r.median("x") or 0 for r in rows if "idle" not in r.point}.items(),
+                   key=lambda kv: kv[1])
+    beside = sorted({r.point: r.median("x") or 0 for r in rows if "idle" in r.point}.items(),
+                    key=lambda kv: kv[1])
+    return [p for p, _ in alone], [p for p, _ in beside]
+
+
+def us(v):
+    return f"{v:.3g} µs"
+
+
+def efficiency_cpu(facts):
+    summary = facts.summary
+    alone, _ = _efficiency_points(summary)
+    valid = [p for p in alone if any(r.valid_runs for r in at(summary, "efficiency", p))]
+    if not valid:
+        return []
+    point = "25%" if "25%" in valid else valid[len(valid) // 2]
+    rows = at(summary, "efficiency", point)
+    offered = max((r.median("target_rate") or 0) for r in rows)
+    out = [leader(facts, rows, "window_cpu_us_per_req", us, "spent the least CPU per request",
+                  higher_is_better=False,
+                  where=f"At {offered:,.0f} req/s ({point} of the load generator's ceiling), ")]
+    out.append(leader(facts, rows, "server_csw_per_req", lambda v: f"{v:.2g} per request",
+                      "switched context the least", higher_is_better=False))
+    return out
+
+
+def efficiency_idle(facts):
+    summary = facts.summary
+    _, beside = _efficiency_points(summary)
+    out = []
+    for point in reversed(beside):
+        rows = at(summary, "efficiency", point)
+        if any(r.valid_runs for r in rows):
+            out.append(leader(facts, rows, "window_cpu_us_per_req", us,
+                              "spent the least CPU per request", higher_is_better=False,
+                              where=f"With {point.split('+')[1]} beside the stream, "))
+            break
+    refused = sorted({r.model for r in summary if r.scenario == "efficiency" and
+                      "idle" in r.point and not r.valid_runs})
+    if refused:
+        why = (" select refuses a connection whose descriptor is past FD_SETSIZE (1024);"
+               if "select" in refused else "")
+        out.append(f"No valid run with idle connections beside for {listing(refused)}:{why} "
+                   "the invalid runs below say why.")
+    return out
+
+
+def about(plot_name, facts):
     """The sentences for one plot (by its name, as scripts/plots.py draws it)."""
+    summary = facts.summary
     point = plot_name.rsplit("_", 1)[-1].replace("c", "c=", 1)
     ref = _ref_point(summary)
     makers = {
-        "http_throughput": lambda: throughput(summary, "http"),
-        "http_p99": lambda: http_p99(summary, env),
-        "latency_spectrum": lambda: spectrum(summary, env, ref),
-        "cpu_per_request": lambda: cpu_cost(summary, env, ref),
-        "csw_per_request": lambda: context_switches(summary, env),
-        "echo_throughput": lambda: throughput(summary, "echo", "round trips"),
-        "openloop_p99": lambda: openloop(summary, env),
-        "cpubound_throughput": lambda: cpubound(summary, env),
-        "blocking_p99": lambda: blocking(summary, env),
+        "efficiency_cpu": lambda: efficiency_cpu(facts),
+        "efficiency_idle": lambda: efficiency_idle(facts),
+        "http_throughput": lambda: throughput(facts, "http"),
+        "http_p99": lambda: http_p99(facts),
+        "latency_spectrum": lambda: spectrum(facts, ref),
+        "cpu_per_request": lambda: cpu_cost(facts, ref),
+        "csw_per_request": lambda: context_switches(facts),
+        "pipelined_throughput": lambda: throughput(facts, "pipelined", "pipelined requests"),
+        "echo_throughput": lambda: throughput(facts, "echo", "round trips"),
+        "openloop_p99": lambda: openloop(facts),
+        "cpubound_throughput": lambda: cpubound(facts),
+        "blocking_p99": lambda: blocking(facts),
     }
     prefixed = {"idle_memory": idle_memory, "churn": churn, "slowbackend": slowbackend}
     if plot_name in makers:
         texts = makers[plot_name]()
     else:
         prefix = plot_name.rsplit("_", 1)[0]
-        texts = prefixed[prefix](summary, env, point) if prefix in prefixed else []
+        texts = prefixed[prefix](facts, point) if prefix in prefixed else []
     return [t for t in texts if t]
 
 

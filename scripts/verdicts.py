@@ -7,20 +7,19 @@ the verdict takes the ratio a/b in every round both have a valid run of, and giv
 - the median of those ratios (how much better or worse a is, "1.31×");
 - the rounds a won (k of R);
 - "clear" when a won every round, or lost every round, with two rounds at least and a median
-  ratio beyond NOISE; otherwise "within noise (±NOISE)".
+  ratio beyond the noise bound; otherwise "within noise (±X %)". The bound is the one the
+  calibration measured for that figure (harness/bench/calibration.py); NOISE without one.
 
 The report states them for the pairs the suite is asked about most: green (the runtime
 modelled on Go's) against Go's net/http, and epoll against nginx (REFERENCE_PAIRS).
 """
 import statistics
 from dataclasses import dataclass
-from typing import Optional
 
 from harness.bench import servers
 
-# The noise bound beyond which a ratio that held in every round is a clear difference. A
-# fixed 10 % until the runner measures the machine's own (issue 9's calibration); the
-# report says which bound it used.
+# The noise bound beyond which a ratio that held in every round is a clear difference, when
+# the results have no calibration to measure the machine's own (as calibration.UNMEASURED).
 NOISE = 0.10
 
 # (ours, reference): who is compared with whom.
@@ -62,6 +61,7 @@ class Verdict:
     won: int                 # rounds a was better in
     rounds: int              # rounds both had a valid run in
     clear: bool
+    noise: float = NOISE     # the bound it was judged against
 
     @property
     def better(self):
@@ -72,7 +72,7 @@ class Verdict:
 
     @property
     def verdict(self):
-        return "clear" if self.clear else f"within noise (±{NOISE:.0%})"
+        return "clear" if self.clear else f"within noise (±{100 * self.noise:.0f} %)"
 
 
 def paired(runs, a, b, scenario, point, metric, noise=NOISE):
@@ -90,7 +90,7 @@ def paired(runs, a, b, scenario, point, metric, noise=NOISE):
     won = sum(1 for q in ratios if (q > 1 if metric.higher_is_better else q < 1))
     ratio = statistics.median(ratios)
     clear = len(rounds) >= 2 and won in (0, len(rounds)) and abs(ratio - 1) > noise
-    return Verdict(scenario, point, metric, a, b, ratio, won, len(rounds), clear)
+    return Verdict(scenario, point, metric, a, b, ratio, won, len(rounds), clear, noise)
 
 
 def points(runs):
@@ -98,12 +98,13 @@ def points(runs):
     return list(dict.fromkeys((r.scenario, r.point) for r in runs))
 
 
-def pair_verdicts(runs, a, b):
-    """Every verdict of a against b, point by point, where both ran."""
+def pair_verdicts(runs, a, b, noise_of=lambda metric: NOISE):
+    """Every verdict of a against b, point by point, where both ran; noise_of(metric name) is
+    the bound for a figure (Calibration.noise)."""
     out = []
     for scenario, point in points(runs):
         for metric in metrics_for(scenario, point):
-            v = paired(runs, a, b, scenario, point, metric)
+            v = paired(runs, a, b, scenario, point, metric, noise_of(metric.name))
             if v:
                 out.append(v)
     return out

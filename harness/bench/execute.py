@@ -18,6 +18,7 @@ from .servers import Server, ServerError
 
 TIMEOUT_S = 5          # a request unanswered this long is a timeout error
 FINISH_SLACK_S = 30    # a generator still running this long after its time is killed
+WINDOW_MARGIN_S = 0.2  # the server's CPU is read this far inside the measured window
 
 
 @dataclass
@@ -84,14 +85,47 @@ def _finish(gen, deadline, client_cpus):
     return m, ""
 
 
-def _run_load(ctx, run_id, loads, port, duration, warmup):
-    """Runs the point's generators at once. Returns ([Measured or None], [problem])."""
-    if ctx.remote:
-        return ctx.remote.run_load(ctx, run_id, loads, port, duration, warmup)
+@dataclass
+class Window:
+    """The server's CPU time over the measured window alone (from /proc), without its
+    start-up, the warm-up, the connections' set-up and their teardown."""
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+    lost: bool = False        # threads ended within it (the load ended early): unknown
+
+
+def _sleep_until(t):
+    time.sleep(max(0.0, t - time.monotonic()))
+
+
+def _measure_window(server_pid, start, length):
+    """Reads the server's CPU time just after the measured window opens and just before it
+    closes: a thread or process that serves one connection ends when its connection does,
+    and its time must be read before that."""
+    margin = min(WINDOW_MARGIN_S, length / 10)
+    _sleep_until(start + margin)
+    t0, (cpu0, threads0) = time.monotonic(), sampling.cpu_time(server_pid)
+    _sleep_until(start + length - margin)
+    t1, (cpu1, threads1) = time.monotonic(), sampling.cpu_time(server_pid)
+    if threads1 < threads0 or cpu1 < cpu0:
+        return Window(lost=True)
+    return Window(t1 - t0, cpu1 - cpu0)
+
+
+def _run_load(ctx, run_id, loads, port, duration, warmup, server_pid):
+    """Runs the point's generators at once. Returns ([Measured or None], [problem], Window)."""
+    if ctx.remote:       # the server's /proc is on another host: no window figures
+        return (*ctx.remote.run_load(ctx, run_id, loads, port, duration, warmup), Window())
+    started = time.monotonic()
     gens = [_start_generator(ctx, f"{run_id}.{i}", load, port, duration, warmup)
             for i, load in enumerate(loads)]
     try:
-        deadline = time.monotonic() + warmup + duration + TIMEOUT_S + FINISH_SLACK_S
+        # wrk's warm-up was a run of its own; loadgen's comes before its measured window.
+        if loads[0].tool == "wrk":
+            window = _measure_window(server_pid, started, tools.whole_seconds(duration))
+        else:
+            window = _measure_window(server_pid, started + warmup, duration)
+        deadline = time.monotonic() + TIMEOUT_S + FINISH_SLACK_S
         results = [_finish(g, deadline, ctx.client_cpus) for g in gens]
     finally:
         for g in gens:
@@ -99,7 +133,7 @@ def _run_load(ctx, run_id, loads, port, duration, warmup):
     for i, (g, (m, _)) in enumerate(zip(gens, results)):
         if m and g.load.tool == "wrk" and m.spectrum:
             tools.write_hgrm(ctx.path("hgrm", f"{run_id}.{i}.hgrm"), m.spectrum, m.requests)
-    return [m for m, _ in results], [p for _, p in results if p]
+    return [m for m, _ in results], [p for _, p in results if p], window
 
 
 def _wrk_warmup(ctx, run_id, loads, port):
@@ -128,7 +162,8 @@ class RunSpec:
     point: object                # scenarios.Point
     model: str                   # a servers.target name
     rep: int                     # the round, from 1
-    target_rate: float = 0.0     # open loop at a share of capacity: the rate it became
+    target_rate: float = 0.0     # open loop at a share of capacity or of the generator's
+                                 # ceiling: the rate it became
 
 
 def server_cpus_of(ctx, point):
@@ -140,13 +175,16 @@ def _describe(ctx, spec, loads):
     """The row of what the run is, before it runs."""
     main, point = loads[0], spec.point
     return Row(run=spec.run_id, rep=spec.rep, model=spec.model, scenario=spec.scenario.name,
-               point=point.label, x=main.rate if point.load_fraction else point.x,
+               point=point.label,
+               # a share of capacity or ceiling is plotted at the rate it became
+               x=point.x if point.x or not (point.load_fraction or point.ceiling_fraction)
+               else main.rate,
                tool=main.tool, proto=point.proto,
                path=main.path if point.proto == "http" else "", conns=main.conns,
                gen_threads=tools.threads_for(main, ctx.client_cpus),
                load_fraction=point.load_fraction or None, target_rate=main.rate or None,
                duration_s=point.duration(ctx.duration),
-               warmup_s=ctx.warmup if point.warmup else 0.0,
+               warmup_s=point.warmup_s(ctx.warmup),
                server_cpus=to_text(server_cpus_of(ctx, point)),
                client_cpus=to_text(ctx.client_cpus),
                started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -164,14 +202,15 @@ def run(ctx, spec):
         every = sorted(set(ctx.server_cpus) | set(ctx.client_cpus))
         ctx = dataclasses.replace(ctx, server_cpus=every, client_cpus=every)
     loads = [dataclasses.replace(l) for l in point.loads]
-    if point.load_fraction and spec.target_rate:
+    if (point.load_fraction or point.ceiling_fraction) and spec.target_rate:
         loads[0].rate = spec.target_rate
     row = _describe(ctx, spec, loads)
     cpus = server_cpus_of(ctx, point)
+    # --max-conns is for the models: the calibration target always takes its connections.
+    max_conns = point.conns + 64 if point.generator_bound or not ctx.max_conns else ctx.max_conns
     make_server = ctx.remote.server if ctx.remote else Server
-    server = make_server(servers.target(spec.model), ctx.bin_dir, point.proto,
-                         ctx.max_conns or point.conns + 64, to_text(cpus), cpus,
-                         ctx.path("logs", f"{spec.run_id}.server.log"),
+    server = make_server(servers.target(spec.model), ctx.bin_dir, point.proto, max_conns,
+                         to_text(cpus), cpus, ctx.path("logs", f"{spec.run_id}.server.log"),
                          scaling=bool(point.server_cores))
     problems, measured, sampler, warm_requests = [], [], None, 0
     try:
@@ -182,16 +221,21 @@ def run(ctx, spec):
         if point.warmup:
             warm_requests, warm_problems = _wrk_warmup(ctx, spec.run_id, loads, server.port)
             problems += warm_problems
-        measured, load_problems = _run_load(ctx, spec.run_id, loads, server.port,
-                                            row.duration_s, row.warmup_s)
+        measured, load_problems, window_cpu = _run_load(
+            ctx, spec.run_id, loads, server.port, row.duration_s, row.warmup_s,
+            None if ctx.remote else server.pid)
         problems += load_problems
-        window = time.monotonic() - t0
+        elapsed = time.monotonic() - t0
         samples = sampler.stop()
         sampler = None
         time.sleep(0.05)   # let the server see the connections close before it is stopped
         stop_problem = server.stop()
         if stop_problem:
             problems.append(stop_problem)
+        problems += _refusals(server)
+        if window_cpu.lost and "window_cpu_us_per_req" in spec.scenario.metrics:
+            problems.append("the server's threads ended within the measured window (the "
+                            "load stopped early?): its CPU time there is unknown")
     except ServerError as e:
         problems.append(str(e))
         return _verdict(row, point, problems)
@@ -203,7 +247,8 @@ def run(ctx, spec):
 
     peak = sampling.peak(samples)
     _fill_generator(row, loads, measured, warm_requests, ctx)
-    _fill_server(row, server, base, peak, window, loads, cpus)
+    _fill_server(row, server, base, peak, elapsed, loads, cpus)
+    _fill_window(row, window_cpu)
     hgrm = ctx.path("hgrm", f"{spec.run_id}.0.hgrm")
     row.hgrm = os.path.relpath(hgrm, ctx.out_dir) if os.path.exists(hgrm) else ""
     return _verdict(row, point, problems)
@@ -240,7 +285,7 @@ def _fill_generator(row, loads, measured, warm_requests, ctx):
             row.gen_busy = (row.gen_user_s + row.gen_sys_s) / (elapsed * threads)
 
 
-def _fill_server(row, server, base, peak, window, loads, cpus):
+def _fill_server(row, server, base, peak, elapsed, loads, cpus):
     served = (row.requests or 0) + (row.warmup_requests or 0) + (row.bg_requests or 0)
     row.server_conns = max(0, peak.sockets - base.sockets)
     row.server_base_pss_kb, row.server_peak_pss_kb = base.pss_kb, peak.pss_kb
@@ -259,12 +304,37 @@ def _fill_server(row, server, base, peak, window, loads, cpus):
     usable = max(1, min(len(cpus), peak.threads or 1))
     row.server_user_s, row.server_sys_s = ru.ru_utime, ru.ru_stime
     row.server_vcsw, row.server_ivcsw = ru.ru_nvcsw, ru.ru_nivcsw
-    row.server_busy = cpu / (window * usable) if window > 0 else None
+    row.server_busy = cpu / (elapsed * usable) if elapsed > 0 else None
     if served:
         row.server_cpu_us_per_req = cpu * 1e6 / served
         row.server_user_us_per_req = ru.ru_utime * 1e6 / served
         row.server_sys_us_per_req = ru.ru_stime * 1e6 / served
         row.server_csw_per_req = (ru.ru_nvcsw + ru.ru_nivcsw) / served
+
+
+def _fill_window(row, window):
+    """The server's CPU over the measured window: per request (at the rate measured over
+    the same window) and as a share of one core."""
+    if window.seconds <= 0:
+        return
+    row.window_s, row.window_cpu_s = window.seconds, window.cpu_s
+    row.window_cpu_pct = 100 * window.cpu_s / window.seconds
+    if row.req_per_s:
+        row.window_cpu_us_per_req = window.cpu_s * 1e6 / (row.req_per_s * window.seconds)
+
+
+REFUSING = "refusing"   # what a server logs when it turns connections away
+
+
+def _refusals(server):
+    """A server that refused connections (select past FD_SETSIZE, --max-conns) says so in
+    its log: the run is invalid, and its own words say why."""
+    try:
+        with open(server.log_path, errors="replace") as f:
+            lines = [line.strip() for line in f if REFUSING in line]
+    except OSError:
+        return []
+    return [f"{server.model} refused connections: {lines[0]}"] if lines else []
 
 
 def _verdict(row, point, problems):

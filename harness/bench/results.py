@@ -81,6 +81,11 @@ class Row:
     server_threads: Optional[int] = None
     server_procs: Optional[int] = None
     server_conns_per_worker: str = ""
+    # the server's CPU over the measured window alone (/proc, at its start and end)
+    window_s: Optional[float] = None
+    window_cpu_s: Optional[float] = None
+    window_cpu_pct: Optional[float] = None
+    window_cpu_us_per_req: Optional[float] = None
     # what the load generator spent
     gen_user_s: Optional[float] = None
     gen_sys_s: Optional[float] = None
@@ -176,10 +181,15 @@ SUMMARISED = [
     "x", "target_rate", "achieved_rate", "req_per_s", "lat_p50_us", "lat_p90_us",
     "lat_p99_us", "lat_p999_us", "lat_max_us", "bg_p99_us", "server_cpu_us_per_req",
     "server_user_us_per_req", "server_sys_us_per_req", "server_csw_per_req",
-    "server_mem_per_conn_kb", "server_peak_pss_kb", "server_threads", "server_procs",
-    "server_busy", "gen_busy",
+    "server_mem_per_conn_kb", "server_peak_pss_kb", "server_peak_rss_kb", "server_threads",
+    "server_procs", "server_busy", "window_cpu_pct", "window_cpu_us_per_req", "gen_busy",
 ]
 STATS = ("median", "min", "max")
+
+# How the report names the figures it judges.
+NAMES = {"req_per_s": "req/s", "lat_p99_us": "p99", "server_cpu_us_per_req": "CPU/req",
+         "window_cpu_us_per_req": "CPU/req in the window", "server_csw_per_req": "csw/req",
+         "server_mem_per_conn_kb": "memory/conn", "server_peak_rss_kb": "RSS"}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """The loop over runs: their order, the results directory, progress, and Ctrl-C.
 
-Order: scenario by scenario, point by point, repetition by repetition, and within that every
-model in turn. Models measured side by side, alternated, see the same machine: a background
-job or a warming CPU affects them all alike rather than one of them.
+Order: the calibration (calibration.py), then scenario by scenario, point by point, round
+by round, and within a round every model once, then the calibration again. Models measured
+side by side see the same machine, and the order of the models rotates from round to round
+(fork thread select, then thread select fork, ...), so that a drift of the machine (a
+background job, a warming CPU) falls on each model in turn rather than always on the same.
+Verdicts compare models within a round (verdicts.py).
 
 Ctrl-C (or SIGTERM) stops the run in progress, stops every process we started, and still
 writes summary.csv, the plots and the report from the runs finished so far.
@@ -15,7 +18,10 @@ import subprocess
 import sys
 import time
 
-from . import cpus, envinfo, execute, limits, procs, results, scenarios, servers
+from dataclasses import dataclass
+
+from . import calibration, cpus, envinfo, execute, limits, procs, results, scenarios, servers
+from . import tools, verdicts
 from .progress import Progress, duration_text
 
 
@@ -86,13 +92,44 @@ def _usable_scenarios(cfg, tools, server_cpus, have=None):
     return usable, skipped
 
 
-def plan(cfg, chosen):
-    """[(scenario, point, rep, model)] in the order they run. A point a server cannot serve
-    (nginx has no /work) is not run for it: its cells say "n/a" (not_applicable())."""
-    return [(s, p, rep, model) for s in chosen for p in s.points
-            for rep in range(1, cfg.reps + 1) for model in cfg.models
-            if not servers.target(model).sits_out(s.name)
-            and not servers.target(model).cannot_serve(p)]
+@dataclass
+class Step:
+    """One run of the plan."""
+    scenario: object
+    point: object
+    rep: int                     # the round (calibration: the run), from 1
+    model: str
+    of: int                      # rounds in all (calibration: runs)
+    calibration: bool = False
+
+    @property
+    def where(self):
+        return f"{'run' if self.calibration else 'round'} {self.rep}/{self.of}"
+
+
+def rotated(models, rep):
+    """The models in the order of round `rep` (from 1): each round starts one further on."""
+    k = (rep - 1) % len(models)
+    return models[k:] + models[:k]
+
+
+def _calibration(phase, calibrate):
+    if not calibrate:
+        return []
+    s = calibration.scenario(phase)
+    return [Step(s, s.points[0], i, calibration.TARGET, calibration.RUNS, calibration=True)
+            for i in range(1, calibration.RUNS + 1)]
+
+
+def plan(cfg, chosen, calibrate=True):
+    """[Step] in the order they run. A point a server cannot serve (nginx has no /work) is
+    not run for it: its cells say "n/a" (not_applicable())."""
+    steps = _calibration("start", calibrate)
+    steps += [Step(s, p, rep, model, cfg.reps) for s in chosen for p in s.points
+              for rep in range(1, cfg.reps + 1) for model in rotated(cfg.models, rep)
+              if not servers.target(model).sits_out(s.name)
+              and not servers.target(model).cannot_serve(p)]
+    return steps + _calibration("end", calibrate)
 
 
 def not_applicable(cfg, chosen):
@@ -113,7 +150,12 @@ def not_applicable(cfg, chosen):
 
 
 def planned_seconds(cfg, point):
-    return point.duration(cfg.duration) + (cfg.warmup if point.warmup else 0)
+    """The seconds a run of `point` takes by plan (wrk runs and warms up whole seconds)."""
+    duration, warmup = point.duration(cfg.duration), point.warmup_s(cfg.warmup)
+    if point.loads[0].tool == "wrk":
+        duration = tools.whole_seconds(duration)
+        warmup = tools.whole_seconds(warmup) if warmup > 0 else 0
+    return duration + warmup
 
 
 def _capacity(rows, scenario):
@@ -138,8 +180,11 @@ def _connect(cfg):
     """Every host checked and given the binaries, or one line naming the one that cannot
     take part, and exit code 2, before any run."""
     from . import hosts, remote
+    # The calibration target goes along, built, as the models do.
+    calib = [calibration.TARGET] if os.access(servers.target(calibration.TARGET).binary(
+        cfg.bin_dir), os.X_OK) else []
     programs = sorted({os.path.basename(servers.target(m).binary(cfg.bin_dir))
-                       for m in cfg.models})
+                       for m in cfg.models + calib})
     package = ["harness/bench", "harness/wrk/summary.lua"]
     files = {"server": [(cfg.bin_dir, programs, "bin/"), (cfg.root, package, "")],
              "client": [(cfg.bin_dir, ["loadgen"], "bin/"), (cfg.root, package, "")]}
@@ -185,17 +230,26 @@ def _run(cfg, remote):
     if not chosen:
         print("bench: no scenario can run (see above)", file=sys.stderr)
         return 1
-    runs = plan(cfg, chosen)
-    prog = Progress(planned_seconds(cfg, p) for _, p, _, _ in runs)
-    print(f"bench: {len(runs)} runs of {', '.join(cfg.models)} through "
-          f"{', '.join(s.name for s in chosen)}: about {duration_text(prog.total_estimate())}. "
-          f"Server on {_on(cfg.server_host)}CPU {cpus.to_text(server_cpus)}, load generator on "
-          f"{_on(' '.join(cfg.client_hosts))}CPU {cpus.to_text(client_cpus)}.", flush=True)
+    why_not = servers.target(calibration.TARGET).missing(cfg.bin_dir)
+    if why_not:
+        skipped.append(f"calibration: {why_not}; efficiency has no rates and verdicts assume "
+                       f"a noise of ±{calibration.UNMEASURED:.0%}")
+        print(f"bench: skipping {skipped[-1]}", file=sys.stderr)
+    runs = plan(cfg, chosen, calibrate=not why_not)
+    prog = Progress(planned_seconds(cfg, step.point) for step in runs)
+    measured = sum(1 for step in runs if not step.calibration)
+    print(f"bench: {measured} runs of {', '.join(cfg.models)} through "
+          f"{', '.join(s.name for s in chosen)} in {cfg.reps} rounds, and "
+          f"{len(runs) - measured} calibration runs: about "
+          f"{duration_text(prog.total_estimate())}. Server on {_on(cfg.server_host)}CPU "
+          f"{cpus.to_text(server_cpus)}, load generator on {_on(' '.join(cfg.client_hosts))}CPU "
+          f"{cpus.to_text(client_cpus)}.", flush=True)
     if split_note:
         print(f"bench: warning: {split_note}", file=sys.stderr)
     if cfg.dry_run:
-        for s, p, rep, model in runs:
-            print(f"  {s.name:<12} {p.label:<12} rep {rep}  {model}")
+        for step in runs:
+            print(f"  {step.scenario.name:<12} {step.point.label:<16} {step.where:<11} "
+                  f"{step.model}")
         return 0
 
     out = _results_dir(cfg)
@@ -213,15 +267,17 @@ def _run(cfg, remote):
     rows, status = _run_all(ctx, runs, prog)
 
     envinfo.write(os.path.join(out, "env.txt"),
-                  env + [("runs", f"{len(rows)} of {len(runs)} ({status})")])
+                  env + calibration.read(out).env_lines() +
+                  [("runs", f"{len(rows)} of {measured} ({status})")])
     results.read_summary(out)
+    verdicts.write(out)
     if cfg.report:
         _report(cfg.root, out)
     report = os.path.join(out, "report.html")
     if not os.path.relpath(report).startswith(".."):
         report = os.path.relpath(report)
     invalid = sum(1 for r in rows if not r.valid)
-    print(f"bench: {len(rows)} of {len(runs)} runs done, {invalid} invalid. Report: {report} "
+    print(f"bench: {len(rows)} of {measured} runs done, {invalid} invalid. Report: {report} "
           "(and report.md)", flush=True)
     return 0 if status == "complete" else 130
 
@@ -261,32 +317,48 @@ def _take_charge(client_cpus):
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+def _target_rate(step, rows, calibrated):
+    """The rate an open-loop point at a share offers: of the fastest model's capacity, or of
+    the generator's ceiling. Returns (rate, why there is none)."""
+    p = step.point
+    if p.load_fraction:
+        rate = _capacity(rows, step.scenario.name) * p.load_fraction
+        return rate, "" if rate else "no capacity was measured to take a share of"
+    if p.ceiling_fraction:
+        ceiling = calibration.Calibration(calibrated).ceiling()
+        return ((ceiling or 0) * p.ceiling_fraction,
+                "" if ceiling else "no load generator ceiling was measured (calibration)")
+    return 0.0, ""
+
+
 def _run_all(ctx, runs, prog):
-    """Runs the plan, a row of runs.csv per run. Returns (rows, "complete" or "interrupted")."""
+    """Runs the plan: a row of runs.csv per run, of calibration.csv per calibration run.
+    Returns (rows of runs.csv, "complete" or "interrupted")."""
     writer = results.RunsWriter(os.path.join(ctx.out_dir, "runs.csv"))
-    rows, status = [], "complete"
+    calib_writer = results.RunsWriter(os.path.join(ctx.out_dir, calibration.FILE))
+    rows, calibrated, status = [], [], "complete"
     try:
-        for i, (s, p, rep, model) in enumerate(runs, 1):
+        for i, step in enumerate(runs, 1):
             started = time.monotonic()
-            target = _capacity(rows, s.name) * p.load_fraction if p.load_fraction else 0.0
-            spec = execute.RunSpec(f"{i:03d}-{model}-{s.name}-{_slug(p.label)}-r{rep}",
-                                   s, p, model, rep, target)
-            if p.load_fraction and not target:
-                row = execute.skipped(ctx, spec, "no capacity was measured to take a share of")
-            else:
-                row = execute.run(ctx, spec)
-            writer.write(row)
-            rows.append(row)
-            prog.finished(row, time.monotonic() - started)
+            target, why_not = _target_rate(step, rows, [r for r in calibrated
+                                                        if r.point == "start"])
+            spec = execute.RunSpec(f"{i:03d}-{step.model}-{step.scenario.name}-"
+                                   f"{_slug(step.point.label)}-r{step.rep}",
+                                   step.scenario, step.point, step.model, step.rep, target)
+            row = execute.skipped(ctx, spec, why_not) if why_not else execute.run(ctx, spec)
+            (calib_writer if step.calibration else writer).write(row)
+            (calibrated if step.calibration else rows).append(row)
+            prog.finished(row, time.monotonic() - started, step.where)
             procs.sweep()
     except KeyboardInterrupt:
         status = "interrupted"
-        print(f"\nbench: interrupted after {len(rows)} of {len(runs)} runs; stopping what runs "
+        print(f"\nbench: interrupted after {len(rows)} runs; stopping what runs "
               "and keeping the runs so far", flush=True)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not lose the report
         procs.stop_all()
         writer.close()
+        calib_writer.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
     return rows, status
 

@@ -25,6 +25,8 @@ class Point:
     loads: list                      # [Load]: the first is the measured one
     expected_errors: tuple = ()      # error kinds that do not make a run invalid
     load_fraction: float = 0.0       # open loop: the share of the fastest model's capacity
+    ceiling_fraction: float = 0.0    # open loop: the share of the load generator's ceiling
+                                     # (calibration), the same rate for every model
     capacity_probe: bool = False     # open loop: the closed-loop run that finds the capacity
     warmup: bool = True              # idle connections have nothing to warm up
     min_duration: float = 0.0        # seconds the run lasts at least, whatever the profile
@@ -32,13 +34,23 @@ class Point:
                                      # that many workers); 0: all of them, as every run
     all_cpus: bool = False           # the server and the generators share every CPU, so that
                                      # a server's use of more than one core can show
+    min_warmup: float = 0.0          # seconds of warm-up at least (loadgen)
+    generator_bound: bool = False    # calibration: the generator is meant to be saturated
 
     def duration(self, profile_duration):
         return max(profile_duration, self.min_duration)
 
+    def warmup_s(self, profile_warmup):
+        return max(profile_warmup, self.min_warmup) if self.warmup else 0.0
+
     @property
     def conns(self):
         return sum(load.conns for load in self.loads)
+
+    @property
+    def idle_beside(self):
+        """Connections held idle beside the measured stream."""
+        return sum(load.conns for load in self.loads[1:] if load.idle)
 
 
 @dataclass
@@ -48,6 +60,8 @@ class Scenario:
     title: str
     question: str                    # what it shows, one sentence, for the report
     points: list = field(default_factory=list)
+    # The figures it is judged on: verdicts.py compares every pair of models on each.
+    metrics: tuple = ("req_per_s", "lat_p99_us", "server_cpu_us_per_req")
 
     @property
     def tools(self):
@@ -58,18 +72,75 @@ def _pick(profile, quick, default, full):
     return {"quick": quick, "default": default, "full": full}[profile]
 
 
+EFFICIENCY_CONNS = 100
+EFFICIENCY_S = 1.5      # measured seconds at least: the CPU time per request wants a window
+                        # long enough that starting and ending it are small beside it
+
+
+def _connect_time(conns):
+    """Seconds of warm-up in which a model that forks or spawns a thread per connection gets
+    `conns` of them on a busy core before the measured window opens."""
+    return 0.5 + conns / 5000
+
+
+def efficiency(profile, conns=None):
+    """Open loop at rates every model can hold (shares of the load generator's ceiling, the
+    same for all), so that what differs is what each model spends per request."""
+    rates = _pick(profile, [0.1, 0.25], [0.1, 0.25, 0.5], [0.1, 0.25, 0.5])
+    idle = conns or _pick(profile, [], [1000, 10000], [1000, 10000])
+    at = 0.25 if 0.25 in rates else rates[0]
+    c = EFFICIENCY_CONNS
+
+    def stream():
+        return Load("loadgen", c, path="/plaintext")
+
+    points = [Point(f"{f:.0%}", 0, "http", [stream()], ceiling_fraction=f,
+                    min_duration=EFFICIENCY_S) for f in rates]
+    # The idle connections are opened during the warm-up, and the server's CPU is read over
+    # the measured window only: what is counted is holding them, not accepting them.
+    points += [Point(f"{at:.0%} +{n} idle", c + n, "http",
+                     [stream(), Load("loadgen", n, idle=True, role="background")],
+                     ceiling_fraction=at, min_duration=EFFICIENCY_S,
+                     min_warmup=_connect_time(n))
+               for n in idle]
+    return Scenario("efficiency", "Efficiency", "What a request costs at a fixed rate",
+                    f"What each model spends per request when the load is the same for all: "
+                    f"open loop on {c} connections at shares of the load generator's ceiling "
+                    f"(calibration), then at {at:.0%} with idle connections held beside. "
+                    "Server CPU is counted over the measured window, so these figures hold "
+                    "whoever the bottleneck is.", points,
+                    metrics=("window_cpu_us_per_req", "server_csw_per_req", "lat_p99_us",
+                             "server_peak_rss_kb"))
+
+
 def http(profile, conns=None):
-    conns = conns or _pick(profile, [1, 100, 1000], [1, 10, 100, 1000],
-                           [1, 10, 100, 1000, 10000])
+    conns = conns or _pick(profile, [100], [100, 1000], [1, 10, 100, 1000, 10000])
     return Scenario("http", "HTTP", "HTTP throughput and latency vs connections",
                     "How many keep-alive /plaintext requests per second each model serves, "
                     "and how long they wait, as connections grow (wrk, closed loop).",
                     [Point(f"c={c}", c, "http", [Load("wrk", c, path="/plaintext")])
-                     for c in conns])
+                     for c in conns],
+                    metrics=("req_per_s", "lat_p99_us", "server_cpu_us_per_req",
+                             "server_csw_per_req"))
+
+
+PIPELINE = 16
+
+
+def pipelined(profile, conns=None):
+    conns = conns or _pick(profile, [100], [100], [1, 10, 100, 1000, 10000])
+    return Scenario("pipelined", "Pipelined HTTP",
+                    f"HTTP throughput, {PIPELINE} requests pipelined per connection",
+                    f"How many /plaintext requests per second each model serves when each "
+                    f"connection keeps {PIPELINE} requests in flight (loadgen --pipeline "
+                    f"{PIPELINE}, as TechEmpower's plaintext test): the client does less per "
+                    "request, so the server rather than the client is the bottleneck.",
+                    [Point(f"c={c}", c, "http", [Load("loadgen", c, path="/plaintext",
+                                                      pipeline=PIPELINE)]) for c in conns])
 
 
 def echo(profile, conns=None):
-    conns = conns or _pick(profile, [1, 100], [1, 100, 1000], [1, 10, 100, 1000, 10000])
+    conns = conns or _pick(profile, [100], [100], [1, 10, 100, 1000, 10000])
     return Scenario("echo", "Echo", "Echo throughput vs connections",
                     "How many 64-byte echo round trips per second each model serves as "
                     "connections grow (loadgen, closed loop).",
@@ -81,8 +152,8 @@ OPENLOOP_CONNS = 100
 
 
 def openloop(profile, conns=None):
-    fractions = _pick(profile, [0.5, 0.9], [0.5, 0.9], [0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
-    absolute = _pick(profile, [1000], [1000], [1000, 10000, 30000])
+    fractions = _pick(profile, [0.9], [0.5, 0.9], [0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    absolute = _pick(profile, [], [], [1000, 10000, 30000])
     c = OPENLOOP_CONNS
 
     def stream(rate=0.0):
@@ -94,7 +165,8 @@ def openloop(profile, conns=None):
     return Scenario("openloop", "Open loop", "Latency vs offered load (open loop)",
                     "How latency grows as the offered load nears each model's capacity: "
                     "requests sent on a fixed schedule, latency counted from the intended "
-                    "send time (no coordinated omission).", points)
+                    "send time (no coordinated omission).", points,
+                    metrics=("req_per_s", "lat_p99_us"))
 
 
 def idle(profile, conns=None):
@@ -102,10 +174,11 @@ def idle(profile, conns=None):
     return Scenario("idle", "Idle", "Idle connections",
                     "What an idle connection costs each model: resident memory, threads, "
                     "processes.",
-                    # Held 3 s at least: a model that accepts slowly (a fork or a thread per
+                    # Held 2-3 s at least: a model that accepts slowly (a fork or a thread per
                     # connection, on a busy core) must have them all before memory is read.
                     [Point(f"c={c}", c, "http", [Load("loadgen", c, idle=True)], warmup=False,
-                           min_duration=3) for c in conns])
+                           min_duration=_pick(profile, 2, 3, 3)) for c in conns],
+                    metrics=("server_mem_per_conn_kb",))
 
 
 def churn(profile, conns=None):
@@ -120,7 +193,7 @@ def churn(profile, conns=None):
 def cpubound(profile, conns=None):
     # Every CPU for the server: 100 µs of work per request costs the generator a few µs, so
     # it hardly competes, and a model that computes on several cores at once shows it.
-    conns = conns or _pick(profile, [10], [1, 10, 100], [1, 10, 100, 1000])
+    conns = conns or _pick(profile, [10], [10], [1, 10, 100, 1000])
     return Scenario("cpubound", "CPU-bound", "CPU-bound requests (/work?us=100)",
                     "Who uses the cores: requests that each compute for 100 µs, the server "
                     "and the load generator sharing every CPU.",
@@ -156,7 +229,8 @@ def blocking(profile, conns=None):
                     f"second instead.",
                     [Point("alone", 0, "http", [plain]),
                      Point("with /block", 1, "http", [plain, block]),
-                     Point("with /work", 2, "http", [plain, work])])
+                     Point("with /work", 2, "http", [plain, work])],
+                    metrics=("lat_p99_us",))
 
 
 SCALING_CONNS = 256
@@ -182,18 +256,21 @@ def scaling(profile, conns=None, cores=(1,)):
                     f"thread, prefork and pool use them by nature).", points)
 
 
-ALL = {f.__name__: f for f in (http, echo, openloop, idle, churn, cpubound, slowbackend, blocking,
-                               scaling)}
+# In the order they run and the report shows them: the fixed-rate figures, which hold on any
+# machine, first.
+ALL = {f.__name__: f for f in (efficiency, http, pipelined, echo, openloop, idle, churn,
+                               cpubound, slowbackend, blocking, scaling)}
 
 
 def build(names, profile, conns=None, idle_conns=None, cores=(1,)):
     """The chosen scenarios, in the order of ALL. `conns` overrides the connection counts of
-    the connection sweeps (http, echo, cpubound); `idle_conns` those of idle; `cores` are the
-    scaling scenario's server core counts."""
+    the connection sweeps (http, pipelined, echo, cpubound); `idle_conns` those of idle and
+    the idle connections beside efficiency's stream; `cores` are the scaling scenario's server
+    core counts."""
     chosen = []
     for name, make in ALL.items():
         if name == "scaling" and name in names:
             chosen.append(make(profile, None, cores))
         elif name in names:
-            chosen.append(make(profile, idle_conns if name == "idle" else conns))
+            chosen.append(make(profile, idle_conns if name in ("idle", "efficiency") else conns))
     return chosen

@@ -194,6 +194,8 @@ class Server:
         """Starts the server and waits for its "listening on" line."""
         if not os.access(self.argv[0], os.X_OK):
             raise ServerError(f"{self.argv[0]} is not built (run make)")
+        if os.path.exists(self.log_path):      # a results directory used again (--out)
+            os.remove(self.log_path)
         self.child = Child(self.argv, self.log_path, cpus=self.cpus)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

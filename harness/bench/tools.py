@@ -26,6 +26,7 @@ class Load:
     rate: float = 0.0            # requests/s in all: open loop; 0: closed loop
     size: int = 64               # echo message bytes
     close: bool = False          # a new connection per request (churn)
+    pipeline: int = 1            # requests in flight per connection (loadgen)
     idle: bool = False           # hold the connections, send nothing
     role: str = "main"           # "main" is measured; "background" is load beside it
 
@@ -86,6 +87,8 @@ def loadgen_argv(loadgen, load, port, threads, duration, warmup, timeout, json_p
         argv += ["--rate", f"{load.rate:.0f}"]
     if load.close:
         argv.append("--close")
+    if load.pipeline > 1:
+        argv += ["--pipeline", str(load.pipeline)]
     if load.idle:
         argv.append("--idle")
     return argv

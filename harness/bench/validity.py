@@ -29,12 +29,12 @@ def judge(row, point, problems=()):
     failures found while running it (a tool that printed nothing, a server that would not
     stop)."""
     reasons = list(problems)
-    idle = any(load.idle for load in point.loads)
+    idle = point.loads[0].idle              # the measured stream holds, and sends nothing
     if not idle and not row.requests:
         reasons.append("no request was answered")
 
     gen, server = row.gen_busy, row.server_busy
-    if not idle and gen is not None and server is not None:
+    if not idle and not point.generator_bound and gen is not None and server is not None:
         if gen >= GEN_SATURATED and server < SERVER_SATURATED:
             reasons.append(f"the load generator was the bottleneck: {_pct(gen)} busy while "
                            f"the server was {_pct(server)} busy")
@@ -42,8 +42,9 @@ def judge(row, point, problems=()):
     asked, established = row.conns, row.conns_established
     if established is not None and asked and established < asked:
         reasons.append(f"only {established} of {asked} connections were established")
-    if idle and asked and (row.server_conns or 0) < asked:
-        reasons.append(f"the server held only {row.server_conns or 0} of {asked} connections")
+    held = point.conns if any(load.idle for load in point.loads) else 0
+    if held and (row.server_conns or 0) < held:
+        reasons.append(f"the server held only {row.server_conns or 0} of {held} connections")
 
     target, achieved = row.target_rate, row.achieved_rate
     if target and (achieved or 0) < RATE_KEPT * target:

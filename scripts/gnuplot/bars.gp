@@ -1,5 +1,6 @@
-# bars.gp: one bar per model. Data: DATA.dat, columns: index "model's name" value linetype "label"
-# (the label is printed above the bar). Variables besides common.gp's: data, logy, yformat.
+# bars.gp: one bar per model, the median over rounds, with its min-max as an error bar.
+# Data: DATA.dat, columns: index "model's name" median linetype "label" min max (the label is
+# printed above the bar). Variables besides common.gp's: data, logy, yformat.
 load 'common.gp'
 if (logy) { set logscale y }
 if (strlen(yformat) > 0) { set format y yformat }
@@ -11,4 +12,5 @@ if (logy) { set yrange [*:*] }
 set offsets 0, 0.7, graph 0.12, 0
 unset key
 plot data using 1:3:4:xtic(2) with boxes lc variable notitle, \
-	'' using 1:3:5 with labels offset 0,0.8 notitle
+	'' using 1:3:6:7 with yerrorbars lc rgb '#333333' pt 0 notitle, \
+	'' using 1:7:5 with labels offset 0,0.8 notitle

@@ -25,6 +25,11 @@ set linetype 8 lc rgb '#F0E442' lw 2 pt 1  ps 1.2
 # The reference servers, not ours: grey and dashed, behind the models' colours.
 set linetype 9  lc rgb '#8c8c8c' lw 2 dt 2 pt 2  ps 1.1   # nginx (reference): grey, dashed, x
 set linetype 10 lc rgb '#404040' lw 2 dt 4 pt 12 ps 1.2   # Go net/http (reference): dark grey, dash-dot
+# Models beyond the eighth: darker colours, dashed.
+set linetype 11 lc rgb '#882255' lw 2 dt 3 pt 5  ps 1.0
+set linetype 12 lc rgb '#117733' lw 2 dt 3 pt 9  ps 1.2
+set linetype 13 lc rgb '#332288' lw 2 dt 3 pt 13 ps 1.3
+set linetype 14 lc rgb '#999933' lw 2 dt 3 pt 11 ps 1.2
 
 set title ptitle
 set xlabel xlabel

@@ -2,6 +2,8 @@
 that judge a run, the summary, the parsers, the sentences. Run by tests/suites/61-bench-units.sh
 from the repository's top (python3 -m unittest tests/bench/test_bench.py).
 """
+import argparse
+import csv
 import dataclasses
 import io
 import os
@@ -9,12 +11,13 @@ import sys
 import tempfile
 import unittest
 
-from harness.bench import cli, cpus, progress, results, runner, scenarios, servers, tools, \
-    validity
+from harness.bench import (calibration, cli, compare, cpus, progress, results, runner,
+                           scenarios, servers, tools, validity, verdicts)
 from harness.bench.results import Row
 from harness.bench.scenarios import Point
 from harness.bench.tools import Load
-from scripts import plots, sentences, verdicts
+from scripts import plots, report, sentences
+from scripts import verdicts as references
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -264,12 +267,14 @@ class References(unittest.TestCase):
                          max_conns=0, out="", results_root="", dry_run=True, report=False,
                          absent=[])
         chosen = scenarios.build(cfg.scenarios, "quick", [10])
-        runs = [(s.name, p.label, rep, m) for s, p, rep, m in runner.plan(cfg, chosen)]
+        runs = [(step.scenario.name, step.point.label, step.rep, step.model)
+                for step in runner.plan(cfg, chosen) if not step.calibration]
         self.assertNotIn(("blocking", "with /block", 1, "nginx"), runs)
         self.assertIn(("blocking", "alone", 1, "nginx"), runs)
-        # In each round every server runs once, the references with the models.
+        # In each round every server runs once, the references with the models (the order
+        # rotating from round to round).
         self.assertEqual([m for s, p, rep, m in runs if (s, p) == ("http", "c=10")],
-                         ["epoll", "nginx", "go"] * 2)
+                         ["epoll", "nginx", "go", "nginx", "go", "epoll"])
         self.assertEqual(runner.not_applicable(cfg, chosen),
                          ["nginx in blocking (with /block, with /work): no /block; no /work "
                           "(its cells say n/a)"])
@@ -315,22 +320,22 @@ def paired_runs(a_values, b_values, metric="req_per_s", a="green", b="go"):
 
 class PairedVerdicts(unittest.TestCase):
     def test_better_in_every_round_beyond_noise_is_clear(self):
-        v = verdicts.paired(paired_runs([130, 120, 125], [100, 100, 100]), "green", "go", "http",
-                            "c=100", verdicts.REQ_PER_S)
+        v = references.paired(paired_runs([130, 120, 125], [100, 100, 100]), "green", "go",
+                              "http", "c=100", references.REQ_PER_S)
         self.assertEqual((v.won, v.rounds, v.clear, v.better), (3, 3, True, "1.25× better"))
 
     def test_a_round_lost_is_within_noise(self):
-        v = verdicts.paired(paired_runs([130, 90, 125], [100, 100, 100]), "green", "go", "http",
-                            "c=100", verdicts.REQ_PER_S)
+        v = references.paired(paired_runs([130, 90, 125], [100, 100, 100]), "green", "go",
+                              "http", "c=100", references.REQ_PER_S)
         self.assertEqual((v.won, v.clear), (2, False))
         self.assertTrue(v.verdict.startswith("within noise"))
 
     def test_rounds_are_paired_not_pooled(self):
         # Pooled, the ranges overlap (90-110 against 100-120); round by round, green is 10 %
         # cheaper every time, which is within the 10 % noise bound.
-        v = verdicts.paired(paired_runs([90, 100, 110], [100, 110, 120],
-                                        "server_cpu_us_per_req"),
-                            "green", "go", "http", "c=100", verdicts.CPU_PER_REQ)
+        v = references.paired(paired_runs([90, 100, 110], [100, 110, 120],
+                                          "server_cpu_us_per_req"),
+                              "green", "go", "http", "c=100", references.CPU_PER_REQ)
         self.assertEqual((v.won, v.rounds), (3, 3))
         self.assertAlmostEqual(v.ratio, 100 / 110)
         self.assertEqual(v.clear, False)
@@ -339,16 +344,16 @@ class PairedVerdicts(unittest.TestCase):
     def test_lower_is_better_and_invalid_runs_do_not_count(self):
         runs = paired_runs([50, 50], [100, 100], "server_cpu_us_per_req")
         runs[0].valid = False
-        v = verdicts.paired(runs, "green", "go", "http", "c=100", verdicts.CPU_PER_REQ)
+        v = references.paired(runs, "green", "go", "http", "c=100", references.CPU_PER_REQ)
         self.assertEqual((v.rounds, v.clear, v.better), (1, False, "2.00× better"))
-        self.assertIsNone(verdicts.paired(runs, "green", "nginx", "http", "c=100",
-                                          verdicts.CPU_PER_REQ))
+        self.assertIsNone(references.paired(runs, "green", "nginx", "http", "c=100",
+                                            references.CPU_PER_REQ))
 
     def test_the_report_names_both_pairs(self):
         runs = paired_runs([130, 120], [100, 100]) + \
             paired_runs([80, 70], [100, 100], a="epoll", b="nginx")
-        said = {verdicts.pair_title(a, b): verdicts.summary_sentence(
-            verdicts.pair_verdicts(runs, a, b)) for a, b in verdicts.REFERENCE_PAIRS}
+        said = {references.pair_title(a, b): references.summary_sentence(
+            references.pair_verdicts(runs, a, b)) for a, b in references.REFERENCE_PAIRS}
         self.assertEqual(list(said), ["green against Go net/http", "epoll against nginx"])
         self.assertIn("green clearly ahead in 1", said["green against Go net/http"])
         self.assertIn("clearly behind in 1", said["epoll against nginx"])
@@ -402,31 +407,268 @@ class Parsers(unittest.TestCase):
         self.assertNotIn("count", m.latency_us)
 
 
+def finding(better, worse, clear, metric="req_per_s", ratio=2.0):
+    return verdicts.Finding("http", "c=10", metric, better, worse, ratio, 3 if clear else 2,
+                            3, 0.05, clear)
+
+
 class Sentences(unittest.TestCase):
     def rows(self):
-        return [results.Summary("http", "c=10", m, 10, 1, v,
+        return [results.Summary("http", "c=10", m, 10, 3, v,
                                 {"req_per_s": results.Spread(rps, rps, rps)})
-                for m, v, rps in (("fork", 1, 1000.0), ("epoll", 1, 4000.0),
-                                  ("thread", 1, 2000.0), ("select", 0, None))]
+                for m, v, rps in (("fork", 3, 1000.0), ("epoll", 3, 4000.0),
+                                  ("thread", 3, 2000.0), ("select", 0, None))]
+
+    def facts(self, *found):
+        return sentences.Facts([], {}, verdicts.Lookup(found), calibration.Calibration())
 
     def test_leader_names_the_best_and_the_ratios(self):
-        text = sentences.leader(self.rows(), "req_per_s", sentences.rate,
+        facts = self.facts(finding("epoll", "thread", True), finding("epoll", "fork", True))
+        text = sentences.leader(facts, self.rows(), "req_per_s", sentences.rate,
                                 "served the most", where="At c=10, ")
         self.assertTrue(text.startswith("At c=10, epoll served the most (4,000 req/s)"), text)
         self.assertIn("2× thread's (2,000 req/s)", text)
         self.assertIn("4× fork's (1,000 req/s)", text)
         self.assertIn("select: invalid", text)
+        self.assertNotIn("noise", text)
+
+    def test_a_difference_that_is_not_clear_is_within_noise(self):
+        facts = self.facts(finding("epoll", "thread", False), finding("epoll", "fork", True))
+        text = sentences.leader(facts, self.rows(), "req_per_s", sentences.rate,
+                                "served the most", where="At c=10, ")
+        self.assertIn("with thread (2,000 req/s) within noise (±10 %) of it", text)
+        self.assertIn("4× fork's", text)
+        self.assertNotIn("2× thread's", text)
+
+    def test_no_clear_verdict_no_leader(self):
+        text = sentences.leader(self.facts(), self.rows(), "req_per_s", sentences.rate,
+                                "served the most", where="At c=10, ")
+        self.assertTrue(text.startswith("At c=10, no model was clearly ahead: epoll "
+                                        "(4,000 req/s), thread (2,000 req/s) and fork "
+                                        "(1,000 req/s) within noise (±10 %)"), text)
 
     def test_lower_is_better(self):
-        text = sentences.leader(self.rows(), "req_per_s", sentences.rate, "was cheapest",
-                                higher_is_better=False)
-        self.assertTrue(text.startswith("fork was cheapest (1,000 req/s); thread 2× higher "
+        facts = self.facts(finding("fork", "thread", True), finding("fork", "epoll", True))
+        text = sentences.leader(facts, self.rows(), "req_per_s", sentences.rate,
+                                "was cheapest", higher_is_better=False)
+        self.assertTrue(text.startswith("Fork was cheapest (1,000 req/s); thread 2× higher "
                                         "(2,000 req/s), epoll 4× higher"), text)
 
     def test_times(self):
         self.assertEqual(sentences.times(100, 102), "about the same")
         self.assertEqual(sentences.times(300, 100), "3×")
         self.assertEqual(sentences.times(100, 2500), "25×")
+
+
+def run_row(model, rep, scenario="efficiency", point="25%", valid=True, **figures):
+    return Row(run=f"{rep}-{model}", rep=rep, model=model, scenario=scenario, point=point,
+               conns=100, valid=valid, **figures)
+
+
+def calib_rows(start, end):
+    """Calibration rows with these req/s at the start and at the end (and the same spread
+    in every other measured figure)."""
+    rows = []
+    for phase, rates in (("start", start), ("end", end)):
+        for i, rate in enumerate(rates, 1):
+            scale = rate / start[0]
+            rows.append(Row(run=f"c{phase}{i}", rep=i, model="calib", scenario="calibration",
+                            point=phase, conns=100, valid=True, req_per_s=rate,
+                            lat_p99_us=1000 * scale, server_cpu_us_per_req=10 * scale,
+                            window_cpu_us_per_req=10 * scale, server_csw_per_req=scale))
+    return rows
+
+
+class Rounds(unittest.TestCase):
+    def test_the_order_rotates_and_every_model_runs_once_per_round(self):
+        models = ["fork", "thread", "select", "epoll"]
+        orders = [runner.rotated(models, rep) for rep in (1, 2, 3, 4, 5)]
+        self.assertEqual(orders[0], models)
+        self.assertEqual(orders[1], ["thread", "select", "epoll", "fork"])
+        self.assertEqual(orders[4], models)
+        for order in orders:
+            self.assertEqual(sorted(order), sorted(models))
+        self.assertEqual(len({order[0] for order in orders[:4]}), 4)   # each leads once
+
+    def test_plan_has_calibration_around_rounds_of_every_point(self):
+        cfg = argparse.Namespace(models=["a", "b"], reps=3)
+        chosen = scenarios.build(["http"], "quick", conns=[1, 10])
+        steps = runner.plan(cfg, chosen)
+        calibration_runs = [s for s in steps if s.calibration]
+        self.assertEqual(len(calibration_runs), 2 * calibration.RUNS)
+        self.assertTrue(steps[0].calibration and steps[-1].calibration)
+        runs = [s for s in steps if not s.calibration]
+        self.assertEqual(len(runs), 2 * 3 * 2)
+        self.assertEqual([(s.point.label, s.rep, s.model) for s in runs[:4]],
+                         [("c=1", 1, "a"), ("c=1", 1, "b"), ("c=1", 2, "b"), ("c=1", 2, "a")])
+        self.assertEqual(runs[2].where, "round 2/3")
+
+    def test_profiles_keep_at_least_two_rounds(self):
+        self.assertEqual({p: cli.PROFILE_TIMES[p][2] for p in cli.PROFILE_TIMES},
+                         {"quick": 2, "default": 3, "full": 5})
+
+
+class Calibration(unittest.TestCase):
+    def test_ceiling_noise_and_drift(self):
+        rows = calib_rows([100, 104, 98], [102, 99, 101])
+        calib = calibration.Calibration([r for r in rows if r.point == "start"],
+                                        [r for r in rows if r.point == "end"])
+        self.assertEqual(calib.ceiling(), 100)
+        self.assertAlmostEqual(calib.noise("req_per_s"), (104 - 98) / 100.5)
+        self.assertAlmostEqual(calib.drift(), 0.01)
+        self.assertFalse(calib.noisy())
+        # memory is not measured: it gets the largest bound of the others
+        self.assertEqual(calib.noise("server_mem_per_conn_kb"),
+                         max(calib.noise(m) for m in calibration.MEASURED))
+
+    def test_a_drifting_machine_is_noisy_and_says_so(self):
+        with tempfile.TemporaryDirectory() as d:
+            w = results.RunsWriter(os.path.join(d, calibration.FILE))
+            for r in calib_rows([100, 101, 99], [80, 81, 79]):
+                w.write(r)
+            w.close()
+            calib = calibration.read(d)
+            lines = dict(calib.env_lines())
+            self.assertTrue(calib.noisy())
+            self.assertEqual(lines["calibration start"],
+                             "100 req/s (3 runs: 100 101 99; spread 2.0 %)")
+            self.assertEqual(lines["calibration end"], "80 req/s (3 runs: 80 81 79; spread 2.5 %)")
+            self.assertEqual(lines["load generator ceiling"], "100 req/s")
+            self.assertEqual(lines["calibration drift"],
+                             "20.0 % (noisy machine: more than 10%)")
+            self.assertIn("req/s ±24.4 %", lines["noise bound"])   # (101 - 79) / 90
+            blocks = report.noisy_blocks(calib)
+            self.assertIn("**Noisy machine**: the load generator's ceiling moved by 20 %",
+                          blocks[0][1])
+
+    def test_without_calibration_a_bound_is_assumed_and_said(self):
+        calib = calibration.Calibration()
+        self.assertEqual(calib.noise("req_per_s"), calibration.UNMEASURED)
+        self.assertIn("not measured", dict(calib.env_lines())["noise bound"])
+        self.assertEqual(report.noisy_blocks(calib), [])
+
+
+class Verdicts(unittest.TestCase):
+    NOISE = calibration.Calibration(*[[r for r in calib_rows([100, 103, 101], [102, 100, 101])
+                                       if r.point == phase] for phase in ("start", "end")])
+
+    def judge(self, cpu_a, cpu_b, valid_b=(True, True, True)):
+        runs = [run_row("a", rep, window_cpu_us_per_req=v) for rep, v in enumerate(cpu_a, 1)]
+        runs += [run_row("b", rep, window_cpu_us_per_req=v, valid=ok)
+                 for rep, (v, ok) in enumerate(zip(cpu_b, valid_b), 1)]
+        found = verdicts.judge(runs, self.NOISE, lambda s: ("window_cpu_us_per_req",))
+        self.assertEqual(len(found), 1)
+        return found[0]
+
+    def test_better_in_every_round_beyond_noise_is_clear(self):
+        f = self.judge([10, 11, 10], [20, 23, 21])
+        self.assertEqual((f.better, f.worse, f.rounds_won, f.rounds, f.verdict),
+                         ("a", "b", 3, 3, "clear"))
+        self.assertAlmostEqual(f.ratio, 23 / 11)   # the median of 20/10, 23/11, 21/10
+
+    def test_ratios_are_paired_within_rounds(self):
+        # b costs more in every round, though its range overlaps a's: a drift between rounds
+        f = self.judge([10, 20, 30], [12, 24, 36])
+        self.assertEqual((f.better, f.verdict), ("a", "clear"))
+        self.assertAlmostEqual(f.ratio, 1.2)
+
+    def test_one_round_the_other_way_is_within_noise(self):
+        f = self.judge([10, 11, 30], [20, 23, 21])
+        self.assertEqual((f.better, f.rounds_won, f.verdict), ("a", 2, "within-noise"))
+
+    def test_a_ratio_inside_the_noise_bound_is_within_noise(self):
+        f = self.judge([10, 10, 10], [10.2, 10.2, 10.2])    # 2 % in every round; noise 3 %
+        self.assertEqual((f.better, f.rounds_won, f.verdict), ("a", 3, "within-noise"))
+
+    def test_an_invalid_round_leaves_no_clear_verdict(self):
+        f = self.judge([10, 11, 10], [20, 23, 21], valid_b=(True, False, True))
+        self.assertEqual((f.rounds_won, f.rounds, f.verdict), (2, 3, "within-noise"))
+
+    def test_findings_csv(self):
+        with tempfile.TemporaryDirectory() as d:
+            w = results.RunsWriter(os.path.join(d, "runs.csv"))
+            for model, cpu in (("epoll", 10), ("fork", 20)):
+                for rep in (1, 2):
+                    w.write(run_row(model, rep, window_cpu_us_per_req=cpu + rep))
+            w.close()
+            verdicts.write(d)
+            with open(os.path.join(d, verdicts.FILE)) as f:
+                rows = list(csv.DictReader(f))
+        cpu = [r for r in rows if r["metric"] == "window_cpu_us_per_req"]
+        self.assertEqual(list(rows[0].keys()), verdicts.COLUMNS)
+        self.assertEqual([(r["better"], r["worse"], r["rounds_won"], r["rounds"], r["verdict"])
+                          for r in cpu], [("epoll", "fork", "2", "2", "clear")])
+
+
+def write_set(d, cpu_by_model, p99_by_model=None):
+    """A synthetic result set: the efficiency scenario's 25% point, a round per value."""
+    os.makedirs(d, exist_ok=True)
+    w = results.RunsWriter(os.path.join(d, "runs.csv"))
+    for model, values in cpu_by_model.items():
+        for rep, cpu in enumerate(values, 1):
+            w.write(run_row(model, rep, window_cpu_us_per_req=cpu,
+                            lat_p99_us=(p99_by_model or {}).get(model, 1000)))
+    w.close()
+    w = results.RunsWriter(os.path.join(d, calibration.FILE))
+    for r in calib_rows([100, 101, 99], [100, 102, 100]):
+        w.write(r)
+    w.close()
+
+
+class Compare(unittest.TestCase):
+    def summary(self, d):
+        return results.summarise(results.read_runs(os.path.join(d, "runs.csv")))
+
+    def test_overlapping_ranges_are_the_same_and_apart_is_changed(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_set(f"{d}/a", {"epoll": [10, 11, 12], "fork": [20, 21, 22]})
+            write_set(f"{d}/b", {"epoll": [11.5, 12.5, 13], "fork": [30, 31, 33]})
+            found = {(c.model, c.metric): c for c in
+                     compare.changes(self.summary(f"{d}/a"), self.summary(f"{d}/b"))}
+        epoll = found[("epoll", "window_cpu_us_per_req")]
+        fork = found[("fork", "window_cpu_us_per_req")]
+        self.assertEqual(epoll.verdict, "same")           # 10-12 against 11.5-13
+        self.assertEqual(fork.verdict, "worse")           # 20-22 against 30-33: more CPU
+        self.assertAlmostEqual(fork.change, 31 / 21 - 1)
+        self.assertEqual(found[("epoll", "lat_p99_us")].verdict, "same")
+
+    def test_lower_and_higher_is_better(self):
+        a, b = results.Spread(10, 9, 11), results.Spread(5, 4, 6)
+        self.assertEqual(compare.judge(a, b, "lat_p99_us", 3, 3), "better")
+        self.assertEqual(compare.judge(a, b, "req_per_s", 3, 3), "worse")
+        self.assertEqual(compare.judge(a, b, "req_per_s", 1, 3), "too few rounds")
+
+    def test_a_known_contradiction_is_found(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_set(f"{d}/a", {"epoll": [10, 11, 10], "fork": [20, 21, 22]})
+            write_set(f"{d}/b", {"epoll": [30, 31, 33], "fork": [20, 21, 22]})
+            write_set(f"{d}/c", {"epoll": [11, 10, 12], "fork": [19, 23, 20]})
+            a, b, c = (verdicts.for_results(f"{d}/{x}") for x in "abc")
+            self.assertEqual(compare.verdict_lines(a, c)[1], "Contradictory clear verdicts: none.")
+            lines = compare.verdict_lines(a, b)
+        self.assertEqual(lines[1], "Contradictory clear verdicts: 1.")
+        self.assertRegex(lines[2], r"efficiency 25% CPU/req in the window: A says epoll 2\S*× "
+                                   r"better than fork, B says fork 1\.\d+× better than epoll")
+
+    def test_command_line(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_set(f"{d}/a", {"epoll": [10, 11, 12]})
+            write_set(f"{d}/b", {"epoll": [20, 21, 22]})
+            out, err = io.StringIO(), io.StringIO()
+            sys.stdout, sys.stderr, saved = out, err, (sys.stdout, sys.stderr)
+            try:
+                rc = compare.main([f"{d}/a", f"{d}/b", "--csv", f"{d}/compare.csv"])
+            finally:
+                sys.stdout, sys.stderr = saved
+            with open(f"{d}/compare.csv") as f:
+                rows = list(csv.DictReader(f))
+        self.assertEqual(rc, 0)
+        self.assertEqual(err.getvalue(), f"compare: 2 figures; CSV: {d}/compare.csv\n")
+        self.assertIn("| efficiency | 25% | epoll | CPU/req in the window | 11 (10–12) | "
+                      "21 (20–22) | +90.9 % | **changed: worse** |", out.getvalue())
+        self.assertEqual(list(rows[0].keys()), compare.COLUMNS)
+        self.assertEqual([r["verdict"] for r in rows if r["metric"] == "window_cpu_us_per_req"],
+                         ["worse"])
 
 
 class Progress(unittest.TestCase):
@@ -440,11 +682,12 @@ class Progress(unittest.TestCase):
         sys.stdout, saved = out, sys.stdout
         try:
             p.finished(Row(model="epoll", scenario="http", point="c=100", req_per_s=78231.0,
-                           lat_p99_us=1210.0, valid=True), 4.0)
+                           lat_p99_us=1210.0, valid=True), 4.0, "round 2/3")
         finally:
             sys.stdout = saved
         line = out.getvalue()
-        self.assertRegex(line, r"^\[1/3\] epoll +http c=100 +78,231 req/s  p99 1\.21 ms  ETA 8s")
+        self.assertRegex(line, r"^\[1/3\] round 2/3  epoll +http c=100 +78,231 req/s  "
+                               r"p99 1\.21 ms  ETA 8s")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,134 @@
+"""Calibration: the load generator's ceiling and the machine's noise.
+
+At the start and at the end of a benchmark the runner runs the load generator a few times
+against build/bin/calib, a canned-response target that costs the server's cores almost
+nothing (harness/calib.c), so that what is measured is the generator and the machine:
+
+- the **ceiling**: the requests per second the generator reaches (the median of the runs at
+  the start). The efficiency scenario offers fixed shares of it, rates every model can hold.
+- the **noise**: for each figure, how far the same run strays from itself on this machine,
+  (max - min) / median over every calibration run, start and end together, so that a drift
+  between them counts too. A difference between two models is a finding only beyond it
+  (verdicts.py).
+- the **drift**: how far the ceiling moved from the start to the end. Beyond DRIFT_NOISY the
+  report opens by saying the machine was noisy.
+
+The runs are written to calibration.csv, with runs.csv's columns; read() gets them back, so
+the report and `make compare` recompute all of this from the files alone.
+"""
+import os
+import statistics
+from dataclasses import dataclass, field
+
+from . import results
+from .scenarios import EFFICIENCY_S, Point, Scenario
+from .tools import Load
+
+TARGET = "calib"          # build/bin/calib: never a model, never in MODELS
+CONNS = 100
+RUNS = 3                  # at the start, and again at the end
+DRIFT_NOISY = 0.10        # start and end ceilings further apart than this: a noisy machine
+NOISE_FLOOR = 0.01        # no bound below 1 %: identical runs would otherwise give 0
+UNMEASURED = 0.10         # the bound assumed when there was no calibration
+FILE = "calibration.csv"
+
+# The figures whose noise is measured; any other (memory) gets the largest of them.
+MEASURED = ("req_per_s", "lat_p99_us", "server_cpu_us_per_req", "window_cpu_us_per_req",
+            "server_csw_per_req")
+
+
+def scenario(phase):
+    """The calibration runs of one phase ("start" or "end"), as a scenario of one point.
+    The generator is meant to be the bottleneck here: that is what is measured."""
+    return Scenario("calibration", "Calibration", "Calibration",
+                    "The load generator's ceiling against a canned-response target.",
+                    [Point(phase, CONNS, "http", [Load("loadgen", CONNS, path="/plaintext")],
+                           generator_bound=True, min_duration=EFFICIENCY_S)])
+
+
+def _spread(values):
+    values = [v for v in values if v]
+    if len(values) < 2:
+        return None
+    return (max(values) - min(values)) / statistics.median(values)
+
+
+@dataclass
+class Calibration:
+    start: list = field(default_factory=list)     # [results.Row]
+    end: list = field(default_factory=list)
+
+    def _rates(self, rows):
+        return [r.req_per_s for r in rows if r.valid and r.req_per_s]
+
+    def ceiling(self):
+        """The generator's requests per second at the start; None if not measured."""
+        rates = self._rates(self.start)
+        return statistics.median(rates) if rates else None
+
+    def end_ceiling(self):
+        rates = self._rates(self.end)
+        return statistics.median(rates) if rates else None
+
+    def drift(self):
+        """How far the ceiling moved from the start to the end, as a share; None if either
+        is missing."""
+        a, b = self.ceiling(), self.end_ceiling()
+        return abs(b - a) / a if a and b else None
+
+    @property
+    def measured(self):
+        return len([r for r in self.start + self.end if r.valid]) >= 2
+
+    def noise(self, metric):
+        """The noise bound of a figure, as a share (0.05: ±5 %)."""
+        if not self.measured:
+            return UNMEASURED
+        if metric not in MEASURED:
+            return max(self.noise(m) for m in MEASURED)
+        spread = _spread([getattr(r, metric) for r in self.start + self.end if r.valid])
+        return max(NOISE_FLOOR, spread if spread is not None else UNMEASURED)
+
+    def noisy(self):
+        d = self.drift()
+        return d is not None and d > DRIFT_NOISY
+
+    def env_lines(self):
+        """(key, value) lines for env.txt."""
+        lines = []
+        for phase, rows in (("start", self.start), ("end", self.end)):
+            rates = self._rates(rows)
+            if rates:
+                each = " ".join(f"{r:,.0f}" for r in rates)
+                lines.append((f"calibration {phase}", f"{statistics.median(rates):,.0f} req/s "
+                              f"({len(rates)} runs: {each}; spread "
+                              f"{100 * (_spread(rates) or 0):.1f} %)"))
+            elif rows:
+                lines.append((f"calibration {phase}", "failed: " + rows[0].invalid_reason))
+        if self.ceiling():
+            lines.append(("load generator ceiling", f"{self.ceiling():,.0f} req/s"))
+        drift = self.drift()
+        if drift is not None:
+            lines.append(("calibration drift", f"{100 * drift:.1f} %" +
+                          (f" (noisy machine: more than {DRIFT_NOISY:.0%})" if self.noisy()
+                           else "")))
+        bounds = self.bounds_text()
+        lines.append(("noise bound", bounds if self.measured else
+                      f"not measured: ±{UNMEASURED:.0%} assumed"))
+        return lines
+
+
+    def bounds_text(self):
+        """ "req/s ±3.2 %, p99 ±12.0 %, ..." """
+        return ", ".join(f"{results.NAMES.get(m, m)} ±{100 * self.noise(m):.1f} %"
+                         for m in MEASURED)
+
+
+def read(results_dir):
+    """The calibration of a results directory (empty if it has none)."""
+    path = os.path.join(results_dir, FILE)
+    if not os.path.exists(path):
+        return Calibration()
+    rows = results.read_runs(path)
+    return Calibration([r for r in rows if r.point == "start"],
+                       [r for r in rows if r.point == "end"])
