@@ -21,8 +21,9 @@ check() {   # check NAME WHY-IF-FALSE COMMAND...
 	shift 2
 	if "$@"; then ok "$name"; else bad "$name" "$why"; fi
 }
+# One round: these cases check the plan's rows, not the verdicts that rounds are for.
 bench() { timeout 300 python3 -m harness.bench --bin "$BIN" --refs "" --quick --duration 1 \
-	--warmup 0 "$@"; }
+	--warmup 0 --reps 1 "$@"; }
 # rows FILE: "model point x server_cpus per-worker valid" per run of runs.csv
 rows() {
 	python3 -c 'import csv, sys
@@ -35,7 +36,7 @@ two=$(python3 -c 'import os; print(",".join(map(str, sorted(os.sched_getaffinity
 # --- fewer than 4 cores: skipped with one line -----------------------------------------------
 r1=$tmp/r1
 taskset -c "$two" python3 -m harness.bench --bin "$BIN" --refs "" --quick --duration 1 --warmup 0 \
-	--models epoll --scenarios "scaling idle" --idle-conns 10 --out "$r1" >"$tmp/r1.log" 2>&1
+	--reps 1 --models epoll --scenarios "scaling idle" --idle-conns 10 --out "$r1" >"$tmp/r1.log" 2>&1
 rc=$?
 line="skipping scaling: this machine has 2 cores, fewer than 4"
 check "skip-exit" "exit $rc: $(tail -n 2 "$tmp/r1.log")" test "$rc" = 0
@@ -78,7 +79,7 @@ fi
 if [[ -x $BIN/uring && -x $BIN/no-io-uring ]]; then
 	r3=$tmp/r3
 	"$BIN/no-io-uring" timeout 300 python3 -m harness.bench --bin "$BIN" --refs "" --quick \
-		--duration 1 --warmup 0 --models "uring epoll" --scenarios idle --idle-conns 10 \
+		--duration 1 --warmup 0 --reps 1 --models "uring epoll" --scenarios idle --idle-conns 10 \
 		--out "$r3" >"$tmp/r3.log" 2>&1
 	rc=$?
 	check "uring-skip-exit" "exit $rc: $(tail -n 2 "$tmp/r3.log")" test "$rc" = 0
