@@ -25,10 +25,10 @@
 ## make fuzz               fuzz the parsers and the session with libFuzzer (needs clang)
 ##   FUZZ_SECONDS=N        seconds per fuzz target (default 60)
 ## make bench              every model through every benchmark scenario, then plots and a report
-##   QUICK=1               a smoke run (about 2 minutes)
-##   FULL=1                repetitions, longer runs, 10,000 connections
+##   QUICK=1               a smoke run: 2 rounds, fewer points, shorter runs
+##   FULL=1                5 rounds, longer runs, more points, 10,000 connections
 ##   MODELS="a b"          only these models
-##   SCENARIOS="a b"       only these scenarios (http echo openloop idle churn cpubound ...)
+##   SCENARIOS="a b"       only these scenarios (efficiency http pipelined echo openloop ...)
 ##   REFS="nginx go"       the reference servers run beside the models (the default; REFS= for none)
 ##   SERVER_CPUS=0 CLIENT_CPUS=1   where the server and the load run (default: the cores split in two)
 ##   SERVER_HOST=[U@]H CLIENT_HOSTS="H1 H2"   the server on one host, the load on others, over ssh
@@ -37,6 +37,8 @@
 ##   BENCH_ARGS="..."      any other runner option (python3 -m harness.bench --help)
 ## make bench-setup        install what make bench needs (wrk, gnuplot), or say how
 ## make plots RESULTS=DIR  redraw the plots and the report of a results directory
+## make compare A=DIR B=DIR   what moved between two results directories, beyond their spread
+##   CSV=FILE              where the table goes as CSV too (default results/compare.csv)
 ## make print-models       the list of models, as make and the benchmark runner read it
 ## make bench-loadgen      build/bin/loadgen against wrk, alternated, one pinned core each
 ## make bench-micro        the green runtime's switch, spawn and ping-pong costs
