@@ -213,7 +213,7 @@ PY
 )
 check "merged-counts" "$why" test -z "$why"
 check "server-measured-there" "server log lacks its start-up line on 10.214.14.2" \
-	grep -q "listening on 10.214.14.2:" "$remote/logs/001-epoll-http-c=10-r1.server.log"
+	grep -q "listening on 10.214.14.2:" "$(ls "$remote"/logs/*-epoll-http-c=10-r1.server.log | head -n 1)"
 
 # The HTTP plot over the shaped link stays, for a look.
 keep=$BUILD/remote-bench
