@@ -154,22 +154,25 @@ def settle(count, target):
     return n
 
 
-def no_growth(ctx, count, what, slack, leak):
-    """Two rounds of churn: what the server holds (fds, threads, children) must come back down,
-    and the second round must not leave more than the first (a cache stays, a leak grows).
-    leak: what a leak of `what` usually is, said with the failure."""
+def no_growth(ctx, count, what, slack, leak, lazy=0):
+    """Churn, then three times as much again: what the server holds (fds, threads, children)
+    must come back down after the first round, and the next 300 connections must not leave
+    more than lazy over the first round's count (a cache stays, a leak grows with the
+    connections). leak: what a leak of `what` usually is, said with the failure."""
     srv = ctx.server()
     base = count(srv)
     churn(srv)
     first = settle(lambda: count(srv), base + slack)
-    churn(srv)
-    second = settle(lambda: count(srv), first)
-    ctx.note(f"{what}: {base} at start, {first} after 100 connections, {second} after 200")
+    for _ in range(3):
+        churn(srv)
+    second = settle(lambda: count(srv), first + lazy)
+    ctx.note(f"{what}: {base} at start, {first} after 100 connections, {second} after 400")
     sent = "100 connections came and went (served, reset or silent)"
     expect(first <= base + slack, f"{sent}; expected the server's {what} back to about {base}, "
                                   f"got {first}: a leak, {leak}")
-    expect(second <= first, f"{sent}, then 100 more; expected the server's {what} to stay at "
-                            f"{first}, got {second}: a leak, {leak}")
+    allowed = f"at most {first + lazy}" if lazy else f"to stay at {first}"
+    expect(second <= first + lazy, f"{sent}, then 300 more; expected the server's {what} "
+                                   f"{allowed}, got {second}: a leak, {leak}")
 
 
 @case("lifecycle", "no-fd-leak")
@@ -181,7 +184,10 @@ def no_fd_leak(ctx):
 
 @case("lifecycle", "no-thread-leak")
 def no_thread_leak(ctx):
-    no_growth(ctx, lambda srv: srv.threads(), "threads", slack=16,
+    # A runtime may start a thread whenever it likes (Go's: a spare M, sysmon, a GC worker),
+    # once and not per connection: two such over 300 connections are allowed, while a leak of
+    # one thread per 100 connections still fails.
+    no_growth(ctx, lambda srv: srv.threads(), "threads", slack=16, lazy=2,
               leak="threads that never end (one still waiting after its client left)")
 
 
