@@ -72,9 +72,9 @@ static unsigned readiness_of(uint32_t events)
 /* Events taken per epoll_wait(): more are simply reported next turn. */
 enum { EVENTS_PER_TURN = 256 };
 
-/* One event loop until the stop: the whole model with --workers 1. open_shared: the count
- * of open connections the workers share, or NULL; *accepted: how many it served. */
-static int serve(struct server *srv, atomic_uint *open_shared, unsigned long *accepted)
+/* An epoll set watching the listening socket and the stop pipe: made before the start-up
+ * line, so that "listening" is true of every worker. Returns the fd, or -1. */
+static int epoll_set_for(const struct server *srv)
 {
 	int epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event listen_ev = { .events = EPOLLIN, .data.fd = srv->listen_fd };
@@ -83,8 +83,15 @@ static int serve(struct server *srv, atomic_uint *open_shared, unsigned long *ac
 	    epoll_ctl(epfd, EPOLL_CTL_ADD, srv->stop_fd, &stop_ev) != 0) {
 		if (epfd >= 0)
 			close(epfd);
-		return 1;
+		return -1;
 	}
+	return epfd;
+}
+
+/* One event loop until the stop: the whole model with --workers 1. open_shared: the count
+ * of open connections the workers share, or NULL; *accepted: how many it served. */
+static int serve(struct server *srv, int epfd, atomic_uint *open_shared, unsigned long *accepted)
+{
 	struct loop l;
 	loop_init(&l, srv, &epoll_backend, &epfd);
 	l.open_shared = open_shared;
@@ -113,67 +120,96 @@ static int serve(struct server *srv, atomic_uint *open_shared, unsigned long *ac
 	}
 	*accepted = l.accepted;
 	loop_free(&l);
-	close(epfd);
 	return rc;
 }
 
 struct worker {
-	struct server srv;          /* a copy: its own listening socket and spare fd */
+	struct server srv;          /* a copy: its own listening socket and spare fd (but worker 0) */
+	int epfd;
 	atomic_uint *open_shared;
 	pthread_t thread;
 	unsigned long accepted;
 	int rc;
 };
 
+/* Made by epoll_start() before the start-up line, run by epoll_run() after it. */
+static struct {
+	struct worker *w;
+	unsigned n;                 /* workers made */
+	atomic_uint open;           /* open connections over all workers, for --max-conns */
+} workers;
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	w->rc = serve(&w->srv, w->open_shared, &w->accepted);
+	w->rc = serve(&w->srv, w->epfd, w->open_shared, &w->accepted);
 	return NULL;
 }
 
 /* Worker i's copy of the server: worker 0 accepts from the socket server_main() opened, the
- * others from sockets of their own on the same port. Each gets its own spare fd, because
- * server_accept() gives it up and takes it back when descriptors run out. */
-static bool worker_init(struct worker *w, const struct server *srv, unsigned i,
-                        atomic_uint *open_shared)
+ * others from sockets of their own on the same port. Each other one gets its own spare fd,
+ * because server_accept() gives it up and takes it back when descriptors run out. */
+static bool worker_init(struct worker *w, const struct server *srv, unsigned i)
 {
 	w->srv = *srv;
-	w->open_shared = open_shared;
-	w->srv.listen_fd = i == 0 ? srv->listen_fd : server_listen_again(srv);
+	w->open_shared = srv->opts.workers > 1 ? &workers.open : NULL;
+	w->epfd = -1;
+	if (i > 0) {
+		w->srv.listen_fd = server_listen_again(srv);
+		w->srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
 	if (w->srv.listen_fd < 0) {
 		fprintf(stderr, "epoll: worker %u: cannot listen beside worker 0: %s\n", i,
 		        strerror(errno));
 		return false;
 	}
-	w->srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return true;
+	w->epfd = epoll_set_for(&w->srv);
+	if (w->epfd < 0)
+		fprintf(stderr, "epoll: worker %u: cannot make its epoll set: %s\n", i, strerror(errno));
+	return w->epfd >= 0;
 }
 
-static void worker_release(struct worker *w, const struct server *srv)
+/* Worker 0's sockets are server_main()'s, which closes them; it may have swapped its spare
+ * fd meanwhile, so that one goes back. */
+static void worker_release(struct worker *w, struct server *srv)
 {
-	if (w->srv.listen_fd != srv->listen_fd)
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->srv.listen_fd == srv->listen_fd) {
+		srv->spare_fd = w->srv.spare_fd;
+		return;
+	}
+	if (w->srv.listen_fd >= 0)
 		close(w->srv.listen_fd);
 	if (w->srv.spare_fd >= 0)
 		close(w->srv.spare_fd);
 }
 
-static int run_workers(struct server *srv, unsigned n)
+static int epoll_start(struct server *srv)
 {
-	struct worker *w = calloc(n, sizeof *w);
-	if (!w)
+	workers.w = calloc(srv->opts.workers, sizeof *workers.w);
+	if (!workers.w)
 		return 1;
-	atomic_uint open_shared = 0;
+	for (; workers.n < srv->opts.workers; workers.n++) {
+		if (!worker_init(&workers.w[workers.n], srv, workers.n)) {
+			worker_release(&workers.w[workers.n], srv);
+			while (workers.n > 0)
+				worker_release(&workers.w[--workers.n], srv);
+			free(workers.w);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int run_workers(void)
+{
+	struct worker *w = workers.w;
 	unsigned started = 0;
 	int rc = 0;
-	for (; started < n; started++) {
-		if (!worker_init(&w[started], srv, started, &open_shared)) {
-			rc = 1;
-			break;
-		}
+	for (; started < workers.n; started++) {
 		if (pthread_create(&w[started].thread, NULL, worker_main, &w[started]) != 0) {
 			fprintf(stderr, "epoll: cannot start worker %u\n", started);
-			worker_release(&w[started], srv);
 			rc = 1;
 			break;
 		}
@@ -183,23 +219,24 @@ static int run_workers(struct server *srv, unsigned n)
 	for (unsigned i = 0; i < started; i++) {
 		pthread_join(w[i].thread, NULL);
 		rc |= w[i].rc;
-		worker_release(&w[i], srv);
 	}
 	/* How evenly the kernel spread the connections (the benchmark records it). */
 	fprintf(stderr, "epoll: connections per worker:");
 	for (unsigned i = 0; i < started; i++)
 		fprintf(stderr, " %lu", w[i].accepted);
 	fputc('\n', stderr);
-	free(w);
 	return rc;
 }
 
 static int epoll_run(struct server *srv)
 {
-	if (srv->opts.workers > 1)
-		return run_workers(srv, srv->opts.workers);
-	unsigned long accepted;
-	return serve(srv, NULL, &accepted);
+	struct worker *w = workers.w;
+	int rc = workers.n > 1 ? run_workers()
+	                       : serve(&w[0].srv, w[0].epfd, NULL, &w[0].accepted);
+	for (unsigned i = 0; i < workers.n; i++)
+		worker_release(&w[i], srv);
+	free(w);
+	return rc;
 }
 
 static const struct model epoll_model = {
@@ -212,6 +249,7 @@ static const struct model epoll_model = {
 	.help_notes = "--workers N: N event loops on N threads, each with its own epoll set and its\n"
 	              "own SO_REUSEPORT listening socket; at the stop, the connections each served.",
 	.listener_per_worker = true,
+	.start = epoll_start,
 	.run = epoll_run,
 };
 

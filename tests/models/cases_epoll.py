@@ -32,7 +32,7 @@ def two_workers(ctx):
     srv = ctx.server("--workers", "2")
     serve_each_on_its_own(srv, CONNS)
     ctx.note(f"{srv.threads()} threads")
-    expect_eq(len(listening_sockets(srv.pid, srv.port)), 2, "listening sockets")
+    expect_eq(len(listening_sockets(srv)), 2, "listening sockets")
     stop(srv)
     found = [m for m in map(PER_WORKER.match, srv.stderr_lines) if m]
     expect(found, f"no 'connections per worker' line on stderr: {srv.stderr_lines[-3:]}")
@@ -48,7 +48,7 @@ def one_worker(ctx):
     srv = ctx.server("--workers", "1")
     serve_each_on_its_own(srv, 3)
     expect_eq(srv.threads(), 1, "threads with --workers 1")
-    expect_eq(len(listening_sockets(srv.pid, srv.port)), 1, "listening sockets")
+    expect_eq(len(listening_sockets(srv)), 1, "listening sockets")
     stop(srv)
     expect(not any(PER_WORKER.match(line) for line in srv.stderr_lines),
            "--workers 1 printed a per-worker count, as only several workers do")
