@@ -7,7 +7,7 @@
 #   UNIT_OBJS_NAME      extra objects (helpers shared with the fuzz targets)
 #   UNIT_LDFLAGS_NAME   extra link flags
 
-UNIT_TESTS := test_bufpool test_chunked test_deadline test_http_parser test_session
+UNIT_TESTS := test_bufpool test_chunked test_deadline test_http_parser test_loop test_session
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 ALL_BINS   += $(UNIT_BINS)
 export UNIT_TESTS   # for the suites, which tests/run.sh runs from `make test`

@@ -217,11 +217,25 @@ void loop_woke(struct loop *l)
 	l->woke = l->now = now_ms();
 }
 
+/* The deadlines due are all taken off the heap before any is run: a connection whose turn
+ * runs out sets a deadline due now, which must wait for the next turn, after the wait has
+ * looked at the others. Popped as it is set, it would be run again in this pass, and a client
+ * that keeps sending would hold the loop for as long as it likes. */
 void loop_expire(struct loop *l)
 {
-	struct deadline *due;
-	while ((due = deadline_pop_due(&l->deadlines, l->woke)))
-		on_deadline(l, conn_of(due));
+	struct conn *first = NULL, **last = &first;
+	struct deadline *d;
+	while ((d = deadline_pop_due(&l->deadlines, l->woke))) {
+		struct conn *c = conn_of(d);
+		c->next_due = NULL;
+		*last = c;
+		last = &c->next_due;
+	}
+	while (first) {
+		struct conn *c = first;
+		first = c->next_due;   /* read before on_deadline(), which may free c */
+		on_deadline(l, c);
+	}
 }
 
 void loop_free(struct loop *l)

@@ -63,6 +63,7 @@ struct conn {
 	size_t slot;                /* the backend's own index for it (poll: its pollfd entry) */
 	struct session *session;
 	struct deadline deadline;   /* the idle time-out, the end of a /sleep, or the next turn */
+	struct conn *next_due;      /* in loop_expire()'s list of the deadlines due this turn */
 };
 
 struct loop;
