@@ -60,7 +60,9 @@ def echo_concurrent(ctx):
         datas = [os.urandom(100000) for _ in socks]
         outs = exchange(socks, datas, lambda got: len(got) >= 100000)
         for i, (o, d) in enumerate(zip(outs, datas)):
-            problem = describe_mismatch(bytes(o.data), d, f"connection {i + 1} of 100")
+            problem = describe_mismatch(bytes(o.data), d, f"sent 100000 random bytes on each of "
+                                                          f"100 connections; connection "
+                                                          f"{i + 1}'s echo")
             expect(problem is None, problem)
     finally:
         close_all(socks)
