@@ -18,7 +18,9 @@
 #   - part 3's checkpoints turn green the cases the handout says: the worked example taken
 #     back to checkpoint 1 (no deadlines) and 2 (deadlines judged after serving);
 #   - the handout, the skeleton and the suite agree: the groups, the TODOs, every sample line
-#     of check output (compared with the suite's real output), the install line.
+#     of check output (compared with the suite's real output), the install line;
+#   - each part's make bench command runs (as a dry run) every scenario and point its
+#     questions read.
 # Env (from make test): CC, SAN, BIN. Prints one line per case, last "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -502,6 +504,47 @@ print("; ".join(problems[:3]))
 END
 )
 [[ -z $why ]] && pass handout-sample-output || fail handout-sample-output "$why"
+
+# Each part's **Measure** command, planned by the benchmark (--dry-run, the student's own
+# model left out), runs every scenario its questions name, at the connections they name.
+why=$(cd "$scratch" && python3 - docs/lab.md 2>&1 <<'END'
+import re, shlex, subprocess, sys
+sys.path.insert(0, "harness")
+from bench.scenarios import ALL
+doc = open(sys.argv[1]).read()
+problems = []
+parts = re.split(r"^## ", doc, flags=re.M)
+for part in (p for p in parts if p.startswith("Part ")):
+    title = part.split("\n")[0]
+    plan = ""
+    for cmd in re.findall(r"`(make bench [^`]*)`", part):
+        words = dict(w.split("=", 1) for w in shlex.split(cmd)[2:] if "=" in w)
+        models = [m for m in words.get("MODELS", "").split() if not m.startswith("my")]
+        argv = ["python3", "-m", "harness.bench", "--dry-run", "--models", " ".join(models),
+                "--scenarios", words.get("SCENARIOS", ""), *shlex.split(words.get("BENCH_ARGS", ""))]
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if run.returncode != 0:
+            problems.append(f"{title}: '{cmd}' does not plan: {run.stderr.strip()[-150:]}")
+        plan += run.stdout
+    if not plan:
+        problems.append(f"{title}: no make bench command")
+        continue
+    for q in re.findall(r"^- \*\*(Q\d\.\d)\*\*(.*?)(?=^- \*\*|^## |^\*\*|\Z)", part, re.M | re.S):
+        name, text = q[0], " ".join(q[1].split())
+        named = [w for w in re.findall(r"`(\w+)`", text) if w in ALL]
+        conns = re.search(r"at ((?:[\d,]+(?:, | and )?)+) connections", text)
+        for sc in named:
+            if not re.search(rf"^  {sc} ", plan, re.M):
+                problems.append(f"{name} reads `{sc}`, which its part's command does not run")
+            for c in (conns.group(1).replace(" and ", ", ").split(", ") if conns else []):
+                c = c.replace(",", "")
+                if sc in ("http", "cpubound", "echo") and \
+                        not re.search(rf"^  {sc} +c={c} ", plan, re.M):
+                    problems.append(f"{name} reads `{sc}` at {c} connections, not in the plan")
+print("; ".join(problems[:4]))
+END
+)
+[[ -z $why ]] && pass handout-measure-commands || fail handout-measure-commands "$why"
 
 # The install line has a package for every tool the handout has students run.
 install=$(grep -m1 -E '^ *apt-get install ' docs/lab.md)
