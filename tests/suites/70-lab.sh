@@ -507,11 +507,11 @@ END
 
 # Each part's **Measure** command, planned by the benchmark (--dry-run, the student's own
 # model left out), runs every scenario its questions name, at the connections they name.
-why=$(cd "$scratch" && python3 - docs/lab.md 2>&1 <<'END'
+why=$(cd "$scratch" && python3 - docs/lab.md "$OLDPWD/$bin" 2>&1 <<'END'
 import re, shlex, subprocess, sys
 sys.path.insert(0, "harness")
 from bench.scenarios import ALL
-doc = open(sys.argv[1]).read()
+doc, bins = open(sys.argv[1]).read(), sys.argv[2]
 problems = []
 parts = re.split(r"^## ", doc, flags=re.M)
 for part in (p for p in parts if p.startswith("Part ")):
@@ -520,7 +520,8 @@ for part in (p for p in parts if p.startswith("Part ")):
     for cmd in re.findall(r"`(make bench [^`]*)`", part):
         words = dict(w.split("=", 1) for w in shlex.split(cmd)[2:] if "=" in w)
         models = [m for m in words.get("MODELS", "").split() if not m.startswith("my")]
-        argv = ["python3", "-m", "harness.bench", "--dry-run", "--models", " ".join(models),
+        argv = ["python3", "-m", "harness.bench", "--dry-run", "--bin", bins, "--refs", "",
+                "--models", " ".join(models),
                 "--scenarios", words.get("SCENARIOS", ""), *shlex.split(words.get("BENCH_ARGS", ""))]
         run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         if run.returncode != 0:
