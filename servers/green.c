@@ -13,6 +13,12 @@
  * threads move to another OS thread meanwhile; the idle time-out is a deadline on every wait
  * for the socket (green_fd_timeout). docs/green.md explains the runtime.
  *
+ * One exception to "one green thread per connection": a connection that has sent nothing yet
+ * has none. The acceptor keeps it in an epoll set of its own and starts its green thread when
+ * its first byte comes, so that a silent client costs no stack page (docs/green.md, "Idle
+ * memory"; Go starts a goroutine per connection at once). It is the one place this file
+ * looks like epoll.c.
+ *
  * Two switches for the lab, to watch the runtime's monitor (Go's sysmon) at work:
  * --no-handoff serves /block without green_blocking(), so only the monitor can free its
  * worker, as for any call nobody wrapped; --no-monitor runs the runtime without it.
@@ -23,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "green.h"
 #include "server.h"
@@ -31,6 +39,9 @@
 /* Spare buffers each OS thread's pool keeps for reuse, for the requests its green threads have
  * in flight at once; beyond that, memory a burst needed goes back to malloc. */
 enum { THREAD_SPARE_BUFFERS = 128 };
+
+/* Events the acceptor takes from its epoll set per call. */
+enum { ACCEPTOR_EVENTS = 64 };
 
 static bool no_handoff, no_monitor;      /* the lab's switches, above */
 
@@ -41,14 +52,21 @@ struct green_server {
 	struct conn *conns;          /* so that stopping can reach every connection */
 	unsigned open;               /* for --max-conns */
 	atomic_bool stopping;
+	/* The acceptor's alone: its epoll set (the listener, and the connections waiting for
+	 * their first byte), and those connections oldest first, which is also the order of
+	 * their idle deadlines. */
+	int epfd;
+	struct conn *first, *last;
 };
 
 struct conn {
 	struct green_server *gs;
-	struct green *g;
+	struct green *g;             /* NULL until its first byte comes (written under gs->lock) */
 	struct session *s;
 	int fd;
 	struct conn *prev, *next;    /* in gs->conns */
+	struct conn *older, *newer;  /* in the acceptor's list, while it has no green thread */
+	uint64_t deadline_ms;        /* there: when the idle time-out closes it, 0: never */
 };
 
 /*
@@ -94,6 +112,30 @@ static void block(void *ms)
 	block_for_ms(*(unsigned *)ms);
 }
 
+/* Forgets an open connection; its fd is the caller's to close. */
+static void conn_forget(struct conn *c)
+{
+	struct green_server *gs = c->gs;
+	pthread_mutex_lock(&gs->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		gs->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	gs->open--;
+	pthread_mutex_unlock(&gs->lock);
+	session_free(c->s, pool_here(c));
+	free(c);
+}
+
+static void conn_end(struct conn *c)
+{
+	int fd = c->fd;
+	conn_forget(c);
+	server_close(fd);
+}
+
 /* The connection's green thread: session.h's blocking loop, word for word. */
 static void serve(void *arg)
 {
@@ -130,23 +172,62 @@ static void serve(void *arg)
 		}
 	}
 
-	struct green_server *gs = c->gs;
-	pthread_mutex_lock(&gs->lock);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		gs->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	gs->open--;
-	pthread_mutex_unlock(&gs->lock);
-	session_free(c->s, pool_here(c));
 	green_fd_release(c->fd);
-	server_close(c->fd);
-	free(c);
+	conn_end(c);
 }
 
-static void start_conn(struct green_server *gs, int fd)
+/* ---- the acceptor's connections without a green thread ---- */
+
+static void waiting_add(struct green_server *gs, struct conn *c)
+{
+	unsigned idle_s = gs->srv->opts.idle_timeout_s;
+	c->deadline_ms = idle_s ? now_ms() + idle_s * 1000ull : 0;
+	c->older = gs->last;
+	c->newer = NULL;
+	if (gs->last)
+		gs->last->newer = c;
+	else
+		gs->first = c;
+	gs->last = c;
+}
+
+static void waiting_remove(struct green_server *gs, struct conn *c)
+{
+	if (c->older)
+		c->older->newer = c->newer;
+	else
+		gs->first = c->newer;
+	if (c->newer)
+		c->newer->older = c->older;
+	else
+		gs->last = c->older;
+}
+
+/* Its first byte came (or an end of file, or an error: serve() finds out which). */
+static void start_conn(struct green_server *gs, struct conn *c)
+{
+	waiting_remove(gs, c);
+	pthread_mutex_lock(&gs->lock);
+	/* Spawned under the lock, so that a stop cannot miss it. */
+	bool started = !atomic_load(&gs->stopping) && (c->g = green_spawn(serve, c));
+	pthread_mutex_unlock(&gs->lock);
+	if (!started) {
+		int fd = c->fd;
+		conn_forget(c);
+		if (atomic_load(&gs->stopping))
+			server_close(fd);
+		else
+			server_refuse(gs->srv, fd, "no memory for a green thread's stack; refusing "
+			              "new connections");
+	}
+}
+
+/*
+ * A new connection joins the open ones without a green thread: the acceptor's epoll set
+ * reports its first byte, once (EPOLLONESHOT: the fd then stays in the set, disabled, until
+ * its close takes it out; no epoll_ctl to remove it).
+ */
+static void admit(struct green_server *gs, int fd)
 {
 	const char *refusal = NULL;
 	struct conn *c = calloc(1, sizeof *c);
@@ -159,17 +240,17 @@ static void start_conn(struct green_server *gs, int fd)
 		refusal = "out of memory; refusing new connections";
 	else if (!atomic_load(&gs->stopping)) {
 		*c = (struct conn){ .gs = gs, .s = c->s, .fd = fd, .next = gs->conns };
-		/* Spawned under the lock, so that a stop cannot miss it; the green thread takes
-		 * the lock itself only when it ends. */
-		if ((c->g = green_spawn(serve, c))) {
-			if (gs->conns)
-				gs->conns->prev = c;
-			gs->conns = c;
-			gs->open++;
-			pthread_mutex_unlock(&gs->lock);
-			return;
-		}
-		refusal = "no memory for a green thread's stack; refusing new connections";
+		if (gs->conns)
+			gs->conns->prev = c;
+		gs->conns = c;
+		gs->open++;
+		pthread_mutex_unlock(&gs->lock);
+		waiting_add(gs, c);
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+		                          .data.ptr = c };
+		if (epoll_ctl(gs->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			start_conn(gs, c);       /* no room in the set: a green thread waits instead */
+		return;
 	}
 	pthread_mutex_unlock(&gs->lock);
 	if (c && c->s)
@@ -179,6 +260,19 @@ static void start_conn(struct green_server *gs, int fd)
 		server_refuse(gs->srv, fd, refusal);
 	else
 		server_close(fd);        /* stopping */
+}
+
+/* Closes the connections whose idle time-out passed before their first byte came, and
+ * returns how long the acceptor may wait for the next deadline (0: none). */
+static unsigned expire_waiting(struct green_server *gs)
+{
+	uint64_t now = now_ms();
+	while (gs->first && gs->first->deadline_ms && gs->first->deadline_ms <= now) {
+		struct conn *c = gs->first;
+		waiting_remove(gs, c);
+		conn_end(c);
+	}
+	return gs->first && gs->first->deadline_ms ? (unsigned)(gs->first->deadline_ms - now) : 0;
 }
 
 /*
@@ -203,44 +297,86 @@ static void watch_stop(void *arg)
 	pthread_mutex_lock(&gs->lock);
 	for (struct conn *c = gs->conns; c; c = c->next) {
 		shutdown(c->fd, SHUT_RDWR);
-		green_interrupt(c->g);
+		if (c->g)
+			green_interrupt(c->g);
 	}
 	pthread_mutex_unlock(&gs->lock);
 }
 
-/* The first green thread: accepts, one green thread per connection. */
+static void accept_all(struct green_server *gs)
+{
+	for (;;) {
+		int fd = server_accept(gs->srv, true);
+		int err = fd < 0 ? green_errno() : 0;   /* not errno: this loop migrates */
+		if (fd >= 0)
+			admit(gs, fd);
+		else if (err == EAGAIN || err == EWOULDBLOCK)
+			return;
+		else if (err != EINTR && err != ECONNABORTED) {
+			green_sleep_ms(10);  /* ENOBUFS and the like: do not spin */
+			return;
+		}
+	}
+}
+
+/*
+ * The first green thread. It waits on its own epoll set, through the runtime (an epoll fd is
+ * pollable like a socket), for the listener and for the first byte of the connections that
+ * have none yet; it accepts, and starts a green thread for each connection that spoke.
+ */
 static void acceptor(void *arg)
 {
 	struct green_server *gs = arg;
-	struct server *srv = gs->srv;
+	struct epoll_event ev[ACCEPTOR_EVENTS];
 
 	green_set_name("acceptor");
+	struct epoll_event listener = { .events = EPOLLIN, .data.ptr = NULL };
+	if (epoll_ctl(gs->epfd, EPOLL_CTL_ADD, gs->srv->listen_fd, &listener) < 0) {
+		perror("green: cannot watch the listening socket");
+		return;
+	}
 	if (!green_spawn(watch_stop, gs)) {
 		perror("green: cannot start the stop watcher");
 		return;
 	}
 	while (!atomic_load(&gs->stopping)) {
-		int fd = server_accept(srv, true);
-		int err = fd < 0 ? green_errno() : 0;   /* not errno: this loop migrates */
-		if (fd >= 0)
-			start_conn(gs, fd);
-		else if (err == EAGAIN || err == EWOULDBLOCK)
-			green_wait(srv->listen_fd, GREEN_IN);
-		else if (err != EINTR && err != ECONNABORTED)
-			green_sleep_ms(10);  /* ENOBUFS and the like: do not spin */
+		int n = epoll_wait(gs->epfd, ev, ACCEPTOR_EVENTS, 0);
+		for (int i = 0; i < n && !atomic_load(&gs->stopping); i++)
+			if (ev[i].data.ptr)
+				start_conn(gs, ev[i].data.ptr);
+			else
+				accept_all(gs);
+		if (n <= 0) {
+			/* The set reported all it had: wait (edge-triggered in the runtime's epoll, so
+			 * only after this empty look), at most until the oldest one's deadline. */
+			green_fd_timeout(gs->epfd, expire_waiting(gs));
+			green_wait(gs->epfd, GREEN_IN);
+		}
 	}
-	green_fd_release(srv->listen_fd);
+	while (gs->first) {              /* stopping: those that never spoke just close */
+		struct conn *c = gs->first;
+		waiting_remove(gs, c);
+		conn_end(c);
+	}
+	green_fd_release(gs->epfd);
 }
 
 static int green_server_run(struct server *srv)
 {
-	struct green_server gs = { .srv = srv, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct green_server gs = { .srv = srv, .lock = PTHREAD_MUTEX_INITIALIZER,
+	                           .epfd = epoll_create1(EPOLL_CLOEXEC) };
 	struct green_config cfg = { .workers = srv->opts.workers,
 	                            .max_threads = GREEN_MAX_THREADS_DEFAULT,
 	                            .no_monitor = no_monitor };
-	gs.pools = calloc(cfg.max_threads, sizeof *gs.pools);
-	if (!gs.pools)
+	if (gs.epfd < 0) {
+		perror("green: epoll_create1");
 		return 1;
+	}
+	gs.pools = calloc(cfg.max_threads, sizeof *gs.pools);
+	if (!gs.pools) {
+		close(gs.epfd);
+		return 1;
+	}
 	for (unsigned i = 0; i < cfg.max_threads; i++)
 		gs.pools[i] = (struct bufpool)BUFPOOL_INIT(THREAD_SPARE_BUFFERS);
 	int rc = green_run(&cfg, acceptor, &gs);
@@ -249,6 +385,7 @@ static int green_server_run(struct server *srv)
 	for (unsigned i = 0; i < cfg.max_threads; i++)
 		bufpool_drain(&gs.pools[i]);
 	free(gs.pools);
+	close(gs.epfd);
 	return rc < 0 ? 1 : 0;
 }
 

@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
-"""idle_memory.py: resident memory per idle connection of a server (a figure, not a test).
+"""idle_memory.py: resident memory per idle connection of a server.
 
-Starts SERVER --port 0, reads its RSS, opens N connections and waits until they are
-accepted, reads the RSS again; then sends one keep-alive request on each (so every green
-thread has run the whole request path once and its buffers went back to the pool) and reads
-it a third time. Prints KiB per connection for both. Usage:
-    idle_memory.py [--conns 10000] [--workers 1] build/bin/green
+Starts SERVER --port 0, reads its RSS, opens N connections and waits until the server holds
+them all (its open fds) and its RSS stops moving, reads the RSS again; then sends one
+keep-alive request on each (so every green thread has run the whole request path once and
+its buffers went back to the pool) and reads it a third time. Prints KiB per connection for
+both. With --max-kib K it is a test: exit 1 if the first figure (connected, no request yet)
+is above K. Usage:
+    idle_memory.py [--conns 10000] [--workers 1] [--max-kib K] build/bin/green
 """
 import argparse, os, re, resource, socket, subprocess, sys, time
 
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 def settle(pid):
     last = -1
@@ -27,6 +32,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--conns", type=int, default=10000)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--max-kib", type=float)
     ap.add_argument("server")
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -39,8 +45,16 @@ def main():
         line = srv.stdout.readline()
         port = int(re.search(r"listening on [0-9.]+:(\d+)", line).group(1))
         base = settle(srv.pid)
+        fds = open_fds(srv.pid)
         for _ in range(a.conns):
             conns.append(socket.create_connection(("127.0.0.1", port)))
+        for _ in range(600):             # accepted, all of them (bound: 60 s)
+            if open_fds(srv.pid) >= fds + a.conns:
+                break
+            time.sleep(0.1)
+        else:
+            sys.exit(f"idle_memory: the server holds {open_fds(srv.pid) - fds} of "
+                     f"{a.conns} connections after 60 s")
         connected = settle(srv.pid)
         req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
         for s in conns:
@@ -60,6 +74,10 @@ def main():
               f"{base} KiB at start")
         print(f"  connected, no request yet:     {(connected - base) / n:6.2f} KiB per connection")
         print(f"  after one keep-alive request:  {(served - base) / n:6.2f} KiB per connection")
+        if a.max_kib is not None and (connected - base) / n > a.max_kib:
+            print(f"  connected, no request yet: above the bound of {a.max_kib} KiB")
+            return 1
+        return 0
     finally:
         for s in conns:
             s.close()
@@ -67,4 +85,4 @@ def main():
         srv.wait(timeout=10)
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
