@@ -11,11 +11,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Where each host keeps a run's binaries (relative: in the ssh user's home), removed after.
 REMOTE_DIR = ".cache/c10k-lab"
 
-# (duration s, warm-up s, rounds) per profile. QUICK takes ~2-3 min on 2 cores, the default
-# ~10 min (with the five first models), FULL longer runs, more points, 10,000 connections. The
-# rounds are what verdicts rest on: the profiles trim points and durations, never below 2
-# rounds.
-PROFILE_TIMES = {"quick": (0.5, 0, 2), "default": (1, 0.5, 3), "full": (5, 1, 5)}
+# (duration s, warm-up s, rounds) per profile. QUICK takes ~3 min on 2 cores (efficiency and
+# http only), the default ~12 min (every scenario, fewer points; nine models and two reference
+# servers), FULL longer runs, more points, 10,000 connections. The rounds are what verdicts
+# rest on: the profiles trim points and durations (docs/bench.md), never rounds or models.
+PROFILE_TIMES = {"quick": (0.5, 0, 2), "default": (0.5, 0, 3), "full": (5, 1, 5)}
 
 DESCRIPTION = """\
 Runs every server model through the same benchmark scenarios, then draws the plots and writes
@@ -86,14 +86,15 @@ def parse(argv, root):
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="", help="models (or other servers) to run, e.g. "
                    "'epoll green' (default: every built model of the Makefile's MODELS); a variant "
-                   "runs beside its model in its scenarios (green-nohandoff in blocking)")
+                   "runs beside its model at its points (green-nohandoff in blocking with /block)")
     p.add_argument("--refs", default=" ".join(servers.REFERENCES),
                    help="reference servers to run beside the models, in the same rounds "
                         f"(default: '{' '.join(servers.REFERENCES)}'; '' for none); one that "
                         "is not installed is left out with a note")
-    p.add_argument("--scenarios", default="", help="scenarios to run (default: all)")
+    p.add_argument("--scenarios", default="", help="scenarios to run (default: all; QUICK: "
+                   f"{' '.join(scenarios.QUICK)})")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="a smoke run of 2-3 minutes")
+    size.add_argument("--quick", action="store_true", help="efficiency and http only, 2 rounds: about 3 minutes")
     size.add_argument("--full", action="store_true",
                       help="5 rounds, longer runs, more points and 10,000 connections")
     p.add_argument("--duration", type=float, help="measured seconds per run")
@@ -195,7 +196,8 @@ def parse(argv, root):
     for t in servers.VARIANTS:
         if t.variant_of in models and t.name not in models and not t.missing(bin_dir):
             models.append(t.name)
-    chosen = _words(a.scenarios) or list(scenarios.ALL)
+    chosen = _words(a.scenarios) or list(scenarios.QUICK if profile == "quick" else
+                                         scenarios.ALL)
     unknown = [s for s in chosen if s not in scenarios.ALL]
     if unknown:
         p.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(scenarios.ALL)})")

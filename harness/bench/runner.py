@@ -127,7 +127,7 @@ def plan(cfg, chosen, calibrate=True):
     steps = _calibration("start", calibrate)
     steps += [Step(s, p, rep, model, cfg.reps) for s in chosen for p in s.points
               for rep in range(1, cfg.reps + 1) for model in rotated(cfg.models, rep)
-              if not servers.target(model).sits_out(s.name)
+              if not servers.target(model).sits_out(s.name, p)
               and not servers.target(model).cannot_serve(p)]
     return steps + _calibration("end", calibrate)
 
@@ -139,7 +139,8 @@ def not_applicable(cfg, chosen):
         for s in chosen:
             if servers.target(model).sits_out(s.name):
                 continue
-            out = [(p.label, servers.target(model).cannot_serve(p)) for p in s.points]
+            out = [(p.label, servers.target(model).cannot_serve(p)) for p in s.points
+                   if not servers.target(model).sits_out(s.name, p)]
             out = [(label, why) for label, why in out if why]
             if out:
                 points = "" if len(out) == len(s.points) else \
@@ -238,7 +239,8 @@ def _run(cfg, remote):
     runs = plan(cfg, chosen, calibrate=not why_not)
     prog = Progress(planned_seconds(cfg, step.point) for step in runs)
     measured = sum(1 for step in runs if not step.calibration)
-    print(f"bench: {measured} runs of {', '.join(cfg.models)} through "
+    running = [m for m in cfg.models if any(step.model == m for step in runs)]
+    print(f"bench: {measured} runs of {', '.join(running)} through "
           f"{', '.join(s.name for s in chosen)} in {cfg.reps} rounds, and "
           f"{len(runs) - measured} calibration runs: about "
           f"{duration_text(prog.total_estimate())}. Server on {_on(cfg.server_host)}CPU "

@@ -73,8 +73,9 @@ def _pick(profile, quick, default, full):
 
 
 EFFICIENCY_CONNS = 100
-EFFICIENCY_S = 1.5      # measured seconds at least: the CPU time per request wants a window
-                        # long enough that starting and ending it are small beside it
+EFFICIENCY_S = 1.0      # measured seconds at least: the CPU time per request wants a window
+                        # long enough that starting and ending it are small beside it (1 s:
+                        # a few thousand requests at the lowest rate)
 
 
 def _connect_time(conns):
@@ -86,8 +87,8 @@ def _connect_time(conns):
 def efficiency(profile, conns=None):
     """Open loop at rates every model can hold (shares of the load generator's ceiling, the
     same for all), so that what differs is what each model spends per request."""
-    rates = _pick(profile, [0.1, 0.25], [0.1, 0.25, 0.5], [0.1, 0.25, 0.5])
-    idle = conns or _pick(profile, [], [1000, 10000], [1000, 10000])
+    rates = _pick(profile, [0.1, 0.25], [0.1, 0.25], [0.1, 0.25, 0.5])
+    idle = conns or _pick(profile, [], [1000], [1000, 10000])
     at = 0.25 if 0.25 in rates else rates[0]
     c = EFFICIENCY_CONNS
 
@@ -95,7 +96,7 @@ def efficiency(profile, conns=None):
         return Load("loadgen", c, path="/plaintext")
 
     points = [Point(f"{f:.0%}", 0, "http", [stream()], ceiling_fraction=f,
-                    min_duration=EFFICIENCY_S) for f in rates]
+                    min_duration=EFFICIENCY_S, min_warmup=_connect_time(c)) for f in rates]
     # The idle connections are opened during the warm-up, and the server's CPU is read over
     # the measured window only: what is counted is holding them, not accepting them.
     points += [Point(f"{at:.0%} +{n} idle", c + n, "http",
@@ -114,7 +115,7 @@ def efficiency(profile, conns=None):
 
 
 def http(profile, conns=None):
-    conns = conns or _pick(profile, [100], [100, 1000], [1, 10, 100, 1000, 10000])
+    conns = conns or _pick(profile, [100, 1000], [100, 1000], [1, 10, 100, 1000, 10000])
     return Scenario("http", "HTTP", "HTTP throughput and latency vs connections",
                     "How many keep-alive /plaintext requests per second each model serves, "
                     "and how long they wait, as connections grow (wrk, closed loop).",
@@ -152,7 +153,7 @@ OPENLOOP_CONNS = 100
 
 
 def openloop(profile, conns=None):
-    fractions = _pick(profile, [0.9], [0.5, 0.9], [0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    fractions = _pick(profile, [0.9], [0.9], [0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
     absolute = _pick(profile, [], [], [1000, 10000, 30000])
     c = OPENLOOP_CONNS
 
@@ -174,10 +175,10 @@ def idle(profile, conns=None):
     return Scenario("idle", "Idle", "Idle connections",
                     "What an idle connection costs each model: resident memory, threads, "
                     "processes.",
-                    # Held 2-3 s at least: a model that accepts slowly (a fork or a thread per
+                    # Held 1.5-3 s at least: a model that accepts slowly (a fork or a thread per
                     # connection, on a busy core) must have them all before memory is read.
                     [Point(f"c={c}", c, "http", [Load("loadgen", c, idle=True)], warmup=False,
-                           min_duration=_pick(profile, 2, 3, 3)) for c in conns],
+                           min_duration=_pick(profile, 1.5, 1.5, 3)) for c in conns],
                     metrics=("server_mem_per_conn_kb",))
 
 
@@ -260,6 +261,11 @@ def scaling(profile, conns=None, cores=(1,)):
 # machine, first.
 ALL = {f.__name__: f for f in (efficiency, http, pipelined, echo, openloop, idle, churn,
                                cpubound, slowbackend, blocking, scaling)}
+
+# What QUICK runs when no scenario is named: in 2-3 minutes, the fixed-rate figures (the
+# verdicts a small machine gives honestly) and a short HTTP sweep. The default and FULL run
+# every scenario.
+QUICK = ("efficiency", "http")
 
 
 def build(names, profile, conns=None, idle_conns=None, cores=(1,)):

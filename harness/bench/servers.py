@@ -70,6 +70,8 @@ class Target:
     install: str = ""               # how to get what it lacks (a Debian package)
     variant_of: str = ""            # a variant runs wherever this model runs...
     scenarios: tuple = ()           # ...in these scenarios only; () for every scenario
+    points: tuple = ()              # ...at the points of these labels only (where its
+                                    # difference shows: runs cost minutes); () for all
 
     def binary(self, bin_dir):
         return os.path.join(bin_dir, self.program or self.name)
@@ -86,9 +88,12 @@ class Target:
             return f"no server binary for {self.name} in {bin_dir} (run make)"
         return ""
 
-    def sits_out(self, scenario):
-        """True for a scenario a variant is not meant for: not run, and no note about it."""
-        return bool(self.scenarios) and scenario not in self.scenarios
+    def sits_out(self, scenario, point=None):
+        """True for a scenario (or a point of it: a Point or None for the scenario) a variant
+        is not meant for: not run, and no note about it."""
+        if self.scenarios and scenario not in self.scenarios:
+            return True
+        return bool(point and self.points) and point.label not in self.points
 
     def cannot_serve(self, point):
         """Why it cannot take part in a point ("" when it can): nginx serves three routes
@@ -155,9 +160,11 @@ TARGETS = {t.name: t for t in (
     Target("epoll", scales=True, workers_when_scaling=True),
     Target("green", workers_per_core=True, scales=True),
     Target("green-nohandoff", program="green", args=("--no-handoff",), workers_per_core=True,
-           title="green --no-handoff", variant_of="green", scenarios=("blocking",)),
+           title="green --no-handoff", variant_of="green", scenarios=("blocking",),
+           points=("with /block",)),
     Target("green-nomonitor", program="green", args=("--no-monitor",), workers_per_core=True,
-           title="green --no-monitor", variant_of="green", scenarios=("openloop",)),
+           title="green --no-monitor", variant_of="green", scenarios=("openloop",),
+           points=("0.9x",)),
     Target("nginx", program="ref-nginx", workers_per_core=True, scales=True, reference=True,
            title="nginx (reference)", paths=("/", "/plaintext", "/json"), protos=("http",),
            needs="nginx", install="Debian: nginx-light"),

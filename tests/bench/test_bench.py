@@ -293,7 +293,15 @@ class References(unittest.TestCase):
             if not step.calibration}
         self.assertEqual(runs, {("http", "green"), ("blocking", "green"),
                                 ("blocking", "green-nohandoff")})
+        # Only at the point that shows its difference from green: runs cost minutes.
+        self.assertEqual({step.point.label for step in runner.plan(cfg, chosen)
+                          if step.model == "green-nohandoff"}, {"with /block"})
         self.assertEqual(runner.not_applicable(cfg, chosen), [])
+        cfg.models, cfg.scenarios = ["green", "green-nomonitor"], ["openloop"]
+        chosen = scenarios.build(cfg.scenarios, "default")
+        self.assertEqual([(step.point.label, step.model) for step in runner.plan(cfg, chosen)
+                          if not step.calibration],
+                         [("capacity", "green"), ("0.9x", "green"), ("0.9x", "green-nomonitor")])
         self.assertIn("--no-handoff", variant.argv("/b", "http", 100, [0]))
 
     def test_plots_draw_references_grey_and_named(self):
@@ -507,6 +515,40 @@ class Rounds(unittest.TestCase):
     def test_profiles_keep_at_least_two_rounds(self):
         self.assertEqual({p: cli.PROFILE_TIMES[p][2] for p in cli.PROFILE_TIMES},
                          {"quick": 2, "default": 3, "full": 5})
+
+    def test_profiles_trim_points_never_scenarios_of_the_default(self):
+        points = {p: {s.name: [pt.label for pt in s.points]
+                      for s in scenarios.build(list(scenarios.ALL), p, cores=[1])}
+                  for p in scenarios.PROFILES}
+        self.assertEqual(set(points["default"]), set(scenarios.ALL))
+        for name, full in points["full"].items():
+            self.assertTrue(points["default"][name], name)
+            self.assertLessEqual(set(points["default"][name]), set(full), name)
+        # QUICK's verdicts (issue 9) rest on efficiency's fixed rates on 100 connections;
+        # the 10,000 idle connections cost minutes and run in FULL only.
+        self.assertEqual(points["quick"]["efficiency"], ["10%", "25%"])
+        self.assertIn("25% +1000 idle", points["default"]["efficiency"])
+        self.assertNotIn("25% +10000 idle", points["default"]["efficiency"])
+        self.assertIn("25% +10000 idle", points["full"]["efficiency"])
+        self.assertEqual(points["quick"]["http"], ["c=100", "c=1000"])
+        for profile in scenarios.PROFILES:
+            for p in scenarios.efficiency(profile).points:
+                self.assertEqual(p.loads[0].conns, scenarios.EFFICIENCY_CONNS)
+                self.assertGreaterEqual(p.duration(0.5), 1.0)   # a stable CPU window
+
+    def test_quick_runs_efficiency_and_http_unless_scenarios_are_named(self):
+        with tempfile.TemporaryDirectory() as bin_dir:
+            fake = os.path.join(bin_dir, "epoll")
+            with open(fake, "w") as f:
+                f.write("#!/bin/sh\necho \"listening on 127.0.0.1:1 (epoll, http, pid $$)\"\n"
+                        "exec sleep 5\n")
+            os.chmod(fake, 0o755)
+            base = ["--bin", bin_dir, "--models", "epoll", "--refs", "", "--dry-run"]
+            self.assertEqual(cli.parse(base + ["--quick"], ROOT).scenarios,
+                             ["efficiency", "http"])
+            self.assertEqual(cli.parse(base, ROOT).scenarios, list(scenarios.ALL))
+            self.assertEqual(cli.parse(base + ["--quick", "--scenarios", "idle"],
+                                       ROOT).scenarios, ["idle"])
 
 
 class Calibration(unittest.TestCase):
