@@ -42,7 +42,8 @@
  * non-blocking sockets (server_accept(srv, true)), keep each one's session in a table, and
  * rewrite the loop in skeleton_run() to wait on every socket, in the direction its session
  * asks for, and on the earliest deadline (a /sleep that ends, a client silent for
- * --idle-timeout). Turns green: as TODO 3, and the idle time-out cases of limits and echo.
+ * --idle-timeout, a request not in within --header-timeout: session_deadline()). Turns
+ * green: as TODO 3, and the idle and header time-out cases of limits and echo.
  *
  * TODO 5 (every part, last): at --max-conns connections, turn the next one away with
  * server_refuse(); and when there is no process, thread or memory to serve it (fork(),

@@ -87,9 +87,24 @@ static bool read_some(struct conn *c)
 	 * connections then hold none. */
 	if (session_idle(c->s) && green_wait_input(c->fd) < 0)
 		return false;
+	/* A request in progress may wait for its next bytes only until its deadline. */
+	unsigned idle_ms = c->gs->srv->opts.idle_timeout_s * 1000u;
+	uint64_t now = now_ms(), until = session_deadline(c->s, now);
+	if (until && until <= now) {
+		session_timed_out(c->s);
+		return true;
+	}
+	if (until && (!idle_ms || until - now < idle_ms))
+		green_fd_timeout(c->fd, (unsigned)(until - now));
 	size_t room;
 	char *buf = session_rbuf(c->s, pool_here(c), &room);
 	ssize_t n = green_read(c->fd, buf, room);
+	if (until)
+		green_fd_timeout(c->fd, idle_ms);
+	if (n < 0 && until && now_ms() >= until) {
+		session_timed_out(c->s);   /* a 408 to write, then close */
+		return true;
+	}
 	if (n < 0)
 		return false;            /* error, idle time-out, or shut down by stopping */
 	session_read(c->s, (size_t)n);
@@ -233,6 +248,8 @@ static void admit(struct green_server *gs, int fd)
 	struct conn *c = calloc(1, sizeof *c);
 	if (c)
 		c->s = session_new(gs->srv->opts.proto);
+	if (c && c->s)
+		session_set_header_timeout(c->s, gs->srv->opts.header_timeout_s * 1000u);
 	pthread_mutex_lock(&gs->lock);
 	if (gs->open >= gs->srv->opts.max_conns)
 		refusal = "at --max-conns; refusing new connections";

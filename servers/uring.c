@@ -219,13 +219,34 @@ static void conn_close(struct loop *l, struct conn *c)
 	conn_free_if_done(l, c);
 }
 
+/* The idle time-out, and for more of a request in progress, its --header-timeout deadline. */
 static void wait_for(struct loop *l, struct conn *c, enum waiting what)
 {
 	c->waiting = what;
-	if (what == FOR_SLEEP)
+	unsigned idle_s = l->srv->opts.idle_timeout_s;
+	uint64_t at = idle_s && what != FOR_SLEEP ? l->now + idle_s * 1000u : 0;
+	uint64_t late = what == FOR_READ ? session_deadline(c->session, l->now) : 0;
+	if (late && (!at || late < at))
+		at = late;
+	if (at)
+		deadline_set(&l->deadlines, &c->deadline, at);
+	else
 		deadline_cancel(&l->deadlines, &c->deadline);
-	else if (l->srv->opts.idle_timeout_s)
-		deadline_set(&l->deadlines, &c->deadline, l->now + l->srv->opts.idle_timeout_s * 1000u);
+}
+
+static void drive(struct loop *l, struct conn *c);
+
+/* A deadline came: a request that did not arrive in time gets its 408; else the connection
+ * was silent for the whole idle time-out. */
+static void on_deadline(struct loop *l, struct conn *c, uint64_t woke)
+{
+	uint64_t until = c->waiting == FOR_READ ? session_deadline(c->session, woke) : 0;
+	if (until && until <= woke) {
+		session_timed_out(c->session);
+		drive(l, c);
+	} else {
+		conn_close(l, c);
+	}
 }
 
 /* Moves held bytes into the session's input buffer, as much as it has room for. */
@@ -290,6 +311,8 @@ static void conn_open(struct loop *l, int fd)
 	struct conn *c = fdtable_reserve(&l->conns, fd) ? calloc(1, sizeof *c) : NULL;
 	if (c)
 		c->session = session_new(l->srv->opts.proto);
+	if (c && c->session)
+		session_set_header_timeout(c->session, l->srv->opts.header_timeout_s * 1000u);
 	if (!c || !c->session) {
 		free(c);
 		server_refuse(l->srv, fd, "out of memory; refusing new connections");
@@ -493,7 +516,7 @@ static int uring_run(struct server *srv)
 		 * are taken before their connection is judged idle. */
 		struct deadline *due;
 		while ((due = deadline_pop_due(&l.deadlines, woke)))
-			conn_close(&l, conn_of(due));
+			on_deadline(&l, conn_of(due), woke);
 	}
 	close_all(&l);
 	deadline_heap_free(&l.deadlines);

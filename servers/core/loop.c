@@ -69,18 +69,30 @@ static void conn_close(struct loop *l, struct conn *c)
 	free(c);
 }
 
+/* How long the socket may keep c waiting: the idle time-out, and for more of a request in
+ * progress, its --header-timeout deadline, whichever comes first. 0: for ever. */
+static uint64_t socket_deadline(struct loop *l, struct conn *c, enum waiting what)
+{
+	unsigned idle_s = l->srv->opts.idle_timeout_s;
+	uint64_t at = idle_s ? l->now + idle_s * 1000u : 0;
+	uint64_t late = what == FOR_READ ? session_deadline(c->session, l->now) : 0;
+	return late && (!at || late < at) ? late : at;
+}
+
 /* Leaves the connection until what it waits for happens. The socket may keep it waiting
- * for the idle time-out, no longer; a sleep or a turn is a deadline of its own. */
+ * for the idle time-out (or the request's deadline), no longer; a sleep or a turn is a
+ * deadline of its own. */
 static void wait_for(struct loop *l, struct conn *c, enum waiting what)
 {
 	bool changed = c->waiting != what;
 	c->waiting = what;
-	if (what == FOR_SLEEP)
-		deadline_set(&l->deadlines, &c->deadline, l->now + session_wait_ms(c->session));
-	else if (what == FOR_TURN)
-		deadline_set(&l->deadlines, &c->deadline, l->now);   /* due now: after the others */
-	else if (l->srv->opts.idle_timeout_s)
-		deadline_set(&l->deadlines, &c->deadline, l->now + l->srv->opts.idle_timeout_s * 1000u);
+	uint64_t at = what == FOR_SLEEP ? l->now + session_wait_ms(c->session)
+	            : what == FOR_TURN ? l->now   /* due now: after the others */
+	            : socket_deadline(l, c, what);
+	if (at)
+		deadline_set(&l->deadlines, &c->deadline, at);
+	else
+		deadline_cancel(&l->deadlines, &c->deadline);
 	if (changed && l->backend->wait)
 		l->backend->wait(l, c);
 }
@@ -165,6 +177,8 @@ static void conn_open(struct loop *l, int fd)
 		*c = (struct conn){ .fd = fd, .waiting = FOR_READ, .can_write = true,
 		                    .session = session_new(l->srv->opts.proto) };
 	}
+	if (c && c->session)
+		session_set_header_timeout(c->session, l->srv->opts.header_timeout_s * 1000u);
 	if (c && c->session && !(refusal = l->backend->add ? l->backend->add(l, c) : NULL)) {
 		fdtable_set(&l->conns, fd, c);
 		l->open++;
@@ -189,6 +203,13 @@ void loop_accept(struct loop *l)
 	}
 }
 
+/* The request in progress on c has passed its --header-timeout deadline. */
+static bool request_late(struct loop *l, struct conn *c)
+{
+	uint64_t until = session_deadline(c->session, l->woke);
+	return until && until <= l->woke;
+}
+
 static void on_deadline(struct loop *l, struct conn *c)
 {
 	switch (c->waiting) {
@@ -201,7 +222,12 @@ static void on_deadline(struct loop *l, struct conn *c)
 		break;
 	case FOR_READ:
 	case FOR_WRITE:
-		conn_close(l, c);   /* silent for the whole idle time-out */
+		if (c->waiting == FOR_READ && request_late(l, c)) {
+			session_timed_out(c->session);   /* a 408 to write, then close */
+			drive(l, c);
+		} else {
+			conn_close(l, c);   /* silent for the whole idle time-out */
+		}
 		break;
 	}
 }

@@ -132,8 +132,9 @@ static void print_usage(FILE *f, const char *name)
 {
 	fprintf(f,
 	        "usage: %s [--host ADDR] [--port N] [--proto http|echo] [--workers N]\n"
-	        "       %*s [--max-conns N] [--idle-timeout SEC] [--help] [--version]\n",
-	        name, (int)strlen(name), "");
+	        "       %*s [--max-conns N] [--idle-timeout SEC] [--header-timeout SEC]\n"
+	        "       %*s [--help] [--version]\n",
+	        name, (int)strlen(name), "", (int)strlen(name), "");
 }
 
 static unsigned default_workers(const struct model *m)
@@ -153,6 +154,8 @@ static void print_help(const struct model *m)
 	       "  --workers N         OS threads serving connections (default %u, at most %u)\n"
 	       "  --max-conns N       connections served at once; more are refused (default %u)\n"
 	       "  --idle-timeout SEC  close a connection silent this long; 0: never (default 60)\n"
+	       "  --header-timeout SEC  408 to a request slower than SEC (default 10; 0: never):\n"
+	       "                      its head counted from its first byte, its body per 16 KiB\n"
 	       "  --help, --version\n\n",
 	       default_workers(m), m->max_workers, m->default_max_conns);
 	if (m->help_notes)
@@ -197,6 +200,7 @@ static void parse_options(int argc, char **argv, const struct model *m, struct s
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "header-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'H' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -204,7 +208,7 @@ static void parse_options(int argc, char **argv, const struct model *m, struct s
 	*o = (struct server_opts){
 		.host = "127.0.0.1", .port = 8080, .proto = PROTO_HTTP,
 		.workers = default_workers(m), .max_conns = m->default_max_conns,
-		.idle_timeout_s = 60,
+		.idle_timeout_s = 60, .header_timeout_s = 10,
 	};
 	opterr = 0;   /* our own one-line errors, not getopt's */
 	int c;
@@ -223,6 +227,9 @@ static void parse_options(int argc, char **argv, const struct model *m, struct s
 		case 'w': o->workers = parse_uint(m, "--workers", optarg, 1, m->max_workers); break;
 		case 'm': o->max_conns = parse_uint(m, "--max-conns", optarg, 1, 10000000); break;
 		case 'i': o->idle_timeout_s = parse_uint(m, "--idle-timeout", optarg, 0, 86400); break;
+		case 'T':
+			o->header_timeout_s = parse_uint(m, "--header-timeout", optarg, 0, 86400);
+			break;
 		case 'H': print_help(m); exit(0);
 		case 'V': printf("%s (c10k-lab) %s\n", m->name, C10K_VERSION); exit(0);
 		case ':': usage_error(m, "%s needs a value", argv[optind - 1]);

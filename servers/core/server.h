@@ -36,6 +36,7 @@ struct server_opts {
 	unsigned workers;            /* OS threads that run connections (models that have several) */
 	unsigned max_conns;          /* past it, new connections are refused cleanly */
 	unsigned idle_timeout_s;     /* a silent connection is closed after this; 0: never */
+	unsigned header_timeout_s;   /* a request must arrive within this (408); 0: no limit */
 };
 
 struct server {
@@ -118,7 +119,8 @@ bool nb_write(struct session *s, int fd, bool *ready);
 /*
  * Serves one connection with plain blocking calls until it ends, then closes it: the whole
  * life of a connection in the models that give each one its own thread of control (fork,
- * thread). Silence longer than --idle-timeout, in either direction, ends it.
+ * thread). Silence longer than --idle-timeout, in either direction, ends it; a request that
+ * does not arrive within --header-timeout gets a 408.
  */
 void serve_blocking(const struct server_opts *opts, int fd, struct bufpool *pool);
 

@@ -31,6 +31,7 @@ enum phase {
 	PH_BYTES,         /* producing a /bytes body as `out` drains */
 	PH_WAIT,          /* the model is sleeping or blocking for us */
 	PH_WOKEN,         /* the wait is over: answer it */
+	PH_LATE,          /* the request did not come within --header-timeout: answer 408 */
 	PH_CLOSING,       /* sending what is left, then closing */
 	PH_ECHO,          /* --proto echo: every byte back */
 };
@@ -59,10 +60,19 @@ struct session {
 	uint64_t bytes_left, bytes_sent;        /* /bytes: body still to produce */
 	enum session_want wait_kind;    /* PH_WAIT: WANT_SLEEP or WANT_BLOCK */
 	unsigned wait_ms;
+
+	/* --header-timeout: the request in progress must come within it (see session_deadline). */
+	unsigned request_timeout_ms;    /* 0: no limit */
+	bool clock_running;             /* the model has waited for this part of the request */
+	uint64_t clock_from;            /* since when, in the model's clock */
+	size_t body_progress;           /* body bytes taken since the clock started */
 };
 
 /* The one body limit, for echo and discard alike (413 above it). */
 static const uint64_t MAX_BODY = 16u << 20;
+/* A body keeps its clock running until this much more of it has come: a client that trickles
+ * a body must bring 16 KiB of it per --header-timeout. */
+enum { BODY_PROGRESS = 16 * 1024 };
 /* Before dispatching a request, `out` must have room for any head and short body. */
 enum { RESPONSE_ROOM = 1024 };
 
@@ -307,6 +317,20 @@ static void dispatch(struct session *s, const struct http_request *req)
 
 /* ---- The phases ---- */
 
+static void restart_clock(struct session *s)
+{
+	s->clock_running = false;
+	s->body_progress = 0;
+}
+
+/* Body bytes taken: enough of them earn the body a fresh --header-timeout. */
+static void body_came(struct session *s, size_t n)
+{
+	s->body_progress += n;
+	if (s->body_progress >= BODY_PROGRESS)
+		restart_clock(s);
+}
+
 /* What to do when the current phase needs input that is not there. */
 static enum session_want need_input(struct session *s, struct bufpool *pool)
 {
@@ -349,6 +373,7 @@ static int step_head(struct session *s, struct bufpool *pool)
 	/* The request points into `in`; it is consumed only now that it has been answered. */
 	consume(s, (size_t)head);
 	s->scanned = (struct http_scan){ 0 };
+	restart_clock(s);   /* the head came in time; a body, or the next head, gets its own */
 	return -1;
 }
 
@@ -358,6 +383,7 @@ static int step_head(struct session *s, struct bufpool *pool)
 static void end_body(struct session *s, int status)
 {
 	s->framing = BODY_NONE;
+	restart_clock(s);
 	if (status && !s->answered)
 		answer_and_close(s, status);
 	else if (status)
@@ -382,6 +408,7 @@ static int step_body_length(struct session *s)
 		response_put(&s->out, s->in + s->in_head, (size_t)n);
 	}
 	consume(s, (size_t)n);
+	body_came(s, (size_t)n);
 	s->body_left -= n;
 	if (s->body_left == 0)
 		end_body(s, 0);
@@ -408,6 +435,7 @@ static int step_body_chunked(struct session *s)
 	if (s->echo_body && len)
 		response_chunk(&s->out, data, len);
 	consume(s, used);
+	body_came(s, used);
 	if (st == CHUNKED_ERROR) {
 		end_body(s, 400);
 	} else if (s->chunks.total > MAX_BODY) {
@@ -467,6 +495,23 @@ static int step_woken(struct session *s, struct bufpool *pool)
 	return -1;
 }
 
+/* --header-timeout passed: a 408, then close; a body whose answer has begun (an /echo) can
+ * only be cut short. What came of the request is dropped: nothing more is read. */
+static int step_late(struct session *s, struct bufpool *pool)
+{
+	release_input(s, pool);
+	restart_clock(s);
+	s->framing = BODY_NONE;
+	if (!s->answered && have_out(s, pool)) {
+		s->head_only = false;
+		answer_and_close(s, 408);
+	} else {
+		s->keep_alive = false;
+		s->phase = PH_CLOSING;
+	}
+	return -1;
+}
+
 enum session_want session_next(struct session *s, struct bufpool *pool)
 {
 	for (;;) {
@@ -482,6 +527,7 @@ enum session_want session_next(struct session *s, struct bufpool *pool)
 		case PH_BYTES: want = step_bytes(s); break;
 		case PH_ECHO:  want = step_echo(s, pool); break;
 		case PH_WOKEN: want = step_woken(s, pool); break;
+		case PH_LATE:  want = step_late(s, pool); break;
 		case PH_WAIT:
 			/* Answers already made go out before the wait, not after it. */
 			return response_pending(&s->out) ? WANT_WRITE : s->wait_kind;
@@ -548,4 +594,39 @@ void session_woke(struct session *s)
 {
 	if (s->phase == PH_WAIT)
 		s->phase = PH_WOKEN;   /* answered at the next session_next(), which has a pool */
+}
+
+/* ---- The request time-out: slow clients ---- */
+
+void session_set_header_timeout(struct session *s, unsigned ms)
+{
+	s->request_timeout_ms = ms;
+}
+
+/* Part of a request has come and the rest is awaited: a head begun, or a body not all read. */
+static bool request_in_progress(const struct session *s)
+{
+	return (s->phase == PH_HEAD && in_len(s) > 0) || s->phase == PH_BODY;
+}
+
+uint64_t session_deadline(struct session *s, uint64_t now_ms)
+{
+	if (!s->request_timeout_ms || !request_in_progress(s)) {
+		restart_clock(s);
+		return 0;
+	}
+	if (!s->clock_running) {
+		s->clock_running = true;
+		s->clock_from = now_ms;
+	}
+	return s->clock_from + s->request_timeout_ms;
+}
+
+void session_timed_out(struct session *s)
+{
+	if (!request_in_progress(s))
+		return;   /* it came after all */
+	if (s->phase == PH_HEAD)
+		s->answered = false;   /* the flag is the last request's */
+	s->phase = PH_LATE;   /* answered at the next session_next(), which has a pool */
 }

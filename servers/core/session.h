@@ -31,12 +31,17 @@
  * argument: the pool of the thread making the call, which has no lock because nothing else
  * uses it. So a session can move between threads (a green thread resuming on another worker)
  * with nothing to reset: each call names the pool where it runs.
+ *
+ * Slow clients (--header-timeout): before it waits for input, a model asks session_deadline()
+ * when that wait must end; if it ends with nothing read by then, session_timed_out(). Only the
+ * model knows the time, so it passes it in; the session remembers when the request began.
  */
 #ifndef C10K_SESSION_H
 #define C10K_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bufpool.h"
 
@@ -75,5 +80,23 @@ void session_woke(struct session *s);
 
 /* No request in progress and nothing buffered: the connection is between requests. */
 bool session_idle(const struct session *s);
+
+/*
+ * The request time-out, in ms (0, the default: none). A request head must be complete within
+ * it of the moment the model first waited for more of it, however slowly its bytes trickle;
+ * a body must bring each 16 KiB of itself (or its end) within it. Not for PROTO_ECHO.
+ */
+void session_set_header_timeout(struct session *s, unsigned ms);
+
+/* Call when about to wait for input (session_next() said WANT_READ), with the time now in
+ * ms of any monotonic clock: returns when the wait must end, in the same clock, or 0 when
+ * no request is in progress (the idle time-out is then the only limit). The first call for
+ * a request (or a piece of its body) starts its clock. */
+uint64_t session_deadline(struct session *s, uint64_t now_ms);
+
+/* The deadline passed with the request still incomplete: at the next session_next(), the
+ * client is answered 408 Request Timeout (unless its /echo answer has begun), and the
+ * connection closes after it. */
+void session_timed_out(struct session *s);
 
 #endif

@@ -36,10 +36,11 @@ def help_text(ctx):
     expect_eq(rc, 0, "--help exit code")
     expect("usage" in out.lower(), f"--help: expected the usage on stdout, got {out[:60]!r}")
     for opt in ("--host", "--port", "--proto", "--workers", "--max-conns", "--idle-timeout",
-                "--help", "--version"):
+                "--header-timeout", "--help", "--version"):
         expect(opt in out, f"--help: expected it to mention {opt}")
     # The defaults: each option's own line shows its value.
     for opt, default in (("--host", "127.0.0.1"), ("--port", "8080"), ("--idle-timeout", "60"),
+                         ("--header-timeout", "10"),
                          ("--max-conns", None), ("--workers", None)):
         lines = [ln for ln in out.splitlines() if opt in ln and "usage" not in ln.lower()]
         shown = [ln for ln in lines if default in ln] if default else \
@@ -68,6 +69,8 @@ BAD_COMMAND_LINES = [
                               for v in ("lots", "-5", "1e3")]),
     ("bad-option-idle-timeout", [(["--port", "0", "--idle-timeout", v], "--idle-timeout")
                                  for v in ("soon", "-1", "1.5")]),
+    ("bad-option-header-timeout", [(["--port", "0", "--header-timeout", v], "--header-timeout")
+                                   for v in ("soon", "-1", "1.5", "86401", "")]),
     ("bad-option-host", [(["--port", "0", "--host", "not an address"], "not an address")]),
     ("bad-option-missing-value", [(["--port", "0", "--max-conns"], "--max-conns")]),
     ("bad-option-extra-argument", [(["--port", "0", "stray"], "stray")]),

@@ -2,6 +2,7 @@
 hold, clients that never read (memory must stay bounded), and a process limit that makes
 fork() and pthread_create() fail."""
 import fcntl
+import select
 import selectors
 import struct
 import termios
@@ -390,3 +391,102 @@ def process_limit(ctx):
         close_all(socks)
     problem = serves_again(srv)
     expect(problem is None, f"after fork or thread creation failed: {problem}")
+
+
+# ---- --header-timeout: clients that trickle a request ----
+
+TRICKLE_EVERY = 0.3   # seconds between two bytes: the idle time-out never fires
+
+
+def trickle(c, data):
+    """Sends data a byte every TRICKLE_EVERY s until the server answers or closes. Returns
+    (bytes sent, seconds from the first byte until the server spoke), (len, None) if it never
+    did."""
+    first = time.monotonic()
+    for i in range(len(data)):
+        try:
+            c.sock.sendall(data[i:i + 1])
+        except OSError:
+            return i, time.monotonic() - first   # closed (or reset) by the server
+        readable, _, _ = select.select([c.sock], [], [], TRICKLE_EVERY)
+        if readable:
+            return i + 1, time.monotonic() - first
+    return len(data), None
+
+
+def timed_out_408(c, data, what):
+    """Trickles data (it never completes the request) to a server with --header-timeout 1:
+    it must answer 408 and close, after the time-out, long before the bytes run out."""
+    sent, took = trickle(c, data)
+    expect(took is not None, f"{what}: a byte every {TRICKLE_EVERY} s for {sent} bytes, no answer "
+                             f"with --header-timeout 1")
+    r = c.read_response()
+    expect_eq(r.status, 408, f"{what}: status")
+    expect(r.closes(), f"{what}: expected 'Connection: close' on the 408")
+    problem = c.closed_by_peer()
+    expect(problem is None, f"{what}: after the 408: {problem}")
+    # A lower bound only (a slow machine makes it later, never earlier).
+    expect(took >= 0.9, f"{what}: expected the 408 after the 1 s time-out, it came after "
+                        f"{took:.2f} s")
+
+
+@case("limits", "header-timeout-trickled-head")
+def header_timeout_trickled_head(ctx):
+    srv = ctx.server("--header-timeout", "1")
+    with Conn.to(srv) as slow, Conn.to(srv) as other:
+        # 200 bytes at 0.3 s: a minute, the bound only a server without the time-out reaches.
+        timed_out_408(slow, b"GET /json HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 170,
+                      "a head trickled a byte every 0.3 s")
+        ping(other, "http", "another client, after the slow one")
+
+
+@case("limits", "header-timeout-trickled-body")
+def header_timeout_trickled_body(ctx):
+    """A body that stalls (here, 1,000 bytes trickled: never 16 KiB within the time-out) gets
+    the same bound. An /echo whose answer has begun can only be cut short."""
+    srv = ctx.server("--header-timeout", "1")
+    with Conn.to(srv) as c:
+        c.send(b"GET /json HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        timed_out_408(c, b"b" * 200, "a GET's body trickled a byte every 0.3 s")
+    with Conn.to(srv) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        expect_eq(c.read_head().status, 200, "an /echo's answer, its body yet to come")
+        closed = False
+        for i in range(200):   # a minute: only a server without the time-out lasts it
+            try:
+                c.sock.sendall(b"e")
+            except OSError:
+                closed = True   # a send after the server closed is refused
+                break
+            time.sleep(TRICKLE_EVERY)
+            readable, _, _ = select.select([c.sock], [], [], 0)
+            if readable:
+                try:
+                    c.fill("the echo")
+                except Fail:
+                    closed = True
+                    break
+        expect(closed, "an /echo body trickled a byte every 0.3 s with --header-timeout 1: "
+                      "the server still held the connection after 200 bytes")
+        expect(len(c.buf) < 1000, f"an /echo cut short: expected fewer than 1000 body bytes, "
+                                  f"got {len(c.buf)}")
+
+
+@case("limits", "header-timeout-spares-idle")
+def header_timeout_spares_idle(ctx):
+    """The time-out runs only while a request is arriving: a connection idle between
+    requests, or not yet begun, is the idle time-out's. And 0 disables it."""
+    srv = ctx.server("--header-timeout", "1")
+    with Conn.to(srv) as kept, Conn.to(srv) as fresh:
+        ping(kept, "http", "a first request")
+        time.sleep(1.5)
+        ping(kept, "http", "a request 1.5 s after the last, with --header-timeout 1")
+        ping(fresh, "http", "a first request 1.5 s after connecting, with --header-timeout 1")
+    srv = ctx.server("--header-timeout", "0")
+    with Conn.to(srv) as c:
+        head = request("GET", "/json")
+        sent, took = trickle(c, head[:8])
+        expect(took is None, f"with --header-timeout 0: the server spoke after {sent} bytes of a "
+                             f"trickled head: {bytes(c.buf[:40])!r}")
+        c.send(head[8:])
+        expect_eq(c.read_response().body, JSON, "a head trickled over 2.4 s, --header-timeout 0")

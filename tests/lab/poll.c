@@ -92,12 +92,20 @@ static void conn_close(struct loop *l, struct conn *c)
 	free(c);
 }
 
-/* The connection waits for its socket, in one direction, for at most the idle time-out. */
+/* The connection waits for its socket, in one direction, for at most the idle time-out; for
+ * more of a request in progress, at most until the request's deadline (--header-timeout). */
 static void wait_for_socket(struct loop *l, struct conn *c, short events)
 {
 	l->fds[c->slot].events = events;
-	if (l->srv->opts.idle_timeout_s)
-		deadline_set(&l->deadlines, &c->deadline, l->now + l->srv->opts.idle_timeout_s * 1000u);
+	unsigned idle_s = l->srv->opts.idle_timeout_s;
+	uint64_t at = idle_s ? l->now + idle_s * 1000u : 0;
+	uint64_t late = events == POLLIN ? session_deadline(c->session, l->now) : 0;
+	if (late && (!at || late < at))
+		at = late;
+	if (at)
+		deadline_set(&l->deadlines, &c->deadline, at);
+	else
+		deadline_cancel(&l->deadlines, &c->deadline);
 }
 
 /*
@@ -156,6 +164,8 @@ static void on_connection(struct loop *l, int fd)
 	struct conn *c = calloc(1, sizeof *c);
 	if (c)
 		c->session = session_new(l->srv->opts.proto);
+	if (c && c->session)
+		session_set_header_timeout(c->session, l->srv->opts.header_timeout_s * 1000u);
 	if (!c || !c->session || !add_slot(l, fd, c)) {
 		if (c)
 			session_free(c->session, &l->pool);
@@ -167,8 +177,14 @@ static void on_connection(struct loop *l, int fd)
 	wait_for_socket(l, c, POLLIN);
 }
 
-static void on_deadline(struct loop *l, struct conn *c)
+static void on_deadline(struct loop *l, struct conn *c, uint64_t woke)
 {
+	uint64_t late = sleeping(l, c) ? 0 : session_deadline(c->session, woke);
+	if (late && late <= woke) {
+		session_timed_out(c->session);   /* the request did not come in time: a 408 */
+		drive(l, c, 0);
+		return;
+	}
 	if (!sleeping(l, c)) {
 		conn_close(l, c);   /* silent for the whole idle time-out */
 		return;
@@ -214,7 +230,7 @@ static int poll_run(struct server *srv)
 		 * judged silent. */
 		struct deadline *due;
 		while ((due = deadline_pop_due(&l.deadlines, woke)))
-			on_deadline(&l, conn_of(due));
+			on_deadline(&l, conn_of(due), woke);
 	}
 	/* TODO 5: every connection closed, everything freed. */
 	while (l.len > FIRST_CONN_SLOT)

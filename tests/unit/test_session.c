@@ -936,6 +936,127 @@ static void test_date(void)
 	free(d.out);
 }
 
+/* ---- The request time-out (--header-timeout) ---- */
+
+/* Hands the session s bytes, as a model's read would. */
+static void give(struct session *s, struct bufpool *pool, const char *bytes)
+{
+	size_t room, n = strlen(bytes);
+	CHECK(session_next(s, pool) == WANT_READ);
+	char *buf = session_rbuf(s, pool, &room);
+	if (!CHECK(buf && room >= n))
+		return;
+	memcpy(buf, bytes, n);
+	session_read(s, n);
+}
+
+/* What a model does before it waits for input: session_next() says WANT_READ, and the
+ * session says until when the wait may last. */
+static uint64_t deadline_at(struct session *s, struct bufpool *pool, uint64_t now)
+{
+	CHECK_EQ(session_next(s, pool), WANT_READ);
+	return session_deadline(s, now);
+}
+
+/* Takes everything the session has to send; returns how it goes on. */
+static enum session_want drain(struct session *s, struct bufpool *pool, char *out, size_t cap, size_t *len)
+{
+	enum session_want want;
+	*len = 0;
+	while ((want = session_next(s, pool)) == WANT_WRITE) {
+		size_t n;
+		const char *data = session_wbuf(s, &n);
+		if (!CHECK(*len + n < cap))
+			break;
+		memcpy(out + *len, data, n);
+		*len += n;
+		session_wrote(s, n);
+	}
+	out[*len] = '\0';
+	return want;
+}
+
+static void test_header_timeout(void)
+{
+	struct bufpool pool = BUFPOOL_INIT(4);
+	char out[4096];
+	size_t len;
+
+	check_case("no limit set");
+	struct session *s = session_new(PROTO_HTTP);
+	give(s, &pool, "GET / HT");
+	CHECK_EQ_U(deadline_at(s, &pool, 100), 0);
+	session_free(s, &pool);
+
+	check_case("a head trickled past its deadline");
+	s = session_new(PROTO_HTTP);
+	session_set_header_timeout(s, 1000);
+	CHECK_EQ_U(deadline_at(s, &pool, 100), 0);       /* nothing came yet: the idle time-out's */
+	give(s, &pool, "GET / HT");
+	CHECK_EQ_U(deadline_at(s, &pool, 200), 1200);    /* the clock starts at the first wait */
+	give(s, &pool, "TP/1.1\r\nHo");
+	CHECK_EQ_U(deadline_at(s, &pool, 900), 1200);    /* and bytes do not restart it */
+	session_timed_out(s);
+	CHECK_EQ(drain(s, &pool, out, sizeof out, &len), WANT_CLOSE);
+	CHECK(strncmp(out, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+	CHECK(strstr(out, "\r\nConnection: close\r\n") != NULL);
+	session_free(s, &pool);
+
+	check_case("between requests, no deadline; the next head gets its own");
+	s = session_new(PROTO_HTTP);
+	session_set_header_timeout(s, 1000);
+	give(s, &pool, "GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /json HT");
+	CHECK_EQ(drain(s, &pool, out, sizeof out, &len), WANT_READ);
+	CHECK(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK_EQ_U(deadline_at(s, &pool, 5000), 6000);   /* from when the server got to it */
+	give(s, &pool, "TP/1.1\r\nHost: h\r\n\r\n");
+	CHECK_EQ(drain(s, &pool, out, sizeof out, &len), WANT_READ);
+	CHECK_EQ_U(deadline_at(s, &pool, 9000), 0);      /* idle: no request in progress */
+	session_timed_out(s);                          /* late news of a request that came: */
+	CHECK_EQ(session_next(s, &pool), WANT_READ);   /* nothing happens */
+	session_free(s, &pool);
+
+	check_case("a body: 16 KiB of it earns a new deadline, a stall gets a 408");
+	s = session_new(PROTO_HTTP);
+	session_set_header_timeout(s, 1000);
+	give(s, &pool, "GET /json HTTP/1.1\r\nHost: h\r\nContent-Length: 40000\r\n\r\nab");
+	CHECK_EQ_U(deadline_at(s, &pool, 10000), 11000);      /* the body's clock */
+	give(s, &pool, "cd");
+	CHECK_EQ_U(deadline_at(s, &pool, 10100), 11000);
+	char *piece = malloc(16 * 1024 + 1);
+	memset(piece, 'x', 16 * 1024);
+	piece[16 * 1024] = '\0';
+	give(s, &pool, piece);
+	CHECK_EQ_U(deadline_at(s, &pool, 10500), 11500);
+	CHECK_EQ_U(deadline_at(s, &pool, 10900), 11500);
+	session_timed_out(s);
+	CHECK_EQ(drain(s, &pool, out, sizeof out, &len), WANT_CLOSE);
+	CHECK(strncmp(out, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+	session_free(s, &pool);
+
+	check_case("an /echo whose answer began is cut short, without a 408");
+	s = session_new(PROTO_HTTP);
+	session_set_header_timeout(s, 1000);
+	give(s, &pool, "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nhello");
+	CHECK_EQ(drain(s, &pool, out, sizeof out, &len), WANT_READ);
+	CHECK(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK_EQ_U(deadline_at(s, &pool, 0), 1000);
+	session_timed_out(s);
+	CHECK_EQ(drain(s, &pool, out, sizeof out, &len), WANT_CLOSE);
+	CHECK_EQ_U(len, 0);
+	session_free(s, &pool);
+
+	check_case("a time-out of 0: no limit");
+	s = session_new(PROTO_HTTP);
+	session_set_header_timeout(s, 0);
+	give(s, &pool, "GET / HT");
+	CHECK_EQ_U(deadline_at(s, &pool, 100), 0);
+	session_free(s, &pool);
+	check_case("%s", "");
+	free(piece);
+	bufpool_drain(&pool);
+}
+
 int main(void)
 {
 	test_pipelined_batch();
@@ -952,5 +1073,6 @@ int main(void)
 	test_continue_before_body();
 	test_half_close();
 	test_date();
+	test_header_timeout();
 	return check_report();
 }
