@@ -4,7 +4,7 @@ import os
 import signal
 
 from cases_lifecycle import stops_cleanly
-from cases_limits import closed_after_idle, keep_busy, max_conns_scenario, Paced, run_paced, \
+from cases_limits import BUSY_IDLE_S, closed_after_idle, keep_busy, max_conns_scenario, Paced, run_paced, \
     stuck_writer_scenario, write_until_stuck
 from check import case, expect, expect_eq, Fail
 from fixture import BOUND
@@ -115,7 +115,8 @@ def echo_max_conns(ctx):
 
 
 def busy_echo(srv, paced):
-    """A client writing every 0.2 s is never cut by the 1 s idle time-out; a silent one is."""
+    """A client writing every 0.2 s for 3 s is never cut by the 2 s idle time-out; a silent
+    one is."""
     with Conn.to(srv) as silent, Conn.to(srv) as busy:
         def tick(i):
             busy.send(b"tick")
@@ -123,9 +124,9 @@ def busy_echo(srv, paced):
                 busy.fill("the echo")
             expect_eq(bytes(busy.buf), b"tick", "echo")
             busy.buf.clear()
-        paced.append(Paced("an echo client writing every 0.2 s", tick, 12))
+        paced.append(Paced("an echo client writing every 0.2 s", tick, 15))
         run_paced(paced)
-        closed_after_idle(silent, "a silent echo connection")
+        closed_after_idle(silent, "a silent echo connection", idle_s=BUSY_IDLE_S)
 
 
 @case("echo", "echo-idle-timeout", proto="echo")

@@ -20,7 +20,7 @@ MIB = 1 << 20
 
 # ---- Idle connections ----
 
-def closed_after_idle(c, what, silent_since=None):
+def closed_after_idle(c, what, silent_since=None, idle_s=1):
     """The server closes c, idle, within the bound. Any answer it sends first must be HTTP.
     silent_since: when the connection was opened (time.monotonic(), taken before connecting,
     so that the server's clock cannot have started earlier): it may not be closed before the
@@ -30,7 +30,7 @@ def closed_after_idle(c, what, silent_since=None):
         c.buf.clear()   # a 408 before closing is allowed
         problem = c.closed_by_peer(BOUND["io"])
     took = time.monotonic() - (silent_since or 0)
-    expect(problem is None, f"{what} with --idle-timeout 1: {problem}")
+    expect(problem is None, f"{what} with --idle-timeout {idle_s}: {problem}")
     expect(silent_since is None or took >= 0.9,
            f"{what}: expected it closed after the 1 s idle time-out, it was closed after "
            f"{took:.2f} s")
@@ -51,8 +51,8 @@ def idle_timeout_closes_silent(ctx):
 
 class Paced(threading.Thread):
     """One connection kept busy: step(i) every 0.2 s, count times, then then(). It records the
-    longest time between two steps: near a second, this client itself went quiet (a crowded
-    machine), and a close by the idle time-out proves nothing against the server."""
+    longest time between two steps: near the idle time-out, this client itself went quiet (a
+    crowded machine), and a close by the idle time-out proves nothing against the server."""
 
     def __init__(self, what, step_fn, count, then=None):
         super().__init__(daemon=True)
@@ -86,15 +86,22 @@ def run_paced(paced):
             raise Fail(f"{p.what}: not done within the bound")
 
 
+# keep_busy's idle time-out, and the longest a Paced client (a step every 0.2 s) may go quiet
+# and still have its failure blamed on the server. The margin between them absorbs what a
+# loaded machine does to the client: a thread not scheduled, bytes delivered late by the
+# kernel (loopback packets wait for ksoftirqd when the CPUs are busy), all invisible here.
+BUSY_IDLE_S, QUIET_BLAMED = 2, 1.5
+
+
 def keep_busy(ctx, scenario, attempts=3):
-    """Runs scenario(server with --idle-timeout 1, list to fill with Paced clients). A failure
-    of a client that kept its pace is the server's; one of a client that went quiet is
-    inconclusive, and the scenario runs again."""
+    """Runs scenario(server with --idle-timeout BUSY_IDLE_S, list to fill with Paced clients).
+    A failure of a client that kept its pace is the server's; one of a client that went quiet
+    is inconclusive, and the scenario runs again."""
     for attempt in range(1, attempts + 1):
         paced = []
-        scenario(ctx.server("--idle-timeout", "1"), paced)
+        scenario(ctx.server("--idle-timeout", str(BUSY_IDLE_S)), paced)
         failed = [p for p in paced if p.error]
-        kept_pace = [p for p in failed if p.longest < 0.7]
+        kept_pace = [p for p in failed if p.longest < QUIET_BLAMED]
         if kept_pace:
             raise Fail(kept_pace[0].error)
         if not failed:
@@ -102,15 +109,15 @@ def keep_busy(ctx, scenario, attempts=3):
         quiet = max(p.longest for p in failed)
         ctx.note(f"attempt {attempt}: the client went quiet {quiet:.2f} s itself: "
                  f"{failed[0].error}")
-    raise Fail(f"inconclusive: {attempts} times the client itself went quiet near the 1 s "
-               f"time-out (the machine is too loaded); last: {failed[0].error}")
+    raise Fail(f"inconclusive: {attempts} times the client itself went quiet near the "
+               f"{BUSY_IDLE_S} s time-out (the machine is too loaded); last: {failed[0].error}")
 
 
 def busy_http(srv, paced):
-    """Requests every 0.2 s, an /echo body a byte every 0.2 s, and a 2.5 s /sleep: none may be
-    cut by the 1 s idle time-out."""
+    """Requests every 0.2 s, an /echo body a byte every 0.2 s, and a 3.5 s /sleep: none may be
+    cut by the 2 s idle time-out, though each lasts longer."""
     with Conn.to(srv) as chatty, Conn.to(srv) as uploader, Conn.to(srv) as sleeper:
-        sleeper.send(request("GET", "/sleep?ms=2500"))
+        sleeper.send(request("GET", "/sleep?ms=3500"))
         uploader.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n")
 
         def ask(i):
@@ -123,8 +130,8 @@ def busy_http(srv, paced):
                   Paced("an /echo body sent a byte every 0.2 s", lambda i: uploader.send(b"x"), 15,
                         then=echoed)]
         run_paced(paced)
-        with step("/sleep?ms=2500 with --idle-timeout 1"):
-            expect_eq(sleeper.read_response().body, b"slept 2500 ms\n", "body")
+        with step(f"/sleep?ms=3500 with --idle-timeout {BUSY_IDLE_S}"):
+            expect_eq(sleeper.read_response().body, b"slept 3500 ms\n", "body")
 
 
 @case("limits", "idle-timeout-spares-busy")
