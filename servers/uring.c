@@ -223,11 +223,8 @@ static void conn_close(struct loop *l, struct conn *c)
 static void wait_for(struct loop *l, struct conn *c, enum waiting what)
 {
 	c->waiting = what;
-	unsigned idle_s = l->srv->opts.idle_timeout_s;
-	uint64_t at = idle_s && what != FOR_SLEEP ? l->now + idle_s * 1000u : 0;
-	uint64_t late = what == FOR_READ ? session_deadline(c->session, l->now) : 0;
-	if (late && (!at || late < at))
-		at = late;
+	uint64_t at = what == FOR_SLEEP ? 0   /* a timeout on the ring ends it */
+	            : socket_wait_until(&l->srv->opts, c->session, l->now, what == FOR_READ);
 	if (at)
 		deadline_set(&l->deadlines, &c->deadline, at);
 	else
@@ -240,8 +237,7 @@ static void drive(struct loop *l, struct conn *c);
  * was silent for the whole idle time-out. */
 static void on_deadline(struct loop *l, struct conn *c, uint64_t woke)
 {
-	uint64_t until = c->waiting == FOR_READ ? session_deadline(c->session, woke) : 0;
-	if (until && until <= woke) {
+	if (c->waiting == FOR_READ && session_late(c->session, woke)) {
 		session_timed_out(c->session);
 		drive(l, c);
 	} else {

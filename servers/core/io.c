@@ -83,6 +83,14 @@ static bool write_some(struct session *s, int fd)
 	return true;
 }
 
+uint64_t socket_wait_until(const struct server_opts *opts, struct session *s, uint64_t now,
+                           bool for_input)
+{
+	uint64_t idle = opts->idle_timeout_s ? now + opts->idle_timeout_s * 1000u : 0;
+	uint64_t late = for_input ? session_deadline(s, now) : 0;
+	return late && (!idle || late < idle) ? late : idle;
+}
+
 enum arrival { ARRIVED, LATE, GONE };
 
 /*

@@ -69,16 +69,6 @@ static void conn_close(struct loop *l, struct conn *c)
 	free(c);
 }
 
-/* How long the socket may keep c waiting: the idle time-out, and for more of a request in
- * progress, its --header-timeout deadline, whichever comes first. 0: for ever. */
-static uint64_t socket_deadline(struct loop *l, struct conn *c, enum waiting what)
-{
-	unsigned idle_s = l->srv->opts.idle_timeout_s;
-	uint64_t at = idle_s ? l->now + idle_s * 1000u : 0;
-	uint64_t late = what == FOR_READ ? session_deadline(c->session, l->now) : 0;
-	return late && (!at || late < at) ? late : at;
-}
-
 /* Leaves the connection until what it waits for happens. The socket may keep it waiting
  * for the idle time-out (or the request's deadline), no longer; a sleep or a turn is a
  * deadline of its own. */
@@ -88,7 +78,7 @@ static void wait_for(struct loop *l, struct conn *c, enum waiting what)
 	c->waiting = what;
 	uint64_t at = what == FOR_SLEEP ? l->now + session_wait_ms(c->session)
 	            : what == FOR_TURN ? l->now   /* due now: after the others */
-	            : socket_deadline(l, c, what);
+	            : socket_wait_until(&l->srv->opts, c->session, l->now, what == FOR_READ);
 	if (at)
 		deadline_set(&l->deadlines, &c->deadline, at);
 	else
@@ -203,13 +193,6 @@ void loop_accept(struct loop *l)
 	}
 }
 
-/* The request in progress on c has passed its --header-timeout deadline. */
-static bool request_late(struct loop *l, struct conn *c)
-{
-	uint64_t until = session_deadline(c->session, l->woke);
-	return until && until <= l->woke;
-}
-
 static void on_deadline(struct loop *l, struct conn *c)
 {
 	switch (c->waiting) {
@@ -222,7 +205,7 @@ static void on_deadline(struct loop *l, struct conn *c)
 		break;
 	case FOR_READ:
 	case FOR_WRITE:
-		if (c->waiting == FOR_READ && request_late(l, c)) {
+		if (c->waiting == FOR_READ && session_late(c->session, l->woke)) {
 			session_timed_out(c->session);   /* a 408 to write, then close */
 			drive(l, c);
 		} else {

@@ -128,6 +128,12 @@ void serve_blocking(const struct server_opts *opts, int fd, struct bufpool *pool
  * shutdown (SIGINT, SIGTERM) cuts it short. */
 void block_for_ms(unsigned ms);
 
+/* When a wait for the socket must end, in now_ms() time: the idle time-out and, for input,
+ * the deadline of the request in progress (--header-timeout), whichever comes first; 0:
+ * never. What an event loop arms as the connection's deadline. */
+uint64_t socket_wait_until(const struct server_opts *opts, struct session *s, uint64_t now,
+                           bool for_input);
+
 /* Monotonic milliseconds, for deadlines. */
 uint64_t now_ms(void);
 

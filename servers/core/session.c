@@ -622,6 +622,12 @@ uint64_t session_deadline(struct session *s, uint64_t now_ms)
 	return s->clock_from + s->request_timeout_ms;
 }
 
+bool session_late(struct session *s, uint64_t now_ms)
+{
+	uint64_t until = session_deadline(s, now_ms);
+	return until && until <= now_ms;
+}
+
 void session_timed_out(struct session *s)
 {
 	if (!request_in_progress(s))

@@ -94,6 +94,9 @@ void session_set_header_timeout(struct session *s, unsigned ms);
  * a request (or a piece of its body) starts its clock. */
 uint64_t session_deadline(struct session *s, uint64_t now_ms);
 
+/* True when a request is in progress and its deadline has passed at now_ms. */
+bool session_late(struct session *s, uint64_t now_ms);
+
 /* The deadline passed with the request still incomplete: at the next session_next(), the
  * client is answered 408 Request Timeout (unless its /echo answer has begun), and the
  * connection closes after it. */

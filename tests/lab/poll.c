@@ -97,11 +97,7 @@ static void conn_close(struct loop *l, struct conn *c)
 static void wait_for_socket(struct loop *l, struct conn *c, short events)
 {
 	l->fds[c->slot].events = events;
-	unsigned idle_s = l->srv->opts.idle_timeout_s;
-	uint64_t at = idle_s ? l->now + idle_s * 1000u : 0;
-	uint64_t late = events == POLLIN ? session_deadline(c->session, l->now) : 0;
-	if (late && (!at || late < at))
-		at = late;
+	uint64_t at = socket_wait_until(&l->srv->opts, c->session, l->now, events == POLLIN);
 	if (at)
 		deadline_set(&l->deadlines, &c->deadline, at);
 	else
@@ -179,8 +175,7 @@ static void on_connection(struct loop *l, int fd)
 
 static void on_deadline(struct loop *l, struct conn *c, uint64_t woke)
 {
-	uint64_t late = sleeping(l, c) ? 0 : session_deadline(c->session, woke);
-	if (late && late <= woke) {
+	if (!sleeping(l, c) && session_late(c->session, woke)) {
 		session_timed_out(c->session);   /* the request did not come in time: a 408 */
 		drive(l, c, 0);
 		return;
