@@ -38,12 +38,14 @@ type options struct {
 	workers  uint64
 	maxConns uint64
 	idle     time.Duration // 0: never
+	header   time.Duration // 0: no limit
 }
 
 func printUsage(f *os.File) {
 	fmt.Fprintf(f, "usage: %s [--host ADDR] [--port N] [--proto http|echo] [--workers N]\n"+
-		"       %*s [--max-conns N] [--idle-timeout SEC] [--help] [--version]\n",
-		name, len(name), "")
+		"       %*s [--max-conns N] [--idle-timeout SEC] [--header-timeout SEC]\n"+
+		"       %*s [--help] [--version]\n",
+		name, len(name), "", len(name), "")
 }
 
 func printHelp() {
@@ -55,6 +57,8 @@ func printHelp() {
 		"  --workers N         GOMAXPROCS: OS threads running goroutines (default %d, at most %d)\n"+
 		"  --max-conns N       connections served at once; more are refused (default %d)\n"+
 		"  --idle-timeout SEC  close a connection silent this long; 0: never (default 60)\n"+
+		"  --header-timeout SEC  a request head must come within SEC (default 10; 0: never):\n"+
+		"                      net/http's ReadHeaderTimeout, with the idle time-out if shorter\n"+
 		"  --help, --version\n\n", defaultWorkers(), maxWorkers, defaultMaxConns)
 	fmt.Printf("When ready it prints \"listening on ADDR:PORT\"; SIGINT or SIGTERM stops it.\n" +
 		"HTTP routes: GET / /plaintext /json /bytes?n= /work?us= /sleep?ms= /block?ms=, " +
@@ -89,9 +93,11 @@ func parseUint(opt, arg string, lo, hi uint64) uint64 {
 // --opt=VALUE, in any order, and no arguments beside the options.
 func parseOptions(args []string) options {
 	o := options{host: "127.0.0.1", port: 8080, proto: "http",
-		workers: uint64(defaultWorkers()), maxConns: defaultMaxConns, idle: 60 * time.Second}
+		workers: uint64(defaultWorkers()), maxConns: defaultMaxConns, idle: 60 * time.Second,
+		header: 10 * time.Second}
 	takesValue := map[string]bool{"host": true, "port": true, "proto": true, "workers": true,
-		"max-conns": true, "idle-timeout": true, "help": false, "version": false}
+		"max-conns": true, "idle-timeout": true, "header-timeout": true, "help": false,
+		"version": false}
 	var stray []string
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
@@ -134,6 +140,8 @@ func parseOptions(args []string) options {
 			o.maxConns = parseUint("--max-conns", value, 1, 10000000)
 		case "idle-timeout":
 			o.idle = time.Duration(parseUint("--idle-timeout", value, 0, 86400)) * time.Second
+		case "header-timeout":
+			o.header = time.Duration(parseUint("--header-timeout", value, 0, 86400)) * time.Second
 		case "help":
 			printHelp()
 			os.Exit(0)
@@ -245,8 +253,9 @@ func main() {
 		srv := &http.Server{
 			Handler: routes{},
 			// A head must come within the idle time-out, and so must the next request:
-			// what the models' --idle-timeout means between requests.
-			ReadHeaderTimeout: o.idle,
+			// what the models' --idle-timeout means between requests. net/http has one
+			// clock for both, from when it starts waiting for a head: the shorter bounds it.
+			ReadHeaderTimeout: shorter(o.idle, o.header),
 			IdleTimeout:       o.idle,
 			MaxHeaderBytes:    8 << 10, // the models' limit on a request head
 		}
@@ -256,4 +265,12 @@ func main() {
 	// that does not read): the listener closes, and the process ends with them all.
 	<-stop
 	ln.Close()
+}
+
+// shorter of two time-outs, where 0 means none.
+func shorter(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
