@@ -170,9 +170,12 @@ static bool arm(struct pool *p, struct conn *c, int op)
 	        (c->waiting == FOR_WRITE ? EPOLLOUT : EPOLLIN | EPOLLRDHUP) };
 	if (epoll_ctl(p->epfd, op, c->fd, &ev) != 0)
 		return false;
-	if (p->srv->opts.idle_timeout_s)
-		deadline_set(&p->deadlines, &c->deadline,
-		             p->now + p->srv->opts.idle_timeout_s * 1000u);
+	/* The idle time-out, or sooner the deadline of a request in progress (--header-timeout). */
+	uint64_t at = socket_wait_until(&p->srv->opts, c->session, p->now, c->waiting == FOR_READ);
+	if (at)
+		deadline_set(&p->deadlines, &c->deadline, at);
+	else
+		deadline_cancel(&p->deadlines, &c->deadline);
 	return true;
 }
 
@@ -228,6 +231,8 @@ static void conn_open(struct pool *p, int fd)
 	if (c)
 		*c = (struct conn){ .fd = fd, .waiting = FOR_READ, .can_write = true,
 		                    .session = session_new(p->srv->opts.proto) };
+	if (c && c->session)
+		session_set_header_timeout(c->session, p->srv->opts.header_timeout_s * 1000u);
 	if (!c || !c->session || !arm(p, c, EPOLL_CTL_ADD)) {
 		if (c)
 			session_free(c->session, &p->bufs);
@@ -257,7 +262,9 @@ static void expire(struct pool *p, uint64_t woke)
 	struct deadline *due;
 	while (free_slots > 0 && (due = deadline_pop_due(&p->deadlines, woke))) {
 		struct conn *c = conn_of(due);
-		if (c->waiting == FOR_READ || c->waiting == FOR_WRITE) {
+		if (c->waiting == FOR_READ && session_late(c->session, woke)) {
+			session_timed_out(c->session);   /* a worker writes the 408, then it closes */
+		} else if (c->waiting == FOR_READ || c->waiting == FOR_WRITE) {
 			conn_close(p, c);   /* silent for the whole idle time-out */
 			continue;
 		}
