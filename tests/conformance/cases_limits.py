@@ -2,7 +2,6 @@
 hold, clients that never read (memory must stay bounded), and a process limit that makes
 fork() and pthread_create() fail."""
 import fcntl
-import select
 import selectors
 import struct
 import termios
@@ -405,6 +404,14 @@ def process_limit(ctx):
 TRICKLE_EVERY = 0.3   # seconds between two bytes: the idle time-out never fires
 
 
+def readable_within(sock, seconds):
+    """True when sock has something to read (or an EOF) within the time. A selector, not
+    select(): this process holds more than FD_SETSIZE descriptors when heavy cases run beside."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_READ)
+        return bool(sel.select(seconds))
+
+
 def trickle(c, data):
     """Sends data a byte every TRICKLE_EVERY s until the server answers or closes. Returns
     (bytes sent, seconds from the first byte until the server spoke), (len, None) if it never
@@ -415,8 +422,7 @@ def trickle(c, data):
             c.sock.sendall(data[i:i + 1])
         except OSError:
             return i, time.monotonic() - first   # closed (or reset) by the server
-        readable, _, _ = select.select([c.sock], [], [], TRICKLE_EVERY)
-        if readable:
+        if readable_within(c.sock, TRICKLE_EVERY):
             return i + 1, time.monotonic() - first
     return len(data), None
 
@@ -466,8 +472,7 @@ def header_timeout_trickled_body(ctx):
                 closed = True   # a send after the server closed is refused
                 break
             time.sleep(TRICKLE_EVERY)
-            readable, _, _ = select.select([c.sock], [], [], 0)
-            if readable:
+            if readable_within(c.sock, 0):
                 try:
                     c.fill("the echo")
                 except Fail:
