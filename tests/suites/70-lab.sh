@@ -381,8 +381,8 @@ fi
 
 # --- Part 3's checkpoints ------------------------------------------------------------------
 
-# The worked example taken back to checkpoint 1 (a /sleep blocks like a /block; no idle
-# time-out) and to checkpoint 2 (deadlines judged by the clock after serving). Each must fail
+# The worked example taken back to checkpoint 1 (a /sleep blocks like a /block; no idle or
+# header time-out) and to checkpoint 2 (deadlines judged by the clock after serving). Each must fail
 # exactly the cases the handout says the next checkpoints turn green.
 python3 - "$scratch/tests/lab/poll.c" "$scratch/servers" <<'END'
 import sys
@@ -391,8 +391,9 @@ steps = {
     "labcp1": [("\t\tcase WANT_SLEEP:\n\t\t\tl->fds[c->slot].fd = -1;\n\t\t\tdeadline_set("
                 "&l->deadlines, &c->deadline, l->now + session_wait_ms(c->session));\n"
                 "\t\t\treturn;\n\t\tcase WANT_BLOCK:", "\t\tcase WANT_SLEEP:\n\t\tcase WANT_BLOCK:"),
-               ("\tif (l->srv->opts.idle_timeout_s)\n\t\tdeadline_set", "\tif (0)\n\t\tdeadline_set")],
+               ("socket_wait_until(&l->srv->opts, c->session, l->now, events == POLLIN)", "0")],
     "labcp2": [("deadline_pop_due(&l.deadlines, woke)", "deadline_pop_due(&l.deadlines, now_ms())"),
+               ("on_deadline(&l, conn_of(due), woke)", "on_deadline(&l, conn_of(due), now_ms())"),
                ("\t\tuint64_t woke = l.now;\n", "")],
 }
 for name, edits in steps.items():
