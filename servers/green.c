@@ -45,6 +45,10 @@ enum { ACCEPTOR_EVENTS = 64 };
 
 static bool no_handoff, no_monitor;      /* the lab's switches, above */
 
+/* The acceptor's epoll set (below), made by green_start() before the start-up line, so that
+ * what the server holds once it says it listens includes it. */
+static int acceptor_epfd = -1;
+
 struct green_server {
 	struct server *srv;
 	struct bufpool *pools;       /* one per OS thread, used by whatever runs on that thread */
@@ -378,17 +382,24 @@ static void acceptor(void *arg)
 	green_fd_release(gs->epfd);
 }
 
-static int green_server_run(struct server *srv)
+static int green_start(struct server *srv)
 {
-	struct green_server gs = { .srv = srv, .lock = PTHREAD_MUTEX_INITIALIZER,
-	                           .epfd = epoll_create1(EPOLL_CLOEXEC) };
-	struct green_config cfg = { .workers = srv->opts.workers,
-	                            .max_threads = GREEN_MAX_THREADS_DEFAULT,
-	                            .no_monitor = no_monitor };
-	if (gs.epfd < 0) {
+	(void)srv;
+	acceptor_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (acceptor_epfd < 0) {
 		perror("green: epoll_create1");
 		return 1;
 	}
+	return 0;
+}
+
+static int green_server_run(struct server *srv)
+{
+	struct green_server gs = { .srv = srv, .lock = PTHREAD_MUTEX_INITIALIZER,
+	                           .epfd = acceptor_epfd };
+	struct green_config cfg = { .workers = srv->opts.workers,
+	                            .max_threads = GREEN_MAX_THREADS_DEFAULT,
+	                            .no_monitor = no_monitor };
 	gs.pools = calloc(cfg.max_threads, sizeof *gs.pools);
 	if (!gs.pools) {
 		close(gs.epfd);
@@ -419,6 +430,7 @@ static const struct model green_model = {
 	              "                 monitor frees its worker, as for any call nobody wrapped\n"
 	              "  --no-monitor   no monitor thread: a blocking call or a long /work holds up\n"
 	              "                 its worker's other connections",
+	.start = green_start,
 	.run = green_server_run,
 };
 
