@@ -55,6 +55,10 @@ def cell_figures(scenario, r):
         return p99_text(r), f"at {count(r.median('achieved_rate'))}/s"
     if scenario == "blocking":
         return p99_text(r), f"p50 {latency_text(r.median('lat_p50_us'))}"
+    if scenario == "slowclients":
+        ok = r.median("success_rate")
+        return ("-" if ok is None else f"{ok:.1%} answered",
+                f"{p99_text(r)}; {count(r.median('attackers_held'))} attackers held at the end")
     unit = " conn/s" if scenario == "churn" else " req/s"
     return ranged(r.spread("req_per_s"), unit=unit), p99_text(r)
 
@@ -307,6 +311,8 @@ def build(results_dir):
         blocks += [("h2", s.title), ("p", s.question),
                    scenario_table(name, rows, models,
                                   {(p, m) for sc, p, m in refused if sc == name})]
+        if name == "slowclients":
+            blocks += [("p", text) for text in sentences.slowclients(summary, env)]
         if name == "http":
             blocks += [("p", "Server cost per request (CPU time from wait4, user + system, "
                              "and voluntary + involuntary context switches), warm-up included:"),

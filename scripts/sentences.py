@@ -332,6 +332,51 @@ def efficiency_idle(facts):
     return out
 
 
+KEPT_SERVING = 0.99     # slowclients: the share of the normal client's requests answered
+
+
+def slowclients(summary, env):
+    """Who kept serving the normal client while the attackers trickled, and what the others
+    ran out of (503: slots, --max-conns or select's FD_SETSIZE; timeouts: a thread or a
+    process for each attacker, or a loop stuck behind them)."""
+    rows = [r for r in summary if r.scenario == "slowclients" and r.valid_runs
+            and r.median("success_rate") is not None]
+    if not rows:
+        return []
+    kept = sorted((r for r in rows if r.median("success_rate") >= KEPT_SERVING),
+                  key=lambda r: r.median("lat_p99_us") or 0)
+    lost = sorted((r for r in rows if r.median("success_rate") < KEPT_SERVING),
+                  key=lambda r: r.median("success_rate"))
+    out = []
+    if kept:
+        out.append("Kept serving the normal client (at least "
+                   f"{KEPT_SERVING:.0%} of its requests answered): "
+                   + ", ".join(f"{r.model} (p99 {lat(r.median('lat_p99_us'))}, "
+                               f"{count(r.median('server_threads'))} threads, "
+                               f"{count(r.median('server_procs'))} processes at the peak)"
+                               for r in kept) + ".")
+    for r in lost:
+        why = []
+        if r.median("err_status"):
+            why.append(f"{count(r.median('err_status'))} refused (503: out of slots)")
+        if r.median("err_timeout"):
+            why.append(f"{count(r.median('err_timeout'))} unanswered within 5 s")
+        if r.median("err_connect"):
+            why.append(f"{count(r.median('err_connect'))} connects failed")
+        out.append(f"{r.model} answered only {r.median('success_rate'):.0%} of them"
+                   + (f": {', '.join(why)}" if why else "") + ".")
+    held = [(r.model, r.median("attackers_held")) for r in rows
+            if r.median("attackers_held") is not None]
+    if held:
+        out.append("Attackers still held when the run ended, after the "
+                   "--header-timeout: " + ", ".join(f"{m} {count(v)}" for m, v in held) + ".")
+    return out
+
+
+def count(v):
+    return "-" if v is None else f"{v:,.0f}"
+
+
 def about(plot_name, facts):
     """The sentences for one plot (by its name, as scripts/plots.py draws it)."""
     summary = facts.summary

@@ -59,6 +59,10 @@ def _start_generator(ctx, name, load, port, duration, warmup):
     if load.tool == "wrk":
         argv = tools.wrk_argv(ctx.wrk, ctx.wrk_script, load, port, threads, duration, TIMEOUT_S)
         return Generator(load, Child(argv, log, cpus=cpus))
+    if load.tool == "slowloris":
+        json_path = ctx.path("raw", f"{name}.json")
+        argv = tools.slowloris_argv(load, port, warmup + duration, json_path)
+        return Generator(load, Child(argv, log, cpus=cpus), json_path)
     json_path, hgrm_path = ctx.path("raw", f"{name}.json"), ctx.path("hgrm", f"{name}.hgrm")
     argv = tools.loadgen_argv(ctx.loadgen, load, port, threads, duration, warmup,
                               TIMEOUT_S, json_path, hgrm_path)
@@ -75,7 +79,9 @@ def _finish(gen, deadline, client_cpus):
             m = tools.parse_wrk(gen.child.output())
         else:
             with open(gen.json_path) as f:
-                m = tools.parse_loadgen(f.read())
+                text = f.read()
+            m = tools.parse_slowloris(text) if gen.load.tool == "slowloris" \
+                else tools.parse_loadgen(text)
     except (OSError, tools.ToolError, KeyError, ValueError) as e:
         return None, f"{gen.load.tool} (exit {gen.child.exit_code}): {e}"
     if gen.child.rusage:
@@ -208,6 +214,8 @@ def run(ctx, spec):
     cpus = server_cpus_of(ctx, point)
     # --max-conns is for the models: the calibration target always takes its connections.
     max_conns = point.conns + 64 if point.generator_bound or not ctx.max_conns else ctx.max_conns
+    if point.own_limits:   # a point about running out (slowclients): each model's own
+        max_conns = None
     make_server = ctx.remote.server if ctx.remote else Server
     server = make_server(servers.target(spec.model), ctx.bin_dir, point.proto, max_conns,
                          to_text(cpus), cpus, ctx.path("logs", f"{spec.run_id}.server.log"),
@@ -270,7 +278,17 @@ def _fill_generator(row, loads, measured, warm_requests, ctx):
         row.lat_p999_us, row.lat_p9999_us = lat.get("p99.9"), lat.get("p99.99")
         for kind, n in main.errors.items():
             setattr(row, f"err_{kind}", n)
-    background = [m for l, m in zip(loads, measured) if l.role == "background" and m]
+    attackers = [(l, m) for l, m in zip(loads, measured) if l.tool == "slowloris" and m]
+    if attackers:
+        row.attackers = sum(l.conns for l, _ in attackers)
+        row.attackers_held = sum(m.conns_open_at_end or 0 for _, m in attackers)
+        row.attackers_408 = sum(m.closed_408 or 0 for _, m in attackers)
+    if main and main.target_rate and main.duration_s:
+        # Of the requests offered in the window, the share answered with a 2xx or 3xx.
+        offered = main.target_rate * main.duration_s
+        row.success_rate = min(1.0, max(0, main.requests - main.errors.get("status", 0)) / offered)
+    background = [m for l, m in zip(loads, measured)
+                  if l.role == "background" and l.tool != "slowloris" and m]
     if background:
         row.bg_requests = sum(m.requests for m in background)
         row.bg_req_per_s = sum(m.req_per_s for m in background)

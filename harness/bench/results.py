@@ -64,6 +64,10 @@ class Row:
     bg_requests: Optional[int] = None
     bg_req_per_s: Optional[float] = None
     bg_p99_us: Optional[float] = None
+    success_rate: Optional[float] = None
+    attackers: Optional[int] = None
+    attackers_held: Optional[int] = None
+    attackers_408: Optional[int] = None
     # what the server spent (wait4 rusage over its whole life, /proc samples)
     server_user_s: Optional[float] = None
     server_sys_s: Optional[float] = None
@@ -183,6 +187,8 @@ SUMMARISED = [
     "server_user_us_per_req", "server_sys_us_per_req", "server_csw_per_req",
     "server_mem_per_conn_kb", "server_peak_pss_kb", "server_peak_rss_kb", "server_threads",
     "server_procs", "server_busy", "window_cpu_pct", "window_cpu_us_per_req", "gen_busy",
+    "success_rate", "attackers_held", "attackers_408", "err_connect", "err_timeout",
+    "err_status",
 ]
 STATS = ("median", "min", "max")
 

@@ -80,10 +80,11 @@ def _usable_scenarios(cfg, tools, server_cpus, have=None):
     names = [n for n in cfg.scenarios if n != "scaling" or cores]
     chosen = scenarios.build(names, cfg.profile, cfg.conns, cfg.idle_conns, cores)
     have = have or {"wrk": bool(shutil.which(tools["wrk"])),
-                    "loadgen": os.access(tools["loadgen"], os.X_OK)}
+                    "loadgen": os.access(tools["loadgen"], os.X_OK),
+                    "slowloris": True}   # harness/bench/slowloris.py: Python, here
     usable, skipped = [], [no_scaling] if no_scaling else []
     for s in chosen:
-        missing = sorted(t for t in s.tools if not have[t])
+        missing = sorted(t for t in s.tools if not have.get(t))
         if missing:
             skipped.append(f"{s.name}: needs {' and '.join(missing)}, which is not installed"
                            f" or built")

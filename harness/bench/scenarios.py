@@ -36,6 +36,9 @@ class Point:
                                      # a server's use of more than one core can show
     min_warmup: float = 0.0          # seconds of warm-up at least (loadgen)
     generator_bound: bool = False    # calibration: the generator is meant to be saturated
+    outcome: bool = False            # the measured stream's errors, missed rate or refused
+                                     # connections are the result, not a fault of the run
+    own_limits: bool = False         # each model keeps its own --max-conns
 
     def duration(self, profile_duration):
         return max(profile_duration, self.min_duration)
@@ -234,6 +237,29 @@ def blocking(profile, conns=None):
                     metrics=("lat_p99_us",))
 
 
+SLOW_RATE, SLOW_CONNS = 500, 50
+HEADER_TIMEOUT_S = 10   # the servers' default --header-timeout
+
+
+def slowclients(profile, conns=None):
+    attackers = _pick(profile, 200, 1000, 1000)
+    # The normal client opens a connection per request, as new visitors do: it needs a slot,
+    # a thread or a process that the attackers may have taken.
+    normal = Load("loadgen", SLOW_CONNS, path="/plaintext", rate=SLOW_RATE, close=True)
+    attack = Load("slowloris", attackers, role="background")
+    quick = "" if attackers == 200 else " (QUICK: 200)"
+    return Scenario("slowclients", "Slow clients", "Slow clients (slowloris) beside a normal one",
+                    f"Who kept serving while {attackers:,} clients{quick} each trickled a "
+                    f"request head a byte a second (never finishing it): a normal client's "
+                    f"/plaintext at {SLOW_RATE} req/s (open loop, a new connection per request), "
+                    f"its p99 and the share of its requests answered, and how many attackers "
+                    f"the server still held at the end. The run outlasts the servers' "
+                    f"--header-timeout ({HEADER_TIMEOUT_S} s); each model keeps its own "
+                    f"--max-conns.",
+                    [Point(f"attackers={attackers}", attackers, "http", [normal, attack],
+                           min_duration=HEADER_TIMEOUT_S + 3, outcome=True, own_limits=True)])
+
+
 SCALING_CONNS = 256
 
 
@@ -260,7 +286,7 @@ def scaling(profile, conns=None, cores=(1,)):
 # In the order they run and the report shows them: the fixed-rate figures, which hold on any
 # machine, first.
 ALL = {f.__name__: f for f in (efficiency, http, pipelined, echo, openloop, idle, churn,
-                               cpubound, slowbackend, blocking, scaling)}
+                               cpubound, slowbackend, blocking, slowclients, scaling)}
 
 # What QUICK runs when no scenario is named: in 2-3 minutes, the fixed-rate figures (the
 # verdicts a small machine gives honestly) and a short HTTP sweep. The default and FULL run

@@ -128,8 +128,9 @@ class Target:
             return m.group(1) if child.exit_code == 1 and m else ""
 
     def argv(self, bin_dir, proto, max_conns, cpu_list, scaling=False):
-        argv = [self.binary(bin_dir), "--port", "0", "--proto", proto,
-                "--max-conns", str(max_conns), *self.args]
+        argv = [self.binary(bin_dir), "--port", "0", "--proto", proto, *self.args]
+        if max_conns:   # None: the model's own default
+            argv[5:5] = ["--max-conns", str(max_conns)]
         if self.workers_per_core or (scaling and self.workers_when_scaling):
             argv += ["--workers", str(len(cpu_list))]
         return argv

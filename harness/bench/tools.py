@@ -1,14 +1,17 @@
 """The load generators: their command lines, and their outputs in one shape.
 
 wrk drives HTTP keep-alive throughput (where users use it); the suite's own loadgen drives
-echo, open loop (--rate), churn (--close) and idle connections (--idle). Whatever the tool,
-a run's figures come back as a Measured: latencies in microseconds, errors by kind.
+echo, open loop (--rate), churn (--close) and idle connections (--idle); slowloris.py plays
+slow clients that trickle a request head and never finish it. Whatever the tool, a run's
+figures come back as a Measured: latencies in microseconds, errors by kind.
 
 wrk has no warm-up: the runner runs it once more before the measured run instead.
 """
 import json
 import math
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 
 ERROR_KINDS = ("connect", "read", "write", "timeout", "status", "parse")
@@ -19,7 +22,7 @@ WRK_SUMMARY = re.compile(r"^C10K-WRK-SUMMARY (\{.*\})\s*$", re.M)
 @dataclass
 class Load:
     """One generator process of a run: what it sends and how."""
-    tool: str                    # "wrk" or "loadgen"
+    tool: str                    # "wrk", "loadgen" or "slowloris"
     conns: int
     proto: str = "http"
     path: str = "/plaintext"
@@ -28,6 +31,7 @@ class Load:
     close: bool = False          # a new connection per request (churn)
     pipeline: int = 1            # requests in flight per connection (loadgen)
     idle: bool = False           # hold the connections, send nothing
+    every: float = 1.0           # slowloris: seconds between two bytes of one attacker
     role: str = "main"           # "main" is measured; "background" is load beside it
 
 
@@ -51,6 +55,7 @@ class Measured:
     gen_sys_s: float = 0.0
     gen_threads: int = 1
     gen_elapsed_s: float = 0.0
+    closed_408: int = None                           # slowloris: attackers answered 408
 
     @property
     def req_per_s(self):
@@ -94,6 +99,15 @@ def loadgen_argv(loadgen, load, port, threads, duration, warmup, timeout, json_p
     return argv
 
 
+SLOWLORIS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slowloris.py")
+
+
+def slowloris_argv(load, port, duration, json_path):
+    """The attackers last the whole run (warm-up included) and stop by themselves."""
+    return [sys.executable, SLOWLORIS, "--port", str(port), "-c", str(load.conns),
+            "-d", f"{duration:g}", "--every", f"{load.every:g}", "--json", json_path]
+
+
 class ToolError(Exception):
     pass
 
@@ -129,6 +143,16 @@ def parse_loadgen(text):
     r.latency_us = {k: float(v) for k, v in j.get("latency_us", {}).items()
                     if k in ("min", "mean", "max") + PERCENTILES}
     return r
+
+
+def parse_slowloris(text):
+    """slowloris.py's JSON: its attackers' connects and how many the server still held."""
+    try:
+        j = json.loads(text)
+    except ValueError as e:
+        raise ToolError(f"slowloris's JSON does not parse: {e}") from None
+    return Measured(conns_established=j["connected"], conns_open_at_end=j["held_at_end"],
+                    closed_408=j["closed_408"], duration_s=j.get("elapsed_s", 0.0))
 
 
 def parse_hgrm(text):

@@ -11,6 +11,8 @@ A run is invalid when what it measured is not the server:
 - errors the scenario does not expect;
 - the tool or the server failed (no summary, no request answered, a server that would not
   stop, so that its rusage would miss what its children did).
+A point whose stream's fate is the result (slowclients: does the normal client still get
+served?) is judged on the last one only: its errors, refusals and missed rate are figures.
 """
 
 from .tools import ERROR_KINDS
@@ -30,7 +32,7 @@ def judge(row, point, problems=()):
     stop)."""
     reasons = list(problems)
     idle = point.loads[0].idle              # the measured stream holds, and sends nothing
-    if not idle and not row.requests:
+    if not idle and not point.outcome and not row.requests:
         reasons.append("no request was answered")
 
     gen, server = row.gen_busy, row.server_busy
@@ -38,6 +40,8 @@ def judge(row, point, problems=()):
         if gen >= GEN_SATURATED and server < SERVER_SATURATED:
             reasons.append(f"the load generator was the bottleneck: {_pct(gen)} busy while "
                            f"the server was {_pct(server)} busy")
+    if point.outcome:
+        return reasons
 
     asked, established = row.conns, row.conns_established
     if established is not None and asked and established < asked:

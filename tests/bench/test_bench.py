@@ -101,6 +101,20 @@ class Validity(unittest.TestCase):
         point.expected_errors = ("status",)
         self.assertEqual(validity.judge(good_row(err_status=5), point), [])
 
+    def test_an_outcome_points_errors_and_refusals_are_figures(self):
+        # slowclients: the normal client's fate under attack is what is measured.
+        point = Point("attackers=10", 10, "http", [Load("loadgen", 5, rate=100, close=True),
+                                                   Load("slowloris", 10, role="background")],
+                      outcome=True)
+        starved = good_row(requests=0, conns_established=2, err_timeout=40, err_status=9,
+                           target_rate=100.0, achieved_rate=20.0)
+        self.assertEqual(validity.judge(starved, point), [])
+        # But a saturated generator still measures itself, not the server.
+        reasons = validity.judge(dataclasses.replace(starved, gen_busy=0.97, server_busy=0.3),
+                                 point)
+        self.assertEqual(len(reasons), 1)
+        self.assertIn("load generator was the bottleneck", reasons[0])
+
     def test_nothing_answered_and_problems_are_reasons(self):
         reasons = validity.judge(good_row(requests=0), closed_point(), ["wrk crashed"])
         self.assertEqual(reasons, ["wrk crashed", "no request was answered"])
@@ -416,6 +430,60 @@ class Parsers(unittest.TestCase):
         self.assertNotIn("count", m.latency_us)
 
 
+class Slowloris(unittest.TestCase):
+    def test_json(self):
+        m = tools.parse_slowloris('{"attackers": 5, "connected": 4, "connect_failed": 1, '
+                                  '"held_at_end": 1, "closed_408": 2, "closed_other": 1, '
+                                  '"closed_silently": 0, "bytes_sent": 40, "elapsed_s": 2.0}')
+        self.assertEqual((m.conns_established, m.conns_open_at_end, m.closed_408), (4, 1, 2))
+
+    def test_attackers_trickle_and_see_how_they_end(self):
+        """Against a listener that answers the first attacker's head with a 408 after 5
+        bytes, closes the second after 3 without a word, and holds the third: one byte at a
+        time arrives, and each ending is counted. Bounded: the run lasts 1.5 s."""
+        import socket
+        import threading
+        from harness.bench import slowloris
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(8)
+        got, conns = {}, []
+
+        def serve():
+            for i in range(3):
+                conn, _ = lst.accept()
+                conns.append(conn)
+                threading.Thread(target=one, args=(i, conn), daemon=True).start()
+
+        def one(i, conn):
+            data = b""
+            conn.settimeout(5)
+            try:
+                while len(data) < (5, 3, 1000)[i]:
+                    piece = conn.recv(1)
+                    if not piece:
+                        break
+                    data += piece
+                got[i] = data
+                if i == 0:
+                    conn.sendall(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
+                if i < 2:
+                    conn.close()
+            except OSError:
+                pass
+        threading.Thread(target=serve, daemon=True).start()
+        try:
+            stats = slowloris.run("127.0.0.1", lst.getsockname()[1], 3, 1.5, 0.05, 0.1)
+        finally:
+            lst.close()
+            for c in conns:
+                c.close()
+        self.assertEqual((stats["connected"], stats["closed_408"], stats["closed_silently"],
+                          stats["held_at_end"]), (3, 1, 1, 1))
+        self.assertEqual(got[0], slowloris.HEAD[:5])
+        self.assertLessEqual(stats["elapsed_s"], 3.5)
+
+
 def finding(better, worse, clear, metric="req_per_s", ratio=2.0):
     return verdicts.Finding("http", "c=10", metric, better, worse, ratio, 3 if clear else 2,
                             3, 0.05, clear)
@@ -430,6 +498,21 @@ class Sentences(unittest.TestCase):
 
     def facts(self, *found):
         return sentences.Facts([], {}, verdicts.Lookup(found), calibration.Calibration())
+
+    def test_slowclients_says_who_kept_serving_and_why_not(self):
+        def row(model, ok, status=0.0, timeout=0.0, held=0.0):
+            figures = {"success_rate": ok, "lat_p99_us": 2000.0, "err_status": status,
+                       "err_timeout": timeout, "attackers_held": held, "server_threads": 1.0,
+                       "server_procs": 1.0}
+            return results.Summary("slowclients", "attackers=1000", model, 50, 1, 1,
+                                   {k: results.Spread(v, v, v) for k, v in figures.items()})
+        text = " ".join(sentences.slowclients([row("epoll", 1.0), row("select", 0.6, status=900),
+                                               row("thread", 0.2, timeout=3000, held=800)], {}))
+        self.assertIn("Kept serving the normal client", text)
+        self.assertIn("epoll (p99 2 ms", text)
+        self.assertIn("select answered only 60% of them: 900 refused (503: out of slots)", text)
+        self.assertIn("thread answered only 20% of them: 3,000 unanswered within 5 s", text)
+        self.assertIn("thread 800", text)
 
     def test_leader_names_the_best_and_the_ratios(self):
         facts = self.facts(finding("epoll", "thread", True), finding("epoll", "fork", True))
