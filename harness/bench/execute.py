@@ -220,7 +220,7 @@ def run(ctx, spec):
     server = make_server(servers.target(spec.model), ctx.bin_dir, point.proto, max_conns,
                          to_text(cpus), cpus, ctx.path("logs", f"{spec.run_id}.server.log"),
                          scaling=bool(point.server_cores))
-    problems, measured, sampler, warm_requests = [], [], None, 0
+    problems, measured, sampler, watch, warm_requests = [], [], None, None, 0
     try:
         server.start()
         base = server.sample()
@@ -229,9 +229,13 @@ def run(ctx, spec):
         if point.warmup:
             warm_requests, warm_problems = _wrk_warmup(ctx, spec.run_id, loads, server.port)
             problems += warm_problems
+        if not ctx.remote:   # the kernel's view is read here, on the server's host
+            watch = sampling.PortWatch(server.port).start()   # the measured load's connections
         measured, load_problems, window_cpu = _run_load(
             ctx, spec.run_id, loads, server.port, row.duration_s, row.warmup_s,
             None if ctx.remote else server.pid)
+        if watch:
+            watch.stop()
         problems += load_problems
         elapsed = time.monotonic() - t0
         samples = sampler.stop()
@@ -250,6 +254,8 @@ def run(ctx, spec):
     finally:
         if sampler:
             sampler.stop()
+        if watch:
+            watch.stop()
         if server.running:       # interrupted, or failed half-way
             server.stop(grace=2.0)
 
@@ -257,6 +263,12 @@ def run(ctx, spec):
     _fill_generator(row, loads, measured, warm_requests, ctx)
     _fill_server(row, server, base, peak, elapsed, loads, cpus)
     _fill_window(row, window_cpu)
+    if watch:
+        row.conns_kernel, row.listen_queue_peak = watch.established, watch.listen_queue
+        row.listen_queue_end = watch.listen_queue_end
+    if loads[0].tool == "wrk" and watch and watch.established:
+        # wrk does not say how many connections it holds; the kernel does, accepted or not.
+        row.conns_established = min(row.conns, watch.established)
     hgrm = ctx.path("hgrm", f"{spec.run_id}.0.hgrm")
     row.hgrm = os.path.relpath(hgrm, ctx.out_dir) if os.path.exists(hgrm) else ""
     return _verdict(row, point, problems)

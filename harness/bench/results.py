@@ -47,6 +47,9 @@ class Row:
     bytes: Optional[int] = None
     conns_established: Optional[int] = None
     server_conns: Optional[int] = None
+    conns_kernel: Optional[int] = None
+    listen_queue_peak: Optional[int] = None
+    listen_queue_end: Optional[int] = None
     err_connect: Optional[int] = None
     err_read: Optional[int] = None
     err_write: Optional[int] = None

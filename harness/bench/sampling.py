@@ -11,6 +11,11 @@ connection's socket that a parent and a child both hold is one connection, and t
 the server's own view of how many connections it holds, whatever the load generator says.
 
 Sampling costs the runner some CPU, so it is done at a modest rate, on the generator's cores.
+
+The kernel's view of the server's port is watched apart, ten times a second (one file,
+/proc/net/tcp): the connections established to it, accepted or not, and its listen queue
+(connections the kernel has established and the server has not accepted yet). A model that
+accepts slower than a burst of connects arrives shows there, when its own count lags behind.
 """
 import os
 import threading
@@ -129,6 +134,61 @@ class Sampler:
         self._thread.join()
         self.samples.append(sample(self.root))
         return self.samples
+
+
+def port_view(port):
+    """(established, listen_queue) on the server's port, as /proc/net/tcp{,6} show it now:
+    ESTABLISHED sockets whose local port it is, and the LISTEN socket's accept queue (its
+    rx_queue column, what `ss -ltn` shows as Recv-Q)."""
+    established = queued = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) < 5 or int(fields[1].rsplit(":", 1)[1], 16) != port:
+                        continue
+                    if fields[3] == "01":
+                        established += 1
+                    elif fields[3] == "0A":
+                        queued += int(fields[4].split(":")[1], 16)
+        except (OSError, ValueError, IndexError):
+            continue
+    return established, queued
+
+
+class PortWatch:
+    """The peaks of port_view() over a run, looked at every `interval` seconds, and the listen
+    queue at its end: connections established that the server never accepted (a client's
+    close does not take them off the queue)."""
+
+    def __init__(self, port, interval=0.1):
+        self.port, self.interval = port, interval
+        self.established = self.listen_queue = self.listen_queue_end = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _look(self):
+        established, queued = port_view(self.port)
+        self.established = max(self.established, established)
+        self.listen_queue = max(self.listen_queue, queued)
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            self._look()
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join()
+            self._look()
+            self.listen_queue_end = port_view(self.port)[1]
+        return self
 
 
 def peak(samples):

@@ -49,6 +49,13 @@ def judge(row, point, problems=()):
     held = point.conns if any(load.idle for load in point.loads) else 0
     if held and (row.server_conns or 0) < held:
         reasons.append(f"the server held only {row.server_conns or 0} of {held} connections")
+    if row.listen_queue_end:
+        # Established by the kernel, never taken by the server: their requests went
+        # unanswered, and no latency figure shows them.
+        reasons.append(f"{row.listen_queue_end} connections established were never accepted: "
+                       f"still in the server's listen queue when the load ended (up to "
+                       f"{row.listen_queue_peak or 0} waited at once; it accepts slower than "
+                       f"the connects arrive)")
 
     target, achieved = row.target_rate, row.achieved_rate
     if target and (achieved or 0) < RATE_KEPT * target:

@@ -101,6 +101,38 @@ class Validity(unittest.TestCase):
         point.expected_errors = ("status",)
         self.assertEqual(validity.judge(good_row(err_status=5), point), [])
 
+    def test_established_but_never_accepted_names_the_listen_queue(self):
+        reasons = validity.judge(good_row(conns=1000, conns_established=1000, server_conns=693,
+                                          listen_queue_peak=400, listen_queue_end=307),
+                                 closed_point(1000))
+        self.assertEqual(len(reasons), 1)
+        self.assertIn("307 connections established were never accepted", reasons[0])
+        self.assertIn("up to 400 waited at once", reasons[0])
+        # A queue that drained during the run is a slow start, not a fault.
+        self.assertEqual(validity.judge(good_row(listen_queue_peak=400, listen_queue_end=0),
+                                        closed_point()), [])
+
+    def test_port_view_counts_the_listen_queue(self):
+        import socket
+        from harness.bench import sampling
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(16)
+        clients = []
+        try:
+            for _ in range(3):
+                c = socket.create_connection(lst.getsockname(), timeout=5)
+                clients.append(c)
+            established, queued = sampling.port_view(lst.getsockname()[1])
+            self.assertEqual((established, queued), (3, 3))   # none accepted yet
+            lst.accept()[0].close()
+            established, queued = sampling.port_view(lst.getsockname()[1])
+            self.assertEqual(queued, 2)
+        finally:
+            for c in clients:
+                c.close()
+            lst.close()
+
     def test_an_outcome_points_errors_and_refusals_are_figures(self):
         # slowclients: the normal client's fate under attack is what is measured.
         point = Point("attackers=10", 10, "http", [Load("loadgen", 5, rate=100, close=True),
