@@ -222,6 +222,16 @@ static void put_local(struct worker *w, struct green *g)
 	}
 }
 
+/* Onto the queue of the worker this thread holds, or the global one when it holds none
+ * (a thread that gave its worker away, or the runtime's outside callers). */
+static void put_runnable(struct worker *w, struct green *g)
+{
+	if (w)
+		put_local(w, g);
+	else
+		global_put(g, g, 1);
+}
+
 /* Takes a fair share of the global queue: one to run, and as many more as w's queue has room
  * for (at the fairness tick it may not be empty). */
 static struct green *global_get(struct worker *w)
@@ -563,10 +573,7 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 	fiber_create(&g->fiber, lo, (size_t)((char *)g - lo), green_main, g);
 	atomic_store(&g->status, G_RUNNABLE);
 	atomic_fetch_add(&sched.live, 1);
-	if (w)
-		put_local(w, g);
-	else
-		global_put(g, g, 1);
+	put_runnable(w, g);
 	wakep(w);
 	put_worker(m, w);
 	return g;
@@ -663,10 +670,7 @@ void green_ready_list(struct green *list)
 		struct green *g = list;
 		list = list->next;
 		make_runnable(g);
-		if (w)
-			put_local(w, g);
-		else
-			global_put(g, g, 1);
+		put_runnable(w, g);
 	}
 	wakep(w);
 	put_worker(m, w);
