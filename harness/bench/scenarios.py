@@ -81,7 +81,7 @@ EFFICIENCY_S = 1.0      # measured seconds at least: the CPU time per request wa
                         # a few thousand requests at the lowest rate)
 
 
-def _connect_time(conns):
+def connect_time(conns):
     """Seconds of warm-up in which a model that forks or spawns a thread per connection gets
     `conns` of them on a busy core before the measured window opens."""
     return 0.5 + conns / 5000
@@ -99,13 +99,13 @@ def efficiency(profile, conns=None):
         return Load("loadgen", c, path="/plaintext")
 
     points = [Point(f"{f:.0%}", 0, "http", [stream()], ceiling_fraction=f,
-                    min_duration=EFFICIENCY_S, min_warmup=_connect_time(c)) for f in rates]
+                    min_duration=EFFICIENCY_S, min_warmup=connect_time(c)) for f in rates]
     # The idle connections are opened during the warm-up, and the server's CPU is read over
     # the measured window only: what is counted is holding them, not accepting them.
     points += [Point(f"{at:.0%} +{n} idle", c + n, "http",
                      [stream(), Load("loadgen", n, idle=True, role="background")],
                      ceiling_fraction=at, min_duration=EFFICIENCY_S,
-                     min_warmup=_connect_time(n))
+                     min_warmup=connect_time(n))
                for n in idle]
     return Scenario("efficiency", "Efficiency", "What a request costs at a fixed rate",
                     f"What each model spends per request when the load is the same for all: "

@@ -9,8 +9,15 @@ For each point, each headline metric and each pair of models:
   second, or a 1.8 times lower p99 or CPU time per request);
 - the median of those ratios, and in how many rounds the better one was better;
 - **clear** when the better one was better in every round (at least MIN_ROUNDS, and every
-  round of the point had both valid) and the median ratio is beyond 1 + the noise bound
-  that calibration measured for that metric on this machine; otherwise **within noise**.
+  round of the point had both valid) and the median ratio is beyond 1 + the noise bound;
+  otherwise **within noise**. The bound is the larger of the noise that calibration measured
+  for that metric on this machine and the spread of the per-round ratios themselves
+  ((max - min) / median): a pair whose ratio was 1.14 in one round and 1.02 in the other has
+  shown no 1.08x difference, however steady the calibration target was. (Two QUICK runs
+  contradicted each other on exactly such a p99: calibration's p99, at saturation, barely
+  moves, while a model's p99 at 10 % load moves by 10 % from round to round.) The spread of
+  the ratios, not of each model's figures, so that a drift of the machine between rounds,
+  which falls on both models of a round alike, does not count.
 
 findings.csv has one line per comparison; the report's sentences use only clear ones.
 """
@@ -61,9 +68,16 @@ def _better_ratio(a, b, higher_is_better):
     return a / b if higher_is_better else b / a
 
 
+def spread(values):
+    """(max - min) / median; 0 for fewer than two values."""
+    if len(values) < 2:
+        return 0.0
+    return (max(values) - min(values)) / statistics.median(values)
+
+
 def compare(by_round, a, b, metric, rounds, noise):
     """The Finding for models a and b from {round: {model: value}}, or None when no round
-    has both."""
+    has both. noise: calibration's bound, widened to the spread of the ratios."""
     higher = HIGHER_IS_BETTER[metric]
     ratios = [_better_ratio(vals[a], vals[b], higher) for vals in by_round.values()
               if vals.get(a) and vals.get(b)]
@@ -72,6 +86,7 @@ def compare(by_round, a, b, metric, rounds, noise):
     median = statistics.median(ratios)
     if median < 1:
         a, b, median, ratios = b, a, 1 / median, [1 / r for r in ratios]
+    noise = max(noise, spread(ratios))
     won = sum(1 for r in ratios if r > 1)
     clear = rounds >= MIN_ROUNDS and won == rounds and median > 1 + noise
     return Finding("", "", metric, a, b, median, won, rounds, noise, clear)

@@ -738,6 +738,15 @@ class Verdicts(unittest.TestCase):
         f = self.judge([10, 10, 10], [10.2, 10.2, 10.2])    # 2 % in every round; noise 3 %
         self.assertEqual((f.better, f.rounds_won, f.verdict), ("a", 3, "within-noise"))
 
+    def test_ratios_that_scatter_more_than_they_differ_are_within_noise(self):
+        # better in every round, by 1.14 and 1.02: a median of 1.08 beyond calibration's 3 %,
+        # but inside the ratios' own spread of 11 % (two QUICK runs contradicted so on a p99)
+        runs = [run_row("a", rep, window_cpu_us_per_req=v) for rep, v in ((1, 100), (2, 100))]
+        runs += [run_row("b", rep, window_cpu_us_per_req=v) for rep, v in ((1, 114), (2, 102))]
+        f, = verdicts.judge(runs, self.NOISE, lambda s: ("window_cpu_us_per_req",))
+        self.assertEqual((f.better, f.rounds_won, f.verdict), ("a", 2, "within-noise"))
+        self.assertAlmostEqual(f.noise, 0.12 / 1.08)
+
     def test_an_invalid_round_leaves_no_clear_verdict(self):
         f = self.judge([10, 11, 10], [20, 23, 21], valid_b=(True, False, True))
         self.assertEqual((f.rounds_won, f.rounds, f.verdict), (2, 3, "within-noise"))
