@@ -6,9 +6,9 @@ the verdict takes the ratio a/b in every round both have a valid run of, and giv
 
 - the median of those ratios (how much better or worse a is, "1.31×");
 - the rounds a won (k of R);
-- "clear" when a won every round, or lost every round, with two rounds at least and a median
-  ratio beyond the noise bound; otherwise "within noise (±X %)". The bound is the one the
-  calibration measured for that figure (harness/bench/calibration.py); NOISE without one.
+- "clear" or "within noise (±X %)" by the benchmark's own rule (harness/bench/verdicts.py:
+  every round won, enough rounds, a median beyond the bound that calibration measured for
+  that figure, NOISE without one, widened to the ratios' spread).
 
 The report states them for the pairs the suite is asked about most: green (the runtime
 modelled on Go's) against Go's net/http, and epoll against nginx (REFERENCE_PAIRS).
@@ -17,6 +17,7 @@ import statistics
 from dataclasses import dataclass
 
 from harness.bench import servers
+from harness.bench import verdicts as rule
 
 # The noise bound beyond which a ratio that held in every round is a clear difference, when
 # the results have no calibration to measure the machine's own (as calibration.UNMEASURED).
@@ -89,8 +90,10 @@ def paired(runs, a, b, scenario, point, metric, noise=NOISE):
     ratios = [va[k] / vb[k] for k in rounds]
     won = sum(1 for q in ratios if (q > 1 if metric.higher_is_better else q < 1))
     ratio = statistics.median(ratios)
-    clear = len(rounds) >= 2 and won in (0, len(rounds)) and abs(ratio - 1) > noise
-    return Verdict(scenario, point, metric, a, b, ratio, won, len(rounds), clear, noise)
+    judged = rule.compare({k: {a: va[k], b: vb[k]} for k in rounds}, a, b, metric.name,
+                          len(rounds), noise)
+    return Verdict(scenario, point, metric, a, b, ratio, won, len(rounds), judged.clear,
+                   judged.noise)
 
 
 def points(runs):

@@ -747,6 +747,15 @@ class Verdicts(unittest.TestCase):
         self.assertEqual((f.better, f.rounds_won, f.verdict), ("a", 2, "within-noise"))
         self.assertAlmostEqual(f.noise, 0.12 / 1.08)
 
+    def test_a_p99_needs_three_rounds(self):
+        def p99(rounds):
+            runs = [run_row("a", rep, lat_p99_us=1000) for rep in range(1, rounds + 1)]
+            runs += [run_row("b", rep, lat_p99_us=2000) for rep in range(1, rounds + 1)]
+            f, = verdicts.judge(runs, self.NOISE, lambda s: ("lat_p99_us",))
+            return (f.better, f.rounds_won, f.verdict)
+        self.assertEqual(p99(2), ("a", 2, "within-noise"))
+        self.assertEqual(p99(3), ("a", 3, "clear"))
+
     def test_an_invalid_round_leaves_no_clear_verdict(self):
         f = self.judge([10, 11, 10], [20, 23, 21], valid_b=(True, False, True))
         self.assertEqual((f.rounds_won, f.rounds, f.verdict), (2, 3, "within-noise"))
