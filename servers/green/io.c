@@ -40,6 +40,8 @@ ssize_t green_read(int fd, void *buf, size_t len)
 	return n;
 }
 
+/* green_read()'s mirror, line for line, on purpose: the essential path, read or written, in
+ * one glance each (libtask's fdread and fdwrite are the same pair). */
 ssize_t green_write(int fd, const void *buf, size_t len)
 {
 	struct pd *pd = pd_acquire(fd);
