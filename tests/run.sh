@@ -19,6 +19,7 @@ for suite in tests/suites/*.sh; do
 	name=$(basename "$suite" .sh)
 	[[ -n $pattern && $name != *$pattern* ]] && continue
 	printf '=== %s\n' "$name"
+	t0=$SECONDS
 	out=$(mktemp)
 	bash "$suite" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
@@ -31,6 +32,7 @@ for suite in tests/suites/*.sh; do
 		p=0 f=1
 		echo "FAIL $name: ended without a result line (exit $rc)"
 	fi
+	printf '=== %s: %d passed, %d failed (%d s)\n' "$name" "$p" "$f" $((SECONDS - t0))
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
 done
 echo "${total_pass} passed, ${total_fail} failed"
