@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,11 +44,16 @@ enum { THREAD_SPARE_BUFFERS = 128 };
 /* Events the acceptor takes from its epoll set per call. */
 enum { ACCEPTOR_EVENTS = 64 };
 
+/* A keep-alive connection quiet this long after a request ends its green thread and goes back
+ * to waiting in the acceptor's set, like one that has not spoken yet (docs/green.md, "Idle
+ * memory"). Long beside a request, so a busy connection never pays for the round trip. */
+enum { QUIET_MS = 1000 };
+
 static bool no_handoff, no_monitor;      /* the lab's switches, above */
 
-/* The acceptor's epoll set (below), made by green_start() before the start-up line, so that
- * what the server holds once it says it listens includes it. */
-static int acceptor_epfd = -1;
+/* The acceptor's epoll set and eventfd (below), made by green_start() before the start-up
+ * line, so that what the server holds once it says it listens includes them. */
+static int acceptor_epfd = -1, acceptor_wakefd = -1;
 
 struct green_server {
 	struct server *srv;
@@ -61,6 +67,10 @@ struct green_server {
 	 * their idle deadlines. */
 	int epfd;
 	struct conn *first, *last;
+	/* Quiet connections that ended their green thread, for the acceptor to take back (under
+	 * lock), and the eventfd in its set that tells it to. */
+	struct conn *returned;
+	int wakefd;
 };
 
 struct conn {
@@ -71,6 +81,8 @@ struct conn {
 	struct conn *prev, *next;    /* in gs->conns */
 	struct conn *older, *newer;  /* in the acceptor's list, while it has no green thread */
 	uint64_t deadline_ms;        /* there: when the idle time-out closes it, 0: never */
+	struct conn *returned_next;  /* in gs->returned */
+	bool quiet;                  /* its green thread ends and gives it back to the acceptor */
 };
 
 /*
@@ -85,11 +97,26 @@ static struct bufpool *pool_here(struct conn *c)
 	return &c->gs->pools[green_thread_id()];
 }
 
+/* Waits for the next request, for QUIET_MS at most before the idle time-out's own deadline;
+ * then c->quiet says that it gives the connection back to the acceptor. */
+static int wait_input(struct conn *c)
+{
+	unsigned idle_ms = c->gs->srv->opts.idle_timeout_s * 1000u;
+	if (idle_ms && idle_ms <= QUIET_MS)
+		return green_wait_input(c->fd);
+	green_fd_timeout(c->fd, QUIET_MS);
+	int rc = green_wait_input(c->fd);
+	int err = green_errno();
+	green_fd_timeout(c->fd, idle_ms);
+	c->quiet = rc < 0 && err == ETIMEDOUT;
+	return rc;
+}
+
 static bool read_some(struct conn *c)
 {
 	/* An idle connection waits for input before it borrows a buffer: thousands of idle
 	 * connections then hold none. */
-	if (session_idle(c->s) && green_wait_input(c->fd) < 0)
+	if (session_idle(c->s) && wait_input(c) < 0)
 		return false;
 	/* A request in progress may wait for its next bytes only until its deadline. */
 	unsigned idle_ms = c->gs->srv->opts.idle_timeout_s * 1000u;
@@ -155,6 +182,32 @@ static void conn_end(struct conn *c)
 	server_close(fd);
 }
 
+/*
+ * A connection quiet for QUIET_MS goes back to the acceptor, which re-arms its entry in its set
+ * and starts a green thread again on its next byte; this one ends and unmaps its stack, so the
+ * connection holds no stack page while it is quiet. A stop closes it instead.
+ */
+static void give_back(struct conn *c)
+{
+	struct green_server *gs = c->gs;
+	pthread_mutex_lock(&gs->lock);
+	bool stopping = atomic_load(&gs->stopping);
+	if (!stopping) {
+		c->g = NULL;
+		c->returned_next = gs->returned;
+		gs->returned = c;
+	}
+	pthread_mutex_unlock(&gs->lock);
+	if (stopping) {
+		conn_end(c);
+		return;
+	}
+	green_exit_unmapped();
+	uint64_t one = 1;
+	ssize_t unused = write(gs->wakefd, &one, sizeof one);   /* fails only if it is full */
+	(void)unused;
+}
+
 /* The connection's green thread: session.h's blocking loop, word for word. */
 static void serve(void *arg)
 {
@@ -163,6 +216,7 @@ static void serve(void *arg)
 	bool open = true;
 
 	green_set_name("connection");
+	c->quiet = false;
 	if (idle_s)
 		green_fd_timeout(c->fd, idle_s * 1000);
 	while (open) {
@@ -192,22 +246,33 @@ static void serve(void *arg)
 	}
 
 	green_fd_release(c->fd);
-	conn_end(c);
+	if (c->quiet)
+		give_back(c);
+	else
+		conn_end(c);
 }
 
 /* ---- the acceptor's connections without a green thread ---- */
 
-static void waiting_add(struct green_server *gs, struct conn *c)
+/* Adds c in its deadline's order: nearly always last (a returned one's idle time-out started
+ * QUIET_MS before it came back). */
+static void waiting_add(struct green_server *gs, struct conn *c, unsigned quiet_ms)
 {
 	unsigned idle_s = gs->srv->opts.idle_timeout_s;
-	c->deadline_ms = idle_s ? now_ms() + idle_s * 1000ull : 0;
-	c->older = gs->last;
-	c->newer = NULL;
-	if (gs->last)
-		gs->last->newer = c;
+	c->deadline_ms = idle_s ? now_ms() + idle_s * 1000ull - quiet_ms : 0;
+	struct conn *after = gs->last;
+	while (after && after->deadline_ms > c->deadline_ms)
+		after = after->older;
+	c->older = after;
+	c->newer = after ? after->newer : gs->first;
+	if (c->newer)
+		c->newer->older = c;
+	else
+		gs->last = c;
+	if (after)
+		after->newer = c;
 	else
 		gs->first = c;
-	gs->last = c;
 }
 
 static void waiting_remove(struct green_server *gs, struct conn *c)
@@ -241,6 +306,28 @@ static void start_conn(struct green_server *gs, struct conn *c)
 	}
 }
 
+/* Takes back the connections whose green threads gave them back (give_back), and arms their
+ * entries in the set for their next byte. */
+static void take_back(struct green_server *gs)
+{
+	uint64_t count;
+	ssize_t unused = read(gs->wakefd, &count, sizeof count);
+	(void)unused;
+	pthread_mutex_lock(&gs->lock);
+	struct conn *c = gs->returned;
+	gs->returned = NULL;
+	pthread_mutex_unlock(&gs->lock);
+	while (c) {
+		struct conn *next = c->returned_next;
+		waiting_add(gs, c, QUIET_MS);
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+		                          .data.ptr = c };
+		if (epoll_ctl(gs->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+			start_conn(gs, c);       /* cannot wait here: a green thread waits instead */
+		c = next;
+	}
+}
+
 /*
  * A new connection joins the open ones without a green thread: the acceptor's epoll set
  * reports its first byte, once (EPOLLONESHOT: the fd then stays in the set, disabled, until
@@ -266,7 +353,7 @@ static void admit(struct green_server *gs, int fd)
 		gs->conns = c;
 		gs->open++;
 		pthread_mutex_unlock(&gs->lock);
-		waiting_add(gs, c);
+		waiting_add(gs, c, 0);
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
 		                          .data.ptr = c };
 		if (epoll_ctl(gs->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -356,6 +443,11 @@ static void acceptor(void *arg)
 		perror("green: cannot watch the listening socket");
 		return;
 	}
+	struct epoll_event wake = { .events = EPOLLIN, .data.ptr = &gs->wakefd };
+	if (epoll_ctl(gs->epfd, EPOLL_CTL_ADD, gs->wakefd, &wake) < 0) {
+		perror("green: cannot watch the acceptor's eventfd");
+		return;
+	}
 	if (!green_spawn(watch_stop, gs)) {
 		perror("green: cannot start the stop watcher");
 		return;
@@ -363,7 +455,9 @@ static void acceptor(void *arg)
 	while (!atomic_load(&gs->stopping)) {
 		int n = epoll_wait(gs->epfd, ev, ACCEPTOR_EVENTS, 0);
 		for (int i = 0; i < n && !atomic_load(&gs->stopping); i++)
-			if (ev[i].data.ptr)
+			if (ev[i].data.ptr == &gs->wakefd)
+				take_back(gs);
+			else if (ev[i].data.ptr)
 				start_conn(gs, ev[i].data.ptr);
 			else
 				accept_all(gs);
@@ -374,7 +468,14 @@ static void acceptor(void *arg)
 			green_wait(gs->epfd, GREEN_IN);
 		}
 	}
-	while (gs->first) {              /* stopping: those that never spoke just close */
+	/* stopping: those that never spoke, or went quiet, just close; give_back() now sees
+	 * stopping and closes instead */
+	pthread_mutex_lock(&gs->lock);
+	for (struct conn *c = gs->returned; c; c = c->returned_next)
+		waiting_add(gs, c, QUIET_MS);
+	gs->returned = NULL;
+	pthread_mutex_unlock(&gs->lock);
+	while (gs->first) {
 		struct conn *c = gs->first;
 		waiting_remove(gs, c);
 		conn_end(c);
@@ -390,19 +491,25 @@ static int green_start(struct server *srv)
 		perror("green: epoll_create1");
 		return 1;
 	}
+	acceptor_wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (acceptor_wakefd < 0) {
+		perror("green: eventfd");
+		return 1;
+	}
 	return 0;
 }
 
 static int green_server_run(struct server *srv)
 {
 	struct green_server gs = { .srv = srv, .lock = PTHREAD_MUTEX_INITIALIZER,
-	                           .epfd = acceptor_epfd };
+	                           .epfd = acceptor_epfd, .wakefd = acceptor_wakefd };
 	struct green_config cfg = { .workers = srv->opts.workers,
 	                            .max_threads = GREEN_MAX_THREADS_DEFAULT,
 	                            .no_monitor = no_monitor };
 	gs.pools = calloc(cfg.max_threads, sizeof *gs.pools);
 	if (!gs.pools) {
 		close(gs.epfd);
+		close(gs.wakefd);
 		return 1;
 	}
 	for (unsigned i = 0; i < cfg.max_threads; i++)
@@ -414,6 +521,7 @@ static int green_server_run(struct server *srv)
 		bufpool_drain(&gs.pools[i]);
 	free(gs.pools);
 	close(gs.epfd);
+	close(gs.wakefd);
 	return rc < 0 ? 1 : 0;
 }
 

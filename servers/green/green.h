@@ -76,6 +76,10 @@ struct green *green_spawn(void (*fn)(void *), void *arg);
  * overflow. */
 void green_set_name(const char *name);
 void green_yield(void);
+/* When the calling green thread exits, its stack is unmapped rather than cached for the next
+ * spawn: for one that ends because its work went quiet for long, whose stack's touched pages
+ * nobody is about to reuse (a cached stack keeps them resident). */
+void green_exit_unmapped(void);
 
 /* Sleeps without holding a worker. Returns 0, or -1 with errno EINTR when green_interrupt()
  * cut it short. */

@@ -115,6 +115,7 @@ struct green {
 	struct timer sleep_timer;
 	_Atomic bool interrupted;
 	unsigned io_unparked;        /* I/O calls since it last gave up its worker (io.c's budget) */
+	bool unmap_on_exit;          /* green_exit_unmapped(): its stack is not cached */
 };
 
 /* ---- sched.c ---- */

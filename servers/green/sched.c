@@ -520,7 +520,10 @@ static void finish_exit(struct worker *w, struct green *g)
 {
 	fiber_destroy(&g->fiber);
 	atomic_store(&g->status, G_DEAD);
-	cache_put(w, g);
+	if (g->unmap_on_exit)
+		green_unmap(g);
+	else
+		cache_put(w, g);
 	if (atomic_fetch_sub(&sched.live, 1) == 1)
 		stop_all();
 }
@@ -570,6 +573,7 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 	g->name = NULL;
 	g->sleep_timer = (struct timer){ .fire = sleep_fire };
 	atomic_store(&g->interrupted, false);
+	g->unmap_on_exit = false;
 	fiber_create(&g->fiber, lo, (size_t)((char *)g - lo), green_main, g);
 	atomic_store(&g->status, G_RUNNABLE);
 	atomic_fetch_add(&sched.live, 1);
@@ -577,6 +581,11 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 	wakep(w);
 	put_worker(m, w);
 	return g;
+}
+
+void green_exit_unmapped(void)
+{
+	green_current()->unmap_on_exit = true;
 }
 
 /* ---- switching ---- */

@@ -4,10 +4,13 @@
 Starts SERVER --port 0, reads its RSS, opens N connections and waits until the server holds
 them all (its open fds) and its RSS stops moving, reads the RSS again; then sends one
 keep-alive request on each (so every green thread has run the whole request path once and
-its buffers went back to the pool) and reads it a third time. Prints KiB per connection for
-both. With --max-kib K it is a test: exit 1 if the first figure (connected, no request yet)
-is above K. Usage:
-    idle_memory.py [--conns 10000] [--workers 1] [--max-kib K] build/bin/green
+its buffers went back to the pool), leaves them quiet for --quiet-s seconds (green ends the
+green thread of a connection quiet for 1 s) and reads it a third time. Prints KiB per
+connection for both. With --max-kib K it is a test: exit 1 if the first figure (connected, no
+request yet) is above K; --max-kib-served K the same for the second. Any server with the
+common command line works (build/bin/ref-go runs with GOMAXPROCS = --workers). Usage:
+    idle_memory.py [--conns 10000] [--workers 1] [--quiet-s 2] [--max-kib K]
+                   [--max-kib-served K] build/bin/green
 """
 import argparse, os, re, resource, socket, subprocess, sys, time
 
@@ -33,6 +36,8 @@ def main():
     ap.add_argument("--conns", type=int, default=10000)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-kib", type=float)
+    ap.add_argument("--max-kib-served", type=float)
+    ap.add_argument("--quiet-s", type=float, default=2.0)
     ap.add_argument("server")
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -68,16 +73,22 @@ def main():
             have = len(data) - data.index(b"\r\n\r\n") - 4
             while have < body:
                 have += len(s.recv(4096))
+        time.sleep(a.quiet_s)
         served = settle(srv.pid)
         n = a.conns
         print(f"{os.path.basename(a.server)} --workers {a.workers}: {n} idle connections; RSS "
               f"{base} KiB at start")
         print(f"  connected, no request yet:     {(connected - base) / n:6.2f} KiB per connection")
-        print(f"  after one keep-alive request:  {(served - base) / n:6.2f} KiB per connection")
+        print(f"  after one keep-alive request:  {(served - base) / n:6.2f} KiB per connection "
+              f"(quiet {a.quiet_s:g} s)")
+        rc = 0
         if a.max_kib is not None and (connected - base) / n > a.max_kib:
             print(f"  connected, no request yet: above the bound of {a.max_kib} KiB")
-            return 1
-        return 0
+            rc = 1
+        if a.max_kib_served is not None and (served - base) / n > a.max_kib_served:
+            print(f"  after one keep-alive request: above the bound of {a.max_kib_served} KiB")
+            rc = 1
+        return rc
     finally:
         for s in conns:
             s.close()

@@ -151,15 +151,54 @@ fi
 # waits for its first byte (docs/green.md, "Idle memory"). 2 KiB is half the issue's bound and
 # seven times the figure measured (0.3 KiB); a green thread per connection costs 4.4. Not for
 # sanitized builds: their shadow memory is not the server's.
-name="2,000 connections that sent nothing: at most 2 KiB of resident memory each"
+name="2,000 connections that sent nothing, then quiet for 2 s after a request: at most 2 KiB of resident memory each"
 if [[ -n ${SAN:-} ]]; then
 	echo "skip $name (a sanitized build)"
-elif out=$(timeout 180 python3 tests/green/idle_memory.py --conns 2000 --max-kib 2 "$BIN/green" 2>&1); then
+elif out=$(timeout 180 python3 tests/green/idle_memory.py --conns 2000 --max-kib 2 \
+           --max-kib-served 2 "$BIN/green" 2>&1); then
 	ok "$name"
 	indent <<<"$out"
 else
 	bad "$name"
 	indent <<<"$out"
+fi
+
+# A keep-alive connection quiet for 1 s loses its green thread and waits in the acceptor's set
+# (servers/green.c, give_back): its next request must be served as before, and its idle
+# time-out must still close it.
+name="a keep-alive connection quiet past the threshold is served again, then closed by --idle-timeout 3"
+if start_server --workers 1 --idle-timeout 3; then
+	if out=$(timeout 60 python3 - "$port" <<'PY' 2>&1
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def get():
+    s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while not data.endswith(b"Hello, World!"):
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit(f"closed before the answer: {data!r}")
+        data += chunk
+get()
+time.sleep(1.5)            # past the 1 s threshold: given back to the acceptor
+get()
+time.sleep(1.5)            # given back again
+get()
+start = time.monotonic()
+s.settimeout(30)
+rest = s.recv(4096)        # the idle time-out closes it: an end of file
+print(f"closed {time.monotonic() - start:.1f} s after the last answer (time-out 3 s)")
+sys.exit(0 if rest == b"" else f"expected an end of file, got {rest!r}")
+PY
+	); then
+		ok "$name"
+	else
+		bad "$name"
+	fi
+	indent <<<"$out"
+	stop_server
+else
+	bad "$name"
 fi
 
 name="SIGTERM with sleeping, idle and half-sent connections: exit 0 (bound: $exit_bound_s s)"
