@@ -251,6 +251,10 @@ def plan(summary, runs, results_dir, data_dir):
     lines(Plot("openloop_p99", "openloop", "p99 latency vs offered load (open loop)", "lines",
                "offered load (requests per second)", "p99 latency (ms)"),
           "openloop", "lat_p99_us", 1e-3, xmetric="target_rate", logx=0, logy=1, yformat="%g")
+    lines(Plot("idle_memory", "idle", "Server memory per idle connection, by connections held",
+               "lines", "idle connections", "KiB per connection (Pss)"),
+          "idle", "server_mem_per_conn_kb", x_of=lambda r: float(r.conns),
+          logx=1, logy=1, yformat="%g")
     for idle in {r.point for r in rows_of(summary, "idle")}:
         rows = rows_of(summary, "idle", idle)
         single(Plot(f"idle_memory_{idle.replace('=', '')}", "idle",

@@ -174,7 +174,9 @@ def openloop(profile, conns=None):
 
 
 def idle(profile, conns=None):
-    conns = conns or _pick(profile, [1000], [1000], [1000, 10000])
+    # 100 beside 1,000 (and 10,000): the cost per connection as a slope (scripts/plots.py's
+    # idle_memory), with what a server holds anyway spread over few connections at 100.
+    conns = conns or _pick(profile, [1000], [100, 1000], [100, 1000, 10000])
     return Scenario("idle", "Idle", "Idle connections",
                     "What an idle connection costs each model: resident memory, threads, "
                     "processes.",
