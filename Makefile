@@ -42,7 +42,7 @@
 ## make print-models       the list of models, as make and the benchmark runner read it
 ## make bench-loadgen      build/bin/loadgen against wrk, alternated, one pinned core each
 ## make bench-micro        the green runtime's switch, spawn and ping-pong costs
-## make bench-green-idle   resident memory per idle connection, green against epoll
+## make bench-green-idle   resident memory per idle connection: green, epoll and Go (ref-go)
 ##   GREEN_IDLE_CONNS=N    idle connections (default 10000)
 ## make cross-aarch64      the green server and runtime tests for aarch64, in build/aarch64
 ##   CROSS_CC=CC           the cross compiler (default aarch64-linux-gnu-gcc)

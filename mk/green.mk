@@ -2,7 +2,7 @@
 # micro-benchmarks, and the aarch64 cross build.
 #
 #   make bench-micro           switch, spawn and ping-pong costs, side by side (figures, not tests)
-#   make bench-green-idle      resident memory per idle connection, 10,000 of them
+#   make bench-green-idle      resident memory per idle connection, 10,000 of them, beside epoll and Go
 #   make cross-aarch64         the server and runtime tests for aarch64, in build/aarch64 (qemu-aarch64 runs them)
 #   make GREEN_SWITCH=ucontext BUILD=build/ucontext   the portable swapcontext fallback
 
@@ -45,10 +45,15 @@ $(BIN)/green-bench-micro: $(OBJ)/tests/green/bench_micro.o $(GREEN_LIB)
 bench-micro: $(BIN)/green-bench-micro
 	$(BIN)/green-bench-micro
 
+# green, epoll and Go's net/http (GOMAXPROCS=1, when build/bin/ref-go was built), one worker
+# each, in the same run: silent connections, then idle after one keep-alive request.
 GREEN_IDLE_CONNS ?= 10000
 bench-green-idle: $(BIN)/green $(BIN)/epoll
 	python3 tests/green/idle_memory.py --conns $(GREEN_IDLE_CONNS) $(BIN)/green
 	python3 tests/green/idle_memory.py --conns $(GREEN_IDLE_CONNS) $(BIN)/epoll
+	@if [ -x $(BIN)/ref-go ]; then \
+		python3 tests/green/idle_memory.py --conns $(GREEN_IDLE_CONNS) $(BIN)/ref-go; \
+	else echo "bench-green-idle: $(BIN)/ref-go not built: no Go figure (make $(BIN)/ref-go)"; fi
 
 # The same runtime and tests for aarch64, with the cross compiler; tests/suites/42-green-aarch64.sh
 # runs them under qemu-aarch64.
