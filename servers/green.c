@@ -13,11 +13,11 @@
  * threads move to another OS thread meanwhile; the idle time-out is a deadline on every wait
  * for the socket (green_fd_timeout). docs/green.md explains the runtime.
  *
- * One exception to "one green thread per connection": a connection that has sent nothing yet
- * has none. The acceptor keeps it in an epoll set of its own and starts its green thread when
- * its first byte comes, so that a silent client costs no stack page (docs/green.md, "Idle
- * memory"; Go starts a goroutine per connection at once). It is the one place this file
- * looks like epoll.c.
+ * One exception to "one green thread per connection": a connection that has sent nothing yet,
+ * or nothing for a second after a request, has none. The acceptor keeps it in an epoll set of
+ * its own and starts its green thread when its next byte comes, so that a silent client costs
+ * no stack page (docs/green.md, "Idle memory"; Go keeps a goroutine per connection). It is the
+ * one place this file looks like epoll.c.
  *
  * Two switches for the lab, to watch the runtime's monitor (Go's sysmon) at work:
  * --no-handoff serves /block without green_blocking(), so only the monitor can free its
@@ -306,6 +306,21 @@ static void start_conn(struct green_server *gs, struct conn *c)
 	}
 }
 
+/* A hang-up with nothing left to read ends the connection here, without a green thread: when
+ * thousands of silent clients leave at once, each would otherwise touch a stack to read its end
+ * of file, and the stack cache would keep those pages. */
+static void wake_conn(struct green_server *gs, struct conn *c, uint32_t events)
+{
+	char byte;
+	if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+	    recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) {
+		waiting_remove(gs, c);
+		conn_end(c);
+	} else {
+		start_conn(gs, c);
+	}
+}
+
 /* Takes back the connections whose green threads gave them back (give_back), and arms their
  * entries in the set for their next byte. */
 static void take_back(struct green_server *gs)
@@ -458,7 +473,7 @@ static void acceptor(void *arg)
 			if (ev[i].data.ptr == &gs->wakefd)
 				take_back(gs);
 			else if (ev[i].data.ptr)
-				start_conn(gs, ev[i].data.ptr);
+				wake_conn(gs, ev[i].data.ptr, ev[i].events);
 			else
 				accept_all(gs);
 		if (n <= 0) {
