@@ -646,6 +646,9 @@ class Rounds(unittest.TestCase):
         self.assertNotIn("25% +10000 idle", points["default"]["efficiency"])
         self.assertIn("25% +10000 idle", points["full"]["efficiency"])
         self.assertEqual(points["quick"]["http"], ["c=100", "c=1000"])
+        # Idle memory as a slope over the connections held (the idle_memory plot).
+        self.assertEqual(points["default"]["idle"], ["c=100", "c=1000"])
+        self.assertEqual(points["full"]["idle"], ["c=100", "c=1000", "c=10000"])
         for profile in scenarios.PROFILES:
             for p in scenarios.efficiency(profile).points:
                 self.assertEqual(p.loads[0].conns, scenarios.EFFICIENCY_CONNS)
