@@ -122,7 +122,8 @@ def serve(a):
     tgt = servers.target(a.target)
     cpu_list = cpus.parse(a.cpus) if a.cpus else available()
     server = servers.Server(tgt, os.path.abspath("bin"), a.proto, a.max_conns, a.cpus,
-                            cpu_list, os.path.abspath(a.log), scaling=a.scaling, host=a.host)
+                            cpu_list, os.path.abspath(a.log), scaling=a.scaling, host=a.host,
+                            header_timeout=a.header_timeout)
     next_line = _lifeline(lambda: None)
     try:
         server.start()
@@ -215,6 +216,7 @@ def main(argv):
     s.add_argument("--host", required=True)
     s.add_argument("--log", required=True)
     s.add_argument("--scaling", action="store_true")
+    s.add_argument("--header-timeout", type=int, default=0)
     g = sub.add_parser("load")
     g.add_argument("--cpus", default="")
     g.add_argument("--timeout", type=float, required=True)

@@ -219,7 +219,7 @@ def run(ctx, spec):
     make_server = ctx.remote.server if ctx.remote else Server
     server = make_server(servers.target(spec.model), ctx.bin_dir, point.proto, max_conns,
                          to_text(cpus), cpus, ctx.path("logs", f"{spec.run_id}.server.log"),
-                         scaling=bool(point.server_cores))
+                         scaling=bool(point.server_cores), header_timeout=point.header_timeout)
     problems, measured, sampler, watch, warm_requests = [], [], None, None, 0
     try:
         server.start()

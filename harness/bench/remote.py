@@ -139,9 +139,10 @@ class Remote:
         return (f"cd {shlex.quote(host.run_dir)} && exec python3 -m harness.bench.agent "
                 + " ".join(shlex.quote(str(a)) for a in args))
 
-    def server(self, tgt, bin_dir, proto, max_conns, cpus, cpu_list, log_path, scaling=False):
+    def server(self, tgt, bin_dir, proto, max_conns, cpus, cpu_list, log_path, scaling=False,
+               header_timeout=0):
         """A RemoteServer, made as execute.run makes a Server."""
-        return RemoteServer(self, tgt, proto, max_conns, cpus, log_path, scaling)
+        return RemoteServer(self, tgt, proto, max_conns, cpus, log_path, scaling, header_timeout)
 
     def run_load(self, ctx, run_id, loads, port, duration, warmup, files=True):
         """Runs the loads of a point, each split over the client hosts, every generator
@@ -407,14 +408,16 @@ class RemoteServer:
     """A server on the server host, with a Server's interface (start, port, sample,
     sampler, stop, rusage, running) for execute.run."""
 
-    def __init__(self, remote, tgt, proto, max_conns, cpus, log_path, scaling=False):
+    def __init__(self, remote, tgt, proto, max_conns, cpus, log_path, scaling=False,
+                 header_timeout=0):
         self.remote = remote
         self.host = remote.server_host
         self.model = tgt.name
         self.log_path = log_path
         self.args = ["serve", "--target", tgt.name, "--proto", proto, "--max-conns",
-                     max_conns, "--cpus", cpus, "--host", remote.server_addr,
-                     "--log", os.path.basename(log_path)] + (["--scaling"] if scaling else [])
+                     max_conns or 0, "--cpus", cpus, "--host", remote.server_addr,
+                     "--log", os.path.basename(log_path),
+                     "--header-timeout", header_timeout] + (["--scaling"] if scaling else [])
         self.proc = None
         self.port = None
         self.base = None

@@ -127,10 +127,12 @@ class Target:
             m = UNAVAILABLE.search(child.output())
             return m.group(1) if child.exit_code == 1 and m else ""
 
-    def argv(self, bin_dir, proto, max_conns, cpu_list, scaling=False):
+    def argv(self, bin_dir, proto, max_conns, cpu_list, scaling=False, header_timeout=0):
         argv = [self.binary(bin_dir), "--port", "0", "--proto", proto, *self.args]
         if max_conns:   # None: the model's own default
             argv[5:5] = ["--max-conns", str(max_conns)]
+        if header_timeout:   # 0: the model's own default
+            argv += ["--header-timeout", str(header_timeout)]
         if self.workers_per_core or (scaling and self.workers_when_scaling):
             argv += ["--workers", str(len(cpu_list))]
         return argv
@@ -187,11 +189,11 @@ def title(name):
 
 class Server:
     def __init__(self, tgt, bin_dir, proto, max_conns, cpus, cpu_list, log_path, scaling=False,
-                 host=None):
+                 host=None, header_timeout=0):
         self.target = tgt
         self.model = tgt.name
         # Every server listens on 127.0.0.1 unless given the address (on another host).
-        self.argv = tgt.argv(bin_dir, proto, max_conns, cpu_list, scaling) + \
+        self.argv = tgt.argv(bin_dir, proto, max_conns, cpu_list, scaling, header_timeout) + \
             (["--host", host] if host else [])
         self.cpus = cpus
         self.log_path = log_path

@@ -14,11 +14,12 @@ version=0.1.0
 
 usage() {
 	echo "usage: $name [--host ADDR] [--port N] [--proto http] [--workers N]"
-	echo "       ${name//?/ } [--max-conns N] [--idle-timeout SEC] [--help] [--version]"
+	echo "       ${name//?/ } [--max-conns N] [--idle-timeout SEC] [--header-timeout SEC]"
+	echo "       ${name//?/ } [--help] [--version]"
 }
 
 cpus=$(nproc)
-host=127.0.0.1 port=8080 workers=$cpus max_conns=10000 idle=60
+host=127.0.0.1 port=8080 workers=$cpus max_conns=10000 idle=60 header=10
 
 help() {
 	usage
@@ -32,6 +33,8 @@ $name: nginx, one event loop per worker process (epoll), configured for the benc
   --workers N         worker processes (default $cpus, at most 1024)
   --max-conns N       worker_connections, per worker (default $max_conns)
   --idle-timeout SEC  keep-alive and read/send time-outs; 0: never (default 60)
+  --header-timeout SEC  client_header_timeout: a request head must come within SEC, or
+                      408 (default 10, as the models; nginx's own is 60); 0: never
   --help, --version
 
 When ready it prints "listening on ADDR:PORT"; SIGINT or SIGTERM stops it.
@@ -63,7 +66,7 @@ while (($#)); do
 	--help) ((has_value)) && die_usage "unknown option '$1'"; help; exit 0 ;;
 	--version) ((has_value)) && die_usage "unknown option '$1'"
 		echo "$name (c10k-lab) $version, $(nginx -v 2>&1 | sed 's/^nginx version: //')"; exit 0 ;;
-	--host | --port | --proto | --workers | --max-conns | --idle-timeout)
+	--host | --port | --proto | --workers | --max-conns | --idle-timeout | --header-timeout)
 		if ((!has_value)); then
 			(($# >= 2)) || die_usage "$opt needs a value"
 			value=$2
@@ -79,6 +82,7 @@ while (($#)); do
 		--workers) workers=$(uint --workers "$value" 1 1024) || exit 2 ;;
 		--max-conns) max_conns=$(uint --max-conns "$value" 1 10000000) || exit 2 ;;
 		--idle-timeout) idle=$(uint --idle-timeout "$value" 0 86400) || exit 2 ;;
+		--header-timeout) header=$(uint --header-timeout "$value" 0 86400) || exit 2 ;;
 		esac ;;
 	--) shift; (($#)) && die_usage "unexpected argument '$1'"; break ;;
 	--*) die_usage "unknown option '$1'" ;;
@@ -130,6 +134,8 @@ trap 'exit 0' INT TERM
 write_config() {   # port
 	local keep=${idle}s
 	((idle == 0)) && keep=3650d   # 0 would turn keep-alive off; "never" is ten years
+	local head=${header}s
+	((header == 0)) && head=3650d
 	local listen_host=$host
 	[[ $host == *:* ]] && listen_host="[$host]"
 	cat >"$dir/nginx.conf" <<CONF
@@ -144,7 +150,7 @@ http {
     access_log off;
     keepalive_requests 1000000000;     # keep-alive unlimited, as the models
     keepalive_timeout $keep;
-    client_header_timeout $keep;
+    client_header_timeout $head;
     client_body_timeout $keep;
     send_timeout $keep;
     client_body_temp_path $dir/body;
