@@ -67,6 +67,7 @@ struct conn {
 	struct session *session;
 	struct deadline deadline;   /* the loop's: the idle time-out or the end of a /sleep */
 	struct handoff_item item;   /* how it travels between the loop and the workers */
+	bool at_worker;             /* queued or in a worker's hands: the loop's own flag */
 };
 
 struct pool {
@@ -149,6 +150,7 @@ static void *worker(void *arg)
 static void hand_over(struct pool *p, struct conn *c)
 {
 	deadline_cancel(&p->deadlines, &c->deadline);
+	c->at_worker = true;
 	handoff_put(&p->h, &c->item);
 }
 
@@ -182,6 +184,7 @@ static bool arm(struct pool *p, struct conn *c, int op)
 /* A connection a worker gave back, by what it waits for now. */
 static void on_return(struct pool *p, struct conn *c)
 {
+	c->at_worker = false;
 	switch (c->waiting) {
 	case FOR_READ:
 	case FOR_WRITE:
@@ -317,8 +320,11 @@ static bool turn(struct pool *p)
 			accept_some(p);
 		else if (fd == p->h.wake_fd)
 			returns = true;
-		else if (c)
+		else if (c && !c->at_worker)
 			on_socket_event(p, c, events[i].events);
+		/* An event for a connection at a worker: one that a time-out handed over while it
+		 * was still armed (expire()). Handing it over again would give it to two workers;
+		 * the re-arm when it comes back reports whatever is still pending. */
 	}
 	if (returns)
 		take_returns(p);

@@ -184,3 +184,34 @@ def help_text(ctx):
     expect_eq(rc, 0, "--help exit code")
     expect("queue" in out and "per worker" in out,
            "--help: expected it to give the size of the queue between the loop and the workers")
+
+
+@model_case("pool", "late-head-handed-over-once")
+def late_head_handed_over_once(ctx):
+    # --workers 1 --header-timeout 1: a /block?ms=2500 holds the worker; a connection that
+    # began a head and went quiet is late after a second, and the loop queues it for the
+    # worker to answer 408. While it waits in the queue its client sends one more byte.
+    # The loop must not hand it over a second time for that byte: two workers (or the same
+    # one twice) would serve it, and close and free it twice (a double free found by the
+    # slowclients benchmark).
+    import signal
+    srv = ctx.server("--workers", "1", "--header-timeout", "1")
+    block = Background(srv, "/block?ms=2500")
+    try:
+        time.sleep(0.2)
+        with Conn.to(srv) as late:
+            late.send(b"GET /plaintext HTTP/1.1\r\n")
+            time.sleep(1.6)          # late now, and queued behind the block
+            late.send(b"H")
+            expect_eq(block.result("the /block?ms=2500").body, b"blocked 2500 ms\n", "the /block")
+            r = late.read_response()
+            expect_eq(r.status, 408, "the late head's answer")
+        with Conn.to(srv) as c:
+            quick(c)
+    finally:
+        block.close()
+    srv.signal(signal.SIGTERM)
+    rc = srv.wait_exit(BOUND["exit"])
+    report = srv.sanitizer_report()
+    expect(rc == 0 and not report, f"expected exit 0 on SIGTERM, got {rc}"
+                                   f"{'; ' + report if report else srv.stderr_tail()}")
