@@ -192,7 +192,7 @@ def parse(argv, root):
         elif name not in models:
             models.append(name)
     # A variant runs beside its model, in the scenarios it is for (green --no-handoff in
-    # blocking, green --no-monitor in openloop).
+    # blocking, green --no-monitor in efficiency at 25 %).
     for t in servers.VARIANTS:
         if t.variant_of in models and t.name not in models and not t.missing(bin_dir):
             models.append(t.name)

@@ -7,7 +7,8 @@ so far took beyond their plan (starting servers, connecting, stopping).
 """
 import time
 
-FIRST_GUESS_OVERHEAD_S = 0.5   # measured: 0.3-0.4 s (server start and stop, tools start)
+FIRST_GUESS_OVERHEAD_S = 0.3   # measured: 0.27 s a run over a whole default run (server
+                               # start and stop, tools start), on a loaded machine
 
 
 def duration_text(seconds):

@@ -244,7 +244,7 @@ SLOW_RATE, SLOW_CONNS = 500, 50
 # The servers' --header-timeout in this scenario (their default is 10 s): short, so that a run
 # that outlasts it takes seconds, not a quarter of `make bench`. What it shows is the same at
 # any value: while it runs, who is held; once it fires, who is freed.
-HEADER_TIMEOUT_S = 3
+HEADER_TIMEOUT_S = 2
 
 
 def slowclients(profile, conns=None):

@@ -343,11 +343,12 @@ class References(unittest.TestCase):
         self.assertEqual({step.point.label for step in runner.plan(cfg, chosen)
                           if step.model == "green-nohandoff"}, {"with /block"})
         self.assertEqual(runner.not_applicable(cfg, chosen), [])
-        cfg.models, cfg.scenarios = ["green", "green-nomonitor"], ["openloop"]
+        cfg.models, cfg.scenarios = ["green", "green-nomonitor"], ["efficiency"]
         chosen = scenarios.build(cfg.scenarios, "default")
         self.assertEqual([(step.point.label, step.model) for step in runner.plan(cfg, chosen)
-                          if not step.calibration],
-                         [("capacity", "green"), ("0.9x", "green"), ("0.9x", "green-nomonitor")])
+                          if not step.calibration and step.rep == 1],
+                         [("10%", "green"), ("25%", "green"), ("25%", "green-nomonitor"),
+                          ("25% +1000 idle", "green")])
         self.assertIn("--no-handoff", variant.argv("/b", "http", 100, [0]))
 
     def test_plots_draw_references_grey_and_named(self):
