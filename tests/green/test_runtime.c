@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -868,6 +869,74 @@ static bool tcp_echo(void)
 	return true;
 }
 
+/* ---- green_exit_unmapped: the stack goes back to the kernel, not to the cache ---- */
+
+static char *exited_stack[2];            /* a page of each child's stack, seen from inside it */
+static atomic_uint exits_done;
+static bool unmapped_gone, cached_there;  /* looked at inside the runtime: its end unmaps all */
+
+static char *page_of(void *p)
+{
+	return (char *)((uintptr_t)p & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1));
+}
+
+static void exiting_child(void *arg)
+{
+	uintptr_t unmapped = (uintptr_t)arg;
+	/* the frame, not a local: a sanitizer may keep locals on a stack of its own */
+	exited_stack[unmapped] = page_of(__builtin_frame_address(0));
+	if (unmapped)
+		green_exit_unmapped();
+	atomic_fetch_add(&exits_done, 1);
+}
+
+static bool mapped(char *page)
+{
+	unsigned char vec;
+	return mincore(page, (size_t)sysconf(_SC_PAGESIZE), &vec) == 0;
+}
+
+static volatile unsigned deep_sum;
+
+static unsigned deep(unsigned n)         /* ~16 KiB of stack: pages a fresh stack never had */
+{
+	volatile char pad[512];
+	pad[0] = (char)n;
+	return n ? deep(n - 1) + (unsigned)pad[0] : 0;
+}
+
+static void deep_child(void *arg)
+{
+	(void)arg;
+	deep_sum = deep(30);
+}
+
+static void exit_unmapped_main(void *arg)
+{
+	(void)arg;
+	green_spawn(exiting_child, (void *)(uintptr_t)0);
+	green_spawn(exiting_child, (void *)(uintptr_t)1);
+	/* exited, and then its worker finished the exit on its scheduler stack (bound: 10 s) */
+	for (unsigned i = 0; i < 1000 && (atomic_load(&exits_done) < 2 || mapped(exited_stack[1]));
+	     i++)
+		green_sleep_ms(10);
+	unmapped_gone = !mapped(exited_stack[1]);
+	cached_there = mapped(exited_stack[0]);
+	green_spawn(deep_child, NULL);   /* spawning still works, from a fresh mapping or the cache */
+}
+
+static bool exit_unmapped(void)
+{
+	EXPECT(run(1, exit_unmapped_main, NULL), "the runtime to run");
+	EXPECT(atomic_load(&exits_done) == 2, "both children to exit, %u did",
+	       atomic_load(&exits_done));
+	EXPECT(unmapped_gone, "the stack of the one that called green_exit_unmapped() "
+	       "to be unmapped");
+	EXPECT(cached_there, "the control's stack to stay mapped (cached)");
+	EXPECT(deep_sum == 30 * 31 / 2, "a deep call on a later green thread to work");
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test_case cases[] = {
@@ -890,6 +959,7 @@ int main(int argc, char **argv)
 		{ "busy-io-does-not-starve-others", busy_io_yields },
 		{ "wait-input-parks-on-a-fresh-socket", wait_input_fresh_socket },
 		{ "tcp-echo-accept-connect", tcp_echo },
+		{ "exit-unmapped-gives-its-stack-back", exit_unmapped },
 	};
 	return run_cases(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
