@@ -25,7 +25,7 @@
 ## make fuzz               fuzz the parsers and the session with libFuzzer (needs clang)
 ##   FUZZ_SECONDS=N        seconds per fuzz target (default 60)
 ## make bench              every model through every benchmark scenario, then plots and a report
-##   QUICK=1               ~3 min: 2 rounds, efficiency and http only (default ~12 min, docs/bench.md)
+##   QUICK=1               ~3 min: 2 rounds, efficiency and http only (default ~11 min, docs/bench.md)
 ##   FULL=1                5 rounds, longer runs, more points, 10,000 connections
 ##   MODELS="a b"          only these models
 ##   SCENARIOS="a b"       only these scenarios (efficiency http pipelined echo openloop ...)

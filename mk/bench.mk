@@ -1,6 +1,7 @@
 # `make bench`: every server model through the benchmark scenarios, then plots and a report.
 #
-#   make bench                          all models, all scenarios, 3 rounds (~12 min on 2 cores)
+#   make bench                          all models, every scenario but openloop, 3 rounds (~11 min
+#                                       on 2 cores)
 #   make bench QUICK=1                  2 rounds, efficiency and http only (~3 min)
 #   make bench FULL=1                   5 rounds, longer runs, more points, 10,000 connections
 #   make bench MODELS="epoll green" SCENARIOS="http idle"

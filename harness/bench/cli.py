@@ -12,8 +12,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 REMOTE_DIR = ".cache/c10k-lab"
 
 # (duration s, warm-up s, rounds) per profile. QUICK takes ~3 min on 2 cores (efficiency and
-# http only), the default ~12 min (every scenario, fewer points; nine models and two reference
-# servers), FULL longer runs, more points, 10,000 connections. The rounds are what verdicts
+# http only), the default ~11 min (every scenario but openloop, fewer points; nine models and
+# two reference servers), FULL longer runs, more points, 10,000 connections. The rounds are what verdicts
 # rest on: the profiles trim points and durations (docs/bench.md), never rounds or models.
 PROFILE_TIMES = {"quick": (0.5, 0, 2), "default": (0.5, 0, 3), "full": (5, 1, 5)}
 
@@ -196,8 +196,8 @@ def parse(argv, root):
     for t in servers.VARIANTS:
         if t.variant_of in models and t.name not in models and not t.missing(bin_dir):
             models.append(t.name)
-    chosen = _words(a.scenarios) or list(scenarios.QUICK if profile == "quick" else
-                                         scenarios.ALL)
+    chosen = _words(a.scenarios) or list({"quick": scenarios.QUICK, "default": scenarios.DEFAULT,
+                                          "full": scenarios.ALL}[profile])
     unknown = [s for s in chosen if s not in scenarios.ALL]
     if unknown:
         p.error(f"unknown scenario {', '.join(unknown)} (known: {', '.join(scenarios.ALL)})")
