@@ -543,6 +543,16 @@ for part in (p for p in parts if p.startswith("Part ")):
                 if sc in ("http", "cpubound", "echo") and \
                         not re.search(rf"^  {sc} +c={c} ", plan, re.M):
                     problems.append(f"{name} reads `{sc}` at {c} connections, not in the plan")
+        # efficiency's points are shares of the generator's ceiling and idle connections
+        # held beside: "its 25 % point", "1,000 idle connections".
+        if "efficiency" in named:
+            for pct in re.findall(r"(\d+) % point", text):
+                if not re.search(rf"^  efficiency +{pct}% ", plan, re.M):
+                    problems.append(f"{name} reads efficiency's {pct} % point, not in the plan")
+            for n in re.findall(r"([\d,]+) idle connections", text):
+                n = n.replace(",", "")
+                if not re.search(rf"^  efficiency +\d+% \+{n} idle ", plan, re.M):
+                    problems.append(f"{name} reads efficiency with {n} idle, not in the plan")
 print("; ".join(problems[:4]))
 END
 )
