@@ -20,7 +20,7 @@
 #   - the handout, the skeleton and the suite agree: the groups, the TODOs, every sample line
 #     of check output (compared with the suite's real output), the install line;
 #   - each part's make bench command runs (as a dry run) every scenario and point its
-#     questions read.
+#     questions read, select's efficiency points under FD_SETSIZE.
 # Env (from make test): CC, SAN, BIN. Prints one line per case, last "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -528,6 +528,12 @@ for part in (p for p in parts if p.startswith("Part ")):
         if run.returncode != 0:
             problems.append(f"{title}: '{cmd}' does not plan: {run.stderr.strip()[-150:]}")
         plan += run.stdout
+        # select watches fds below FD_SETSIZE (1,024): efficiency's 100 busy connections and
+        # the idle ones beside must fit, or select's point is invalid and Q3.2 unanswerable.
+        if "select" in models:
+            for n in set(re.findall(r"^  efficiency +\d+% \+(\d+) idle ", run.stdout, re.M)):
+                if 100 + int(n) > 1000:
+                    problems.append(f"{title}: '{cmd}' gives select 100 + {n} connections")
     if not plan:
         problems.append(f"{title}: no make bench command")
         continue
@@ -549,7 +555,7 @@ for part in (p for p in parts if p.startswith("Part ")):
             for pct in re.findall(r"(\d+) % point", text):
                 if not re.search(rf"^  efficiency +{pct}% ", plan, re.M):
                     problems.append(f"{name} reads efficiency's {pct} % point, not in the plan")
-            for n in re.findall(r"([\d,]+) idle connections", text):
+            for n in set(re.findall(r"([\d,]+) idle connections", text)):
                 n = n.replace(",", "")
                 if not re.search(rf"^  efficiency +\d+% \+{n} idle ", plan, re.M):
                     problems.append(f"{name} reads efficiency with {n} idle, not in the plan")
