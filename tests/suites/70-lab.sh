@@ -17,7 +17,7 @@
 #     time-out case it also fails; unreaped children show in ps, by the commands of Q1.4;
 #   - part 3's checkpoints turn green the cases the handout says: the worked example taken
 #     back to checkpoint 1 (no deadlines) and 2 (deadlines judged after serving);
-#   - the handout, the skeleton and the suite agree: the groups, the TODOs, every sample line
+#   - the handout, the skeleton and the suite agree: the groups, the TODOs, Part 3's time, every sample line
 #     of check output (compared with the suite's real output), the install line;
 #   - each part's make bench command runs (as a dry run) every scenario and point its
 #     questions read, select's efficiency points under FD_SETSIZE.
@@ -449,6 +449,10 @@ done
 for n in $(grep -o 'TODO [0-9]' lab/skeleton.c | sort -u | cut -d' ' -f2); do
 	grep -q "TODO $n" docs/lab.md || why+="lab/skeleton.c has TODO $n, docs/lab.md never names it; "
 done
+# Part 3 takes longer than the others (the deadline heap, offsetof, idle after a block): the
+# handout says so, so that a student plans for it.
+sed -n '/^## Part 3/,/^## Part 4/p' docs/lab.md | tr '\n' ' ' | grep -q -E '\(count on [^)]*hours?\)' ||
+	why+="Part 3 does not say how long it takes ('count on ... hours'); "
 [[ -z $why ]] && pass handout-matches || fail handout-matches "$why"
 
 # Every line of check output the handout shows is one the suite really printed (bounds and
