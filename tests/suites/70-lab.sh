@@ -17,8 +17,9 @@
 #     time-out case it also fails; unreaped children show in ps, by the commands of Q1.4;
 #   - part 3's checkpoints turn green the cases the handout says: the worked example taken
 #     back to checkpoint 1 (no deadlines) and 2 (deadlines judged after serving);
-#   - the handout, the skeleton and the suite agree: the groups, the TODOs, Part 3's time, every sample line
-#     of check output (compared with the suite's real output), the install line;
+#   - the handout, the skeleton and the suite agree: the groups, the TODOs, Part 3's time,
+#     every sample line of check output (compared with the suite's real output), the install
+#     line;
 #   - each part's make bench command runs (as a dry run) every scenario and point its
 #     questions read, select's efficiency points under FD_SETSIZE.
 # Env (from make test): CC, SAN, BIN. Prints one line per case, last "N passed, N failed".
