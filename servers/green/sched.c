@@ -519,7 +519,9 @@ static void stop_all(void);
 static void finish_exit(struct worker *w, struct green *g)
 {
 	fiber_destroy(&g->fiber);
-	atomic_store(&g->status, G_DEAD);
+	/* Nobody reads a dead green thread's status: the cache hands g on by release or lock.
+	 * A plain store, not the full fence of a sequentially consistent one (spawn + exit). */
+	atomic_store_explicit(&g->status, G_DEAD, memory_order_relaxed);
 	if (g->unmap_on_exit)
 		green_unmap(g);
 	else
@@ -572,10 +574,12 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 	g->id = w ? w->spawned++ * sched.nworkers + w->id + 1 : 0;
 	g->name = NULL;
 	g->sleep_timer = (struct timer){ .fire = sleep_fire };
-	atomic_store(&g->interrupted, false);
+	/* g is nobody else's until put_runnable() publishes it (a release, or the queue's lock):
+	 * plain stores suffice, and spare spawn two fences. */
+	atomic_store_explicit(&g->interrupted, false, memory_order_relaxed);
 	g->unmap_on_exit = false;
 	fiber_create(&g->fiber, lo, (size_t)((char *)g - lo), green_main, g);
-	atomic_store(&g->status, G_RUNNABLE);
+	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	atomic_fetch_add(&sched.live, 1);
 	put_runnable(w, g);
 	wakep(w);
