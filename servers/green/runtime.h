@@ -129,8 +129,9 @@ struct green *green_current_for_signal(void);
 /*
  * Parks the calling green thread. commit(g, arg) runs on the scheduler's stack after the
  * switch away, when g's registers are saved and it is safe for anyone to resume it; it
- * publishes g to whoever will wake it. If commit returns false (the event came already), g
- * resumes at once.
+ * publishes g to whoever will wake it, with release ordering (a CAS or a lock: the status
+ * written just before it is not fenced otherwise). If commit returns false (the event came
+ * already), g resumes at once.
  */
 void green_park(bool (*commit)(struct green *g, void *arg), void *arg);
 /* Makes a parked green thread runnable. Each park is matched by exactly one ready. */

@@ -636,7 +636,9 @@ static void execute(struct m *m, struct green *g)
 		m->after = AFTER_NONE;
 		switch (after) {
 		case AFTER_PARK:
-			atomic_store(&g->status, G_PARKED);
+			/* No fence of its own, on every park: commit() publishes g with a release (a
+			 * CAS, or a lock), and the waker's make_runnable() comes after that. */
+			atomic_store_explicit(&g->status, G_PARKED, memory_order_relaxed);
 			if (m->commit(g, m->commit_arg))
 				return;      /* g now belongs to its waker: do not touch it */
 			atomic_store(&g->status, G_RUNNABLE);
