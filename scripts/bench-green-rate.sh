@@ -5,7 +5,8 @@
 # shared machine's speed hits both alike. While loadgen measures, `perf stat -p` counts the
 # server's CPU time (task-clock), its system calls, futex calls and context switches (software
 # events and tracepoints: no hardware counters needed). Prints, per case, each model's median
-# per request with its min-max, and green/epoll as the median of the per-round ratios.
+# per request with its min-max, and green/epoll as the median of the per-round ratios, and
+# the rate loadgen held (a machine too busy to hold it makes the round worthless: rerun).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,7 +76,15 @@ stop_model() {
 }
 
 # One measured run: loadgen's requests and perf's counts, as one line of $out/CASE.MODEL.
+# A run whose loadgen failed (on a busy machine, 1,000 connects at once can all time out) is
+# said so and run once more; a second failure ends the benchmark.
 run() {   # case model
+	measure "$@" && return 0
+	echo "  $1 $2: loadgen failed; once more" >&2
+	measure "$@"
+}
+
+measure() {   # case model
 	local args=(--proto http --path /plaintext -c 100)
 	[[ $1 == echo ]] && args=(--proto echo --size 64 -c 1000)
 	start_model "$2" "${args[1]}"
@@ -86,7 +95,10 @@ run() {   # case model
 	perf stat -x, -o "$out/perf.csv" -p "$server_pid" \
 		-e task-clock,raw_syscalls:sys_enter,syscalls:sys_enter_futex,context-switches \
 		-- sleep "$secs" 2>/dev/null
-	wait "$lg"
+	if ! wait "$lg"; then
+		stop_model
+		return 1
+	fi
 	stop_model
 	python3 - "$out/lg.json" "$out/perf.csv" "$secs" >>"$out/$1.$2" <<'PY'
 import json, sys
@@ -137,7 +149,8 @@ for c in cases:
         r = rows(c, m)
         col = lambda i: [x[i] for x in r]
         line = (f"  {c:5} {m:6} CPU {fmt(col(0), '{:.2f}')} us/req   syscalls {fmt(col(1), '{:.2f}')}"
-                f"   futex {fmt(col(2), '{:.3f}')}   cs {fmt(col(3), '{:.3f}')} /req")
+                f"   futex {fmt(col(2), '{:.3f}')}   cs {fmt(col(3), '{:.3f}')} /req"
+                f"   held {fmt(col(4), '{:.0f}')} req/s")
         if m != base:
             ratio = [a[0] / b[0] for a, b in zip(r, rows(c, base))]
             line += f"   {m}/{base} CPU {fmt(ratio, '{:.2f}')}x"
