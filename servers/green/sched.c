@@ -363,8 +363,9 @@ static struct green *poll_ready(void)
  * Nothing to run: wait for something. One idle worker is the poller: it blocks in epoll_wait
  * until an fd is ready, the next timer is due, or netpoll_break(). The others sleep on their
  * futex until wakep() hands them work. Returns a green thread to run, or NULL to look again.
+ * now: the clock as find_runnable() last read it, for the poller's time-out.
  */
-static struct green *idle(struct worker *w)
+static struct green *idle(struct worker *w, uint64_t now)
 {
 	if (!atomic_exchange(&sched.polling, 1)) {
 		if (work_visible() || atomic_load(&sched.stopping)) {
@@ -374,7 +375,6 @@ static struct green *idle(struct worker *w)
 		uint64_t next = timers_next();
 		int timeout = -1;
 		if (next != UINT64_MAX) {
-			uint64_t now = mono_ns();
 			uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
 			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
 		}
@@ -405,9 +405,9 @@ static struct green *idle(struct worker *w)
 }
 
 /* Idles (above), then wakes the monitor if it sleeps: this worker may run something now. */
-static struct green *idle_then_wake_monitor(struct worker *w)
+static struct green *idle_then_wake_monitor(struct worker *w, uint64_t now)
 {
-	struct green *g = idle(w);
+	struct green *g = idle(w, now);
 	monitor_wake();
 	return g;
 }
@@ -428,13 +428,16 @@ static struct green *find_runnable(struct worker *w)
 		}
 		if ((g = runq_get(&w->runq)) || (g = global_get(w)))
 			return g;
-		if (timers_run(mono_ns()) > 0)
+		/* One clock read per wake-up serves both the due timers and how long idle() may
+		 * block (rounded up to a millisecond, so the microseconds since do not matter). */
+		uint64_t now = mono_ns();
+		if (timers_run(now) > 0)
 			continue;
 		/* Ready fds before stealing. A lone worker has nobody to steal from, and idle() polls
 		 * at once: looking here too would cost it a second epoll_wait per wake-up. */
 		if (sched.nworkers > 1 && (g = take_ready(poll_ready())))
 			return g;
-		if ((g = steal(w)) || (g = idle_then_wake_monitor(w)))
+		if ((g = steal(w)) || (g = idle_then_wake_monitor(w, now)))
 			return g;
 	}
 }
