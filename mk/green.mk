@@ -3,6 +3,7 @@
 #
 #   make bench-micro           switch, spawn and ping-pong costs, side by side (figures, not tests)
 #   make bench-green-idle      resident memory per idle connection, 10,000 of them, beside epoll and Go
+#   make bench-green-rate      CPU per request at a fixed rate, green against epoll, alternated
 #   make cross-aarch64         the server and runtime tests for aarch64, in build/aarch64 (qemu-aarch64 runs them)
 #   make GREEN_SWITCH=ucontext BUILD=build/ucontext   the portable swapcontext fallback
 
@@ -41,9 +42,14 @@ $(BIN)/green-bench-micro: $(OBJ)/tests/green/bench_micro.o $(GREEN_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.PHONY: bench-micro bench-green-idle cross-aarch64
+.PHONY: bench-micro bench-green-idle bench-green-rate cross-aarch64
 bench-micro: $(BIN)/green-bench-micro
 	$(BIN)/green-bench-micro
+
+# HTTP (c=100) and echo (c=1,000) at 20,000 req/s, open loop; the script reads build/bin.
+GREEN_RATE_ARGS ?= -d 3 -r 3
+bench-green-rate: build/bin/green build/bin/epoll build/bin/loadgen
+	scripts/bench-green-rate.sh $(GREEN_RATE_ARGS)
 
 # green, epoll and Go's net/http (GOMAXPROCS=1, when build/bin/ref-go was built), one worker
 # each, in the same run: silent connections, then idle after one keep-alive request.
