@@ -33,7 +33,7 @@ start() {
 	PID=$!
 	pids+=("$PID")
 	PORT=
-	for _ in $(seq 200); do
+	for _ in $(seq 1200); do   # 60 s: a generous bound on a loaded machine
 		PORT=$(sed -n 's/^listening on [^ ]*:\([0-9]*\).*/\1/p' "$log")
 		[[ -n $PORT ]] && return 0
 		sleep 0.05
@@ -65,6 +65,16 @@ run() {   # run NAME LOADGEN-ARGS...: loadgen with --json $tmp/NAME.json; fails 
 		echo '{}' >"$tmp/$name.json"
 		return 1
 	fi
+}
+
+# wait_conns PORT N: until the kernel shows N connections established to PORT (at most 30 s),
+# then a moment more for answers to flow: a loaded machine may take long to start loadgen.
+wait_conns() {
+	for _ in $(seq 300); do
+		(($(ss -Htn state established "( sport = :$1 )" | wc -l) >= $2)) && break
+		sleep 0.1
+	done
+	sleep 0.3
 }
 
 NO_ERRORS='all(v == 0 for v in d["errors"].values()) and d["warmup_errors"] == 0'
@@ -103,11 +113,17 @@ else bad "--help" "exit or missing option: $(cat "$tmp/help")"; fi
 
 # --- idle, checked against the kernel's socket table (first: before the churn of other cases
 # has filled the ephemeral ports with TIME_WAIT) ---------------------------------------------
-"$LOADGEN" --port "$HTTP" --idle -c 300 -d 2 --warmup 0 --json "$tmp/idle.json" >"$tmp/idle.out" 2>&1 &
+# The kernel's count is watched while loadgen holds them, until it shows all 300: on a loaded
+# machine they take a while to be accepted, and -d is the bound.
+"$LOADGEN" --port "$HTTP" --idle -c 300 -d 4 --warmup 0 --json "$tmp/idle.json" >"$tmp/idle.out" 2>&1 &
 IDLE_PID=$!
 pids+=("$IDLE_PID")
-sleep 1
-server_side=$(ss -Htn state established "( sport = :$HTTP )" | wc -l)
+server_side=0
+while ((server_side < 300)) && kill -0 "$IDLE_PID" 2>/dev/null; do
+	sleep 0.1
+	n=$(ss -Htn state established "( sport = :$HTTP )" | wc -l)
+	((n > server_side)) && server_side=$n
+done
 if wait "$IDLE_PID"; then
 	expect "--idle -c 300: all established, all open at the end, nothing sent" "$tmp/idle.json" \
 		"d['mode'] == 'idle' and d['connections']['established'] == 300 and d['connections']['open_at_end'] == 300
@@ -115,7 +131,9 @@ if wait "$IDLE_PID"; then
 	((server_side == 300)) && ok "--idle -c 300: the kernel shows 300 connections at the server's port" ||
 		bad "--idle -c 300: server side" "ss shows $server_side established connections"
 else bad "--idle" "loadgen exited non-zero: $(cat "$tmp/idle.out")"; fi
-if run idle10k --port "$HTTP" --idle -c 10000 -d 1 --warmup 1; then
+# A burst of 10,000 connects overflows the backlog and some SYNs are sent again after 1 s, then
+# 3 s more: the warm-up leaves time for both on a loaded machine.
+if run idle10k --port "$HTTP" --idle -c 10000 -d 1 --warmup 6; then
 	expect "--idle -c 10000: ten thousand connections from one process" "$tmp/idle10k.json" \
 		"d['connections']['established'] == 10000 and d['connections']['open_at_end'] == 10000"
 fi
@@ -283,10 +301,10 @@ rc=$?
 
 # --- the server dies in the middle of the run -----------------------------------------------------
 start victim "$BIN/epoll" --port 0 --proto http || exit 1
-"$LOADGEN" --port "$PORT" --path /plaintext -c 4 -d 2 --warmup 0 --json "$tmp/killed.json" >"$tmp/killed.out" 2>&1 &
+"$LOADGEN" --port "$PORT" --path /plaintext -c 4 -d 4 --warmup 0 --json "$tmp/killed.json" >"$tmp/killed.out" 2>&1 &
 LG=$!
 pids+=("$LG")
-sleep 0.7
+wait_conns "$PORT" 4
 kill -KILL "$PID"
 wait "$PID" 2>/dev/null
 if wait "$LG"; then
@@ -300,7 +318,7 @@ else bad "server killed mid-run" "loadgen exited non-zero: $(cat "$tmp/killed.ou
 "$LOADGEN" --port "$HTTP" --path /plaintext -c 2 -d 30 --warmup 0 --json "$tmp/int.json" >"$tmp/int.out" 2>&1 &
 LG=$!
 pids+=("$LG")
-sleep 0.8
+wait_conns "$HTTP" 2
 kill -INT "$LG"
 if wait "$LG"; then
 	expect "SIGINT: a report of the shortened window" "$tmp/int.json" "0 < d['duration_s'] < 30 and d['requests'] > 0"
