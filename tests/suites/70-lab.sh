@@ -462,7 +462,7 @@ sed -n '/^## Part 3/,/^## Part 4/p' docs/lab.md | tr '\n' ' ' | grep -q -E '\(co
 # changes the sample: `make check MODEL=mymodel` on the iterative server gives the new one.)
 python3 tests/conformance/conformance.py --list >"$scratch/cases.list" 2>&1
 why=$(python3 - docs/lab.md "$scratch/cases.list" "$scratch"/check-*.out 2>&1 <<'END'
-import re, sys
+import difflib, re, sys
 doc, outputs = open(sys.argv[1]).read(), sys.argv[3:]
 sizes = {}
 for name in open(sys.argv[2]).read().split():
@@ -474,21 +474,24 @@ def norm(line):
     line = re.sub(r"within \d+ s", "within N s", line.strip())
     line = re.sub(r"\.c:\d+\)", ".c:N)", line)
     line = re.sub(r"full report in \S+/", "full report in DIR/", line)
-    race = re.search(r"in (\S+ \(\S+\)), against (\S+ \(\S+\))", line)
-    if race:   # which of the two accesses comes first depends on the threads' timing
+    race = re.search(r"in \S+ \((\S+)\), against \S+ \((\S+)\)", line)
+    if race:   # which two of the racing accesses TSan pairs (an increment against a
+               # decrement, or two decrements), and in which order, is the threads' timing
         a, b = sorted(race.groups())
-        line = line[:race.start()] + f"in {a}, against {b}" + line[race.end():]
+        line = line[:race.start()] + f"in F ({a}), against F ({b})" + line[race.end():]
     return line
 
 
-real = {norm(l) for f in outputs for l in open(f, errors="replace")}
+real = {norm(l): l.strip() for f in outputs for l in open(f, errors="replace")}
 problems = []
 shown = re.findall(r"^ {4,}((?:PASS|FAIL) [a-z-]+/.*)$", doc, re.M)
 if not shown:
     problems.append("no sample line of check output in docs/lab.md")
 for line in shown:
     if norm(line) not in real:
-        problems.append(f"docs/lab.md shows '{line[:110]}', which no check printed")
+        near = difflib.get_close_matches(norm(line), real, 1, 0)
+        problems.append(f"docs/lab.md shows '{line[:110]}', which no check printed"
+                        f" (the nearest: '{real[near[0]][:200] if near else ''}')")
 block = re.search(r"^ +by group:\n((?: +\S+ +\d+ of +\d+ passed\n)+) +(results: .*)\n +(.*)$",
                   doc, re.M)
 if not block:
