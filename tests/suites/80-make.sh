@@ -6,6 +6,11 @@
 set -u
 cd "$(dirname "$0")/../.."
 unset MAKEFLAGS MFLAGS MAKELEVEL   # our own make, not a sub-make of `make test`
+if [[ -n ${SAN:-} ]]; then   # make's own targets and help: the same whatever SAN is
+	echo "skip make: SAN=$SAN (the Makefile's help is the same; make test runs it)"
+	echo "0 passed, 0 failed"
+	exit 0
+fi
 pass=0 fail=0
 ok() { echo "PASS make/$1"; pass=$((pass + 1)); }
 bad() { echo "FAIL make/$1: $2"; fail=$((fail + 1)); }
