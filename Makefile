@@ -13,6 +13,7 @@
 ##   MODELS="a b"          only these models (default: all of them; see make print-models)
 ## make test               every test suite; the last line is "N passed, N failed" (SAN, MODELS too)
 ##   SUITE=PATTERN         only the suites of tests/suites/ whose name contains PATTERN
+##                         (SUITE="a b": those whose name contains a or b)
 ##   TEST_JOBS=N           how many suites run at once (default 4; 1: one after another)
 ##   LINK="rate=1gbit"     the network namespaces' links in the across-hosts test (SUITE=remote)
 ## make check MODEL=NAME   the conformance suite against servers/NAME.c, case by case, then a score

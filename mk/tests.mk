@@ -6,4 +6,4 @@ TEST_JOBS ?= 4
 
 .PHONY: test
 test: all
-	@BUILD=$(BUILD) BIN=$(BIN) MODELS="$(MODELS)" SAN="$(SAN)" CC="$(CC)" TEST_JOBS="$(TEST_JOBS)" tests/run.sh $(SUITE)
+	@BUILD=$(BUILD) BIN=$(BIN) MODELS="$(MODELS)" SAN="$(SAN)" CC="$(CC)" TEST_JOBS="$(TEST_JOBS)" tests/run.sh "$(SUITE)"

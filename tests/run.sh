@@ -2,14 +2,19 @@
 # Runs every test suite (tests/suites/*.sh) and sums their results.
 # Each suite prints its cases and ends with a line "N passed, N failed"; a suite that ends
 # otherwise (a crash, a missing tool) counts as one failure, so nothing fails silently.
-# Usage: tests/run.sh [SUITE-NAME-PATTERN]      (env: BUILD, BIN, MODELS, SAN, set by make;
-#                                                TEST_JOBS, how many suites run at once)
+# Usage: tests/run.sh ["PATTERN..."]   the suites whose name contains one of the words
+#                                      (env: BUILD, BIN, MODELS, SAN, set by make;
+#                                       TEST_JOBS, how many suites run at once)
 #
 # The suites spend most of their time waiting (for servers, time-outs, clients), not
 # computing, so TEST_JOBS of them (default 4) run at once. Each one's output is kept apart
 # and printed whole, in the order of their numbers, as soon as it and those before it have
 # ended: the log reads as if they had run one after another. Running them side by side is
 # also a test: every suite must pass on a loaded machine.
+#
+# The whole script is one block, read before it runs: a file changed under a run (a git
+# checkout, an edit) cannot change what the run does next.
+{
 set -u
 cd "$(dirname "$0")/.."
 pattern=${1:-}
@@ -27,7 +32,10 @@ fi
 suites=()
 for suite in tests/suites/*.sh; do
 	name=$(basename "$suite" .sh)
-	[[ -n $pattern && $name != *$pattern* ]] || suites+=("$suite")
+	[[ -z $pattern ]] && { suites+=("$suite"); continue; }
+	for word in $pattern; do
+		[[ $name == *"$word"* ]] && { suites+=("$suite"); break; }
+	done
 done
 # The longest suites start first, so that the run does not end waiting for one slow suite
 # started last: their seconds in the last run are kept in $times (a suite not timed yet
@@ -104,3 +112,5 @@ if [[ -d ${BUILD:-build} && -s $out/times ]]; then
 fi
 echo "${total_pass} passed, ${total_fail} failed"
 ((total_fail == 0))
+exit
+}
