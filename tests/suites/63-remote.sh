@@ -273,7 +273,8 @@ runner=$!
 killed=
 for _ in $(seq 600); do   # a generator on cli2, killed as a crash would
 	pid=$(for p in $(ip netns pids "$id-cli2"); do [[ $(ps -o comm= -p "$p") == loadgen ]] && echo "$p"; done)
-	if [[ -n $pid ]]; then kill -KILL $pid && killed=$pid; break; fi
+	# One seen may have ended before the kill (on a loaded machine, often): look again.
+	if [[ -n $pid ]] && kill -KILL $pid 2>/dev/null; then killed=$pid; break; fi
 	sleep 0.1
 done
 wait "$runner"
