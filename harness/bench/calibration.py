@@ -16,6 +16,7 @@ nothing (harness/calib.c), so that what is measured is the generator and the mac
 The runs are written to calibration.csv, with runs.csv's columns; read() gets them back, so
 the report and `make compare` recompute all of this from the files alone.
 """
+import json
 import os
 import statistics
 from dataclasses import dataclass, field
@@ -136,3 +137,45 @@ def read(results_dir):
     rows = results.read_runs(path)
     return Calibration([r for r in rows if r.point == "start"],
                        [r for r in rows if r.point == "end"])
+
+
+# The ceiling the efficiency scenario's rates are shares of is kept between the runs of one
+# machine: this VM's ceiling moved 2x between two consecutive quiet QUICK runs (105,333 and
+# 55,022 req/s), and with it every rate, and a server's CPU per request depends on the rate
+# (more requests per wake-up at a higher one): the two runs' figures did not compare. A run
+# whose own ceiling is within KEEP of the remembered one offers the same rates; one beyond it
+# (another machine, another CPU split, a real change) offers shares of its own, and is
+# remembered in turn. The file is beside the result sets (results/.ceiling.json); remove it to
+# start afresh.
+KEEP = (0.5, 1.5)
+MEMORY = ".ceiling.json"
+
+
+def rate_basis(measured, path, key, when):
+    """(the ceiling the rates are shares of, a line for env.txt saying where it comes from).
+    `measured`: this run's ceiling (None if not measured); `key`: the machine and CPU split."""
+    try:
+        with open(path) as f:
+            memory = json.load(f)
+    except (OSError, ValueError):
+        memory = {}
+    old = memory.get(key) if isinstance(memory, dict) else None
+    if not measured:
+        return None, "no ceiling measured: no efficiency rates"
+    if isinstance(old, dict) and old.get("ceiling") and \
+            KEEP[0] <= measured / old["ceiling"] <= KEEP[1]:
+        return old["ceiling"], (f"shares of {old['ceiling']:,.0f} req/s, the ceiling of "
+                                f"{old.get('when', '?')} on this machine (this run's "
+                                f"{measured:,.0f} is within {KEEP[0]:g}-{KEEP[1]:g}x of it: the "
+                                f"same rates, so runs compare; {os.path.basename(path)} "
+                                f"remembers it)")
+    memory = memory if isinstance(memory, dict) else {}
+    memory[key] = {"ceiling": measured, "when": when}
+    try:
+        with open(path, "w") as f:
+            json.dump(memory, f, indent=1)
+    except OSError:
+        pass
+    replaced = "" if not isinstance(old, dict) else \
+        f"; the remembered {old.get('ceiling', 0):,.0f} was more than {KEEP[1]:g}x away"
+    return measured, f"shares of {measured:,.0f} req/s, this run's ceiling{replaced}"

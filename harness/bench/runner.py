@@ -267,10 +267,11 @@ def _run(cfg, remote):
                           server_cpus=server_cpus, client_cpus=client_cpus,
                           duration=cfg.duration, warmup=cfg.warmup, max_conns=cfg.max_conns,
                           remote=remote, client_hosts=len(remote.clients) if remote else 1)
-    rows, status = _run_all(ctx, runs, prog)
+    rows, status, rates = _run_all(ctx, runs, prog)
 
     envinfo.write(os.path.join(out, "env.txt"),
                   env + calibration.read(out).env_lines() +
+                  ([("efficiency rates", rates)] if rates else []) +
                   [("runs", f"{len(rows)} of {measured} ({status})")])
     results.read_summary(out)
     verdicts.write(out)
@@ -320,18 +321,29 @@ def _take_charge(client_cpus):
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
-def _target_rate(step, rows, calibrated):
+def _target_rate(step, rows, ceiling):
     """The rate an open-loop point at a share offers: of the fastest model's capacity, or of
-    the generator's ceiling. Returns (rate, why there is none)."""
+    the generator's ceiling (`ceiling`, as rate_basis() chose it). Returns (rate, why there is
+    none)."""
     p = step.point
     if p.load_fraction:
         rate = _capacity(rows, step.scenario.name) * p.load_fraction
         return rate, "" if rate else "no capacity was measured to take a share of"
     if p.ceiling_fraction:
-        ceiling = calibration.Calibration(calibrated).ceiling()
         return ((ceiling or 0) * p.ceiling_fraction,
                 "" if ceiling else "no load generator ceiling was measured (calibration)")
     return 0.0, ""
+
+
+def _rate_basis(ctx, calibrated):
+    """The ceiling the efficiency rates are shares of (calibration.rate_basis), remembered
+    beside the result sets, per machine and CPU split."""
+    measured = calibration.Calibration(calibrated).ceiling()
+    key = (f"{platform.node() or 'host'} server CPUs {cpus.to_text(ctx.server_cpus)} "
+           f"client CPUs {cpus.to_text(ctx.client_cpus)}")
+    path = os.path.join(os.path.dirname(ctx.out_dir), calibration.MEMORY)
+    return calibration.rate_basis(measured, path, key,
+                                  time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()))
 
 
 def _run_all(ctx, runs, prog):
@@ -340,11 +352,13 @@ def _run_all(ctx, runs, prog):
     writer = results.RunsWriter(os.path.join(ctx.out_dir, "runs.csv"))
     calib_writer = results.RunsWriter(os.path.join(ctx.out_dir, calibration.FILE))
     rows, calibrated, status = [], [], "complete"
+    basis = None   # (ceiling, where it comes from), once the start calibration has run
     try:
         for i, step in enumerate(runs, 1):
             started = time.monotonic()
-            target, why_not = _target_rate(step, rows, [r for r in calibrated
-                                                        if r.point == "start"])
+            if basis is None and step.point.ceiling_fraction:
+                basis = _rate_basis(ctx, [r for r in calibrated if r.point == "start"])
+            target, why_not = _target_rate(step, rows, basis and basis[0])
             spec = execute.RunSpec(f"{i:03d}-{step.model}-{step.scenario.name}-"
                                    f"{_slug(step.point.label)}-r{step.rep}",
                                    step.scenario, step.point, step.model, step.rep, target)
@@ -363,7 +377,7 @@ def _run_all(ctx, runs, prog):
         writer.close()
         calib_writer.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    return rows, status
+    return rows, status, basis and basis[1]
 
 
 def _split(cfg):

@@ -673,6 +673,35 @@ class Rounds(unittest.TestCase):
 
 
 class Calibration(unittest.TestCase):
+    def test_rate_basis_keeps_a_machine_s_ceiling_between_runs(self):
+        import json
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, calibration.MEMORY)
+            # The first run offers shares of its own ceiling, and remembers it.
+            ceiling, note = calibration.rate_basis(105_000, path, "vm 0/1", "t1")
+            self.assertEqual(ceiling, 105_000)
+            self.assertIn("this run's ceiling", note)
+            # A run whose ceiling fell to 55,000 (this VM, minutes later) keeps the rates.
+            ceiling, note = calibration.rate_basis(55_000, path, "vm 0/1", "t2")
+            self.assertEqual(ceiling, 105_000)
+            self.assertIn("of t1", note)
+            # Another CPU split is another machine.
+            self.assertEqual(calibration.rate_basis(40_000, path, "vm 0-1/2", "t3")[0], 40_000)
+            # Beyond KEEP (more than 1.5x): its own, remembered from now on.
+            ceiling, note = calibration.rate_basis(200_000, path, "vm 0/1", "t4")
+            self.assertEqual(ceiling, 200_000)
+            self.assertIn("was more than", note)
+            with open(path) as f:
+                memory = json.load(f)
+            self.assertEqual(memory["vm 0/1"], {"ceiling": 200_000, "when": "t4"})
+            self.assertEqual(memory["vm 0-1/2"]["ceiling"], 40_000)
+            # Nothing measured: no rates, and the memory is left alone.
+            self.assertEqual(calibration.rate_basis(None, path, "vm 0/1", "t5")[0], None)
+            with open(path, "w") as f:
+                f.write("not json")
+            self.assertEqual(calibration.rate_basis(70_000, path, "vm 0/1", "t6")[0], 70_000)
+
     def test_ceiling_noise_and_drift(self):
         rows = calib_rows([100, 104, 98], [102, 99, 101])
         calib = calibration.Calibration([r for r in rows if r.point == "start"],
