@@ -488,8 +488,11 @@ void *worker_run(void *arg)
 
 	if (w->open_loop)
 		w->sched_due = due_time(w, w->conns[0].gid, 0);
-	for (unsigned i = 0; i < w->nconns; i++)
-		conn_kick(w, &w->conns[i], now);
+	/* Every connection is opened now, even by a thread that started after a very short run
+	 * had ended: the run asked for c connections, and counts those it got. (With --close and
+	 * --rate, a connection opens when its first request is due.) */
+	for (unsigned i = 0; i < w->nconns && !(w->open_loop && w->opt->close); i++)
+		conn_connect(w, &w->conns[i], now);
 	w->sweep_ns = now + sweep_every;
 
 	for (;;) {
