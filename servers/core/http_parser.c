@@ -46,8 +46,21 @@ static size_t target_len_of(const char *line, size_t len)
 	return first && last > first ? (size_t)(last - first - 1) : 0;
 }
 
+/* A request line longer than this (its CRLF aside) is refused before its end arrives: 414
+ * when it began with a method and a space, 400 otherwise. */
+static long request_line_too_long(const char *line)
+{
+	return memchr(line, ' ', REQUEST_LINE_SLACK) ? -414 : -400;
+}
+
+/*
+ * The verdict is a function of the bytes, never of how they arrived: a limit that the buffer
+ * can pass before the line's LF arrives is checked before anything the LF would reveal (its
+ * CR), so that a head sent whole and the same head sent a byte at a time get the same answer.
+ */
 long http_head_scan(const char *buf, size_t len, struct http_scan *scan)
 {
+	enum { MAX_REQUEST_LINE = HTTP_MAX_TARGET + REQUEST_LINE_SLACK };
 	size_t start = skip_leading_crlf(buf, len);
 	size_t line = scan->line > start ? scan->line : start;
 	size_t from = scan->searched > line ? scan->searched : line;
@@ -59,6 +72,10 @@ long http_head_scan(const char *buf, size_t len, struct http_scan *scan)
 		if (!lf)
 			break;
 		size_t lf_at = (size_t)(lf - buf);
+		if (line == start && lf_at - start > MAX_REQUEST_LINE)
+			return request_line_too_long(buf + start);
+		if (line > start && lf_at - start > HTTP_MAX_HEAD)
+			return -431;
 		if (lf_at == 0 || buf[lf_at - 1] != '\r')
 			return -400;
 		if (line == start && target_len_of(buf + line, lf_at - 1 - line) > HTTP_MAX_TARGET)
@@ -76,15 +93,10 @@ long http_head_scan(const char *buf, size_t len, struct http_scan *scan)
 	}
 	scan->line = line;
 	scan->searched = len;
-	if (line == start) {
-		/* Still in the request line: only a long target makes it this long. */
-		if (len - start > HTTP_MAX_TARGET + REQUEST_LINE_SLACK) {
-			const char *sp = memchr(buf + start, ' ', REQUEST_LINE_SLACK);
-			return sp ? -414 : -400;
-		}
-	} else if (len - start > HTTP_MAX_HEAD) {
+	if (line == start && len - start > MAX_REQUEST_LINE)
+		return request_line_too_long(buf + start);
+	if (line > start && len - start > HTTP_MAX_HEAD)
 		return -431;
-	}
 	return 0;
 }
 
