@@ -218,6 +218,8 @@ def verdict_blocks(found, calib):
     if not found:
         return []
     bounds = calib.bounds_text()
+    if calib.measured and calib.fixed_measured:
+        bounds += "; at a fixed rate (efficiency): " + calib.bounds_text(fixed=True)
     return [("h2", "Verdicts"),
             ("p", f"{len(clear)} of {len(found)} paired comparisons are clear: one model was "
                   "better in every round and by more than the noise bound. Noise bounds, "

@@ -70,8 +70,9 @@ class Facts:
     judge: verdicts.Lookup               # the paired verdicts
     calib: calibration.Calibration       # the noise bounds
 
-    def noise_text(self, metric):
-        return f"within noise (±{100 * self.calib.noise(metric):.0f} %)"
+    def noise_text(self, metric, scenario):
+        fixed = verdicts.at_fixed_rate(scenario)
+        return f"within noise (±{100 * self.calib.noise(metric, fixed):.0f} %)"
 
 
 def leader(facts, rows, metric, fmt, what, higher_is_better=True, where=""):
@@ -95,8 +96,8 @@ def leader(facts, rows, metric, fmt, what, higher_is_better=True, where=""):
     if not beaten:
         return _sentence(f"{where}no model was clearly ahead: "
                          f"{listing([f'{best_model} ({fmt(best)})'] + level)} "
-                         f"{facts.noise_text(metric)}{left_out}.")
-    tie = f", with {listing(level)} {facts.noise_text(metric)} of it" if level else ""
+                         f"{facts.noise_text(metric, scenario)}{left_out}.")
+    tie = f", with {listing(level)} {facts.noise_text(metric, scenario)} of it" if level else ""
     others = ", ".join(against(best, v, m, fmt, higher_is_better) for m, v in beaten)
     return _sentence(f"{where}{best_model} {what} ({fmt(best)}){tie}"
                      f"{':' if higher_is_better else ';'} {others}{left_out}.")

@@ -7,8 +7,8 @@ the verdict takes the ratio a/b in every round both have a valid run of, and giv
 - the median of those ratios (how much better or worse a is, "1.31×");
 - the rounds a won (k of R);
 - "clear" or "within noise (±X %)" by the benchmark's own rule (harness/bench/verdicts.py:
-  every round won, enough rounds, a median beyond the bound that calibration measured for
-  that figure, NOISE without one, widened to the ratios' spread).
+  enough rounds, every round won by more than the bound that calibration measured for
+  that figure, NOISE without one).
 
 The report states them for the pairs the suite is asked about most: green (the runtime
 modelled on Go's) against Go's net/http, and epoll against nginx (REFERENCE_PAIRS).
@@ -101,13 +101,14 @@ def points(runs):
     return list(dict.fromkeys((r.scenario, r.point) for r in runs))
 
 
-def pair_verdicts(runs, a, b, noise_of=lambda metric: NOISE):
-    """Every verdict of a against b, point by point, where both ran; noise_of(metric name) is
-    the bound for a figure (Calibration.noise)."""
+def pair_verdicts(runs, a, b, noise_of=lambda metric, fixed_rate: NOISE):
+    """Every verdict of a against b, point by point, where both ran; noise_of(metric name,
+    whether its scenario runs at a fixed rate) is the bound for a figure (Calibration.noise)."""
     out = []
     for scenario, point in points(runs):
         for metric in metrics_for(scenario, point):
-            v = paired(runs, a, b, scenario, point, metric, noise_of(metric.name))
+            v = paired(runs, a, b, scenario, point, metric,
+                       noise_of(metric.name, rule.at_fixed_rate(scenario)))
             if v:
                 out.append(v)
     return out

@@ -118,8 +118,8 @@ def _calibration(phase, calibrate):
     if not calibrate:
         return []
     s = calibration.scenario(phase)
-    return [Step(s, s.points[0], i, calibration.TARGET, calibration.RUNS, calibration=True)
-            for i in range(1, calibration.RUNS + 1)]
+    return [Step(s, p, i, calibration.TARGET, calibration.RUNS, calibration=True)
+            for p in s.points for i in range(1, calibration.RUNS + 1)]
 
 
 def plan(cfg, chosen, calibrate=True):

@@ -8,17 +8,15 @@ For each point, each headline metric and each pair of models:
   the model that is better over the rounds ("1.8" means 1.8 times better: more requests per
   second, or a 1.8 times lower p99 or CPU time per request);
 - the median of those ratios, and in how many rounds the better one was better;
-- **clear** when the better one was better in every round (at least MIN_ROUNDS, 3 for a p99
-  (MIN_ROUNDS_OF), and every
-  round of the point had both valid) and the median ratio is beyond 1 + the noise bound;
-  otherwise **within noise**. The bound is the larger of the noise that calibration measured
-  for that metric on this machine and the spread of the per-round ratios themselves
-  ((max - min) / median): a pair whose ratio was 1.14 in one round and 1.02 in the other has
-  shown no 1.08x difference, however steady the calibration target was. (Two QUICK runs
-  contradicted each other on exactly such a p99: calibration's p99, at saturation, barely
-  moves, while a model's p99 at 10 % load moves by 10 % from round to round.) The spread of
-  the ratios, not of each model's figures, so that a drift of the machine between rounds,
-  which falls on both models of a round alike, does not count.
+- **clear** when the better one was better by more than the noise bound in every round (at
+  least MIN_ROUNDS rounds, 3 for a p99 (MIN_ROUNDS_OF), and every round of the point had both
+  valid); otherwise **within noise**. The bound is the noise that calibration measured for
+  that metric on this machine (by its runs at a fixed rate, for a scenario that runs at one).
+  Every round, not the median: with two rounds the median is the mean of two ratios, and one
+  large one carried a small one over the bound. thread against pool at 10 %: ratios 1.07
+  and 1.25 made a clear 1.16x in one QUICK run, and the next run called pool clearly better;
+  with each round held to the bound, neither was clear, and no two consecutive runs of the
+  four compared contradicted each other.
 
 findings.csv has one line per comparison; the report's sentences use only clear ones.
 """
@@ -73,16 +71,9 @@ def _better_ratio(a, b, higher_is_better):
     return a / b if higher_is_better else b / a
 
 
-def spread(values):
-    """(max - min) / median; 0 for fewer than two values."""
-    if len(values) < 2:
-        return 0.0
-    return (max(values) - min(values)) / statistics.median(values)
-
-
 def compare(by_round, a, b, metric, rounds, noise):
     """The Finding for models a and b from {round: {model: value}}, or None when no round
-    has both. noise: calibration's bound, widened to the spread of the ratios."""
+    has both. noise: calibration's bound, as a share."""
     higher = HIGHER_IS_BETTER[metric]
     ratios = [_better_ratio(vals[a], vals[b], higher) for vals in by_round.values()
               if vals.get(a) and vals.get(b)]
@@ -91,16 +82,18 @@ def compare(by_round, a, b, metric, rounds, noise):
     median = statistics.median(ratios)
     if median < 1:
         a, b, median, ratios = b, a, 1 / median, [1 / r for r in ratios]
-    noise = max(noise, spread(ratios))
     won = sum(1 for r in ratios if r > 1)
+    beyond = sum(1 for r in ratios if r > 1 + noise)
     need = MIN_ROUNDS_OF.get(metric, MIN_ROUNDS)
-    clear = rounds >= need and won == rounds and median > 1 + noise
+    clear = rounds >= need and beyond == rounds
     return Finding("", "", metric, a, b, median, won, rounds, noise, clear)
 
 
-def judge(runs, calib, metrics_of):
+def judge(runs, calib, metrics_of, fixed_rate=None):
     """Findings for every point of `runs` (results.Row), every metric that `metrics_of`
-    (scenario name -> metric names) names, every pair of models, in the runs' order."""
+    (scenario name -> metric names) names, every pair of models, in the runs' order.
+    `fixed_rate` (scenario name -> bool): whether its noise bounds are those at a fixed rate."""
+    fixed_rate = fixed_rate or at_fixed_rate
     points = {}
     for r in runs:
         points.setdefault((r.scenario, r.point), []).append(r)
@@ -115,7 +108,8 @@ def judge(runs, calib, metrics_of):
                 by_round.setdefault(r.rep, {})[r.model] = value
             for i, a in enumerate(models):
                 for b in models[i + 1:]:
-                    f = compare(by_round, a, b, metric, rounds, calib.noise(metric))
+                    f = compare(by_round, a, b, metric, rounds,
+                                calib.noise(metric, fixed_rate(scenario)))
                     if f:
                         found.append(dataclasses.replace(f, scenario=scenario, point=point))
     return found
@@ -125,6 +119,12 @@ def metrics_of(scenario):
     from . import scenarios
     make = scenarios.ALL.get(scenario)
     return make("full").metrics if make else ()
+
+
+def at_fixed_rate(scenario):
+    from . import scenarios
+    make = scenarios.ALL.get(scenario)
+    return bool(make and make("full").fixed_rate)
 
 
 def for_results(results_dir):

@@ -620,7 +620,11 @@ class Rounds(unittest.TestCase):
         chosen = scenarios.build(["http"], "quick", conns=[1, 10])
         steps = runner.plan(cfg, chosen)
         calibration_runs = [s for s in steps if s.calibration]
-        self.assertEqual(len(calibration_runs), 2 * calibration.RUNS)
+        # at the start and at the end: at saturation (the ceiling), then at a fixed rate
+        self.assertEqual(len(calibration_runs), 4 * calibration.RUNS)
+        self.assertEqual([(s.point.label, s.point.ceiling_fraction) for s in steps[:4]],
+                         [("start", 0)] * 3 + [("start at 25%", calibration.RATE)])
+        self.assertEqual(steps[-1].point.label, "end at 25%")
         self.assertTrue(steps[0].calibration and steps[-1].calibration)
         runs = [s for s in steps if not s.calibration]
         self.assertEqual(len(runs), 2 * 3 * 2)
@@ -734,6 +738,40 @@ class Calibration(unittest.TestCase):
             self.assertIn("**Noisy machine**: the load generator's ceiling moved by 20 %",
                           blocks[0][1])
 
+    def test_fixed_rate_figures_get_the_noise_of_the_fixed_rate_runs(self):
+        # At saturation the target's CPU per request followed a ceiling that moved by 30 %;
+        # at a fixed rate it stayed within 3 %. A pair 1.25x apart in every round of the
+        # efficiency scenario is clear against the latter, not against the former.
+        fixed = [Row(run=f"f{i}", rep=i, model="calib", scenario="calibration",
+                     point=calibration.fixed_label(phase), conns=100, valid=True,
+                     target_rate=25, req_per_s=25, lat_p99_us=900, server_csw_per_req=0.5,
+                     server_cpu_us_per_req=cpu, window_cpu_us_per_req=cpu)
+                 for i, (phase, cpu) in enumerate((("start", 20), ("start", 20.6),
+                                                   ("end", 20.2)), 1)]
+        with tempfile.TemporaryDirectory() as d:
+            w = results.RunsWriter(os.path.join(d, calibration.FILE))
+            for r in calib_rows([100, 130, 110], [104, 120, 100]) + fixed:
+                w.write(r)
+            w.close()
+            calib = calibration.read(d)
+        self.assertEqual(len(calib.fixed), 3)
+        self.assertAlmostEqual(calib.noise("window_cpu_us_per_req"), 30 / 107)
+        self.assertAlmostEqual(calib.noise("window_cpu_us_per_req", fixed=True), 0.6 / 20.2)
+        line = dict(calib.env_lines())["noise bound at a fixed rate"]
+        self.assertIn("CPU/req in the window ±3.0 %", line)
+        self.assertTrue(line.endswith("(3 runs at 25 req/s)"), line)
+        runs = [run_row(m, rep, scenario=scenario, window_cpu_us_per_req=v)
+                for scenario in ("efficiency", "http") for rep in (1, 2, 3)
+                for m, v in (("a", 10), ("b", 12.5))]
+        found = verdicts.judge(runs, calib, lambda s: ("window_cpu_us_per_req",))
+        self.assertEqual([(f.scenario, f.verdict) for f in found],
+                         [("efficiency", "clear"), ("http", "within-noise")])
+        # A result set from before the runs at a fixed rate: the bounds at saturation.
+        old = calibration.Calibration(calib.start, calib.end)
+        self.assertEqual(old.noise("window_cpu_us_per_req", fixed=True),
+                         old.noise("window_cpu_us_per_req"))
+        self.assertNotIn("noise bound at a fixed rate", dict(old.env_lines()))
+
     def test_without_calibration_a_bound_is_assumed_and_said(self):
         calib = calibration.Calibration()
         self.assertEqual(calib.noise("req_per_s"), calibration.UNMEASURED)
@@ -773,14 +811,18 @@ class Verdicts(unittest.TestCase):
         f = self.judge([10, 10, 10], [10.2, 10.2, 10.2])    # 2 % in every round; noise 3 %
         self.assertEqual((f.better, f.rounds_won, f.verdict), ("a", 3, "within-noise"))
 
-    def test_ratios_that_scatter_more_than_they_differ_are_within_noise(self):
-        # better in every round, by 1.14 and 1.02: a median of 1.08 beyond calibration's 3 %,
-        # but inside the ratios' own spread of 11 % (two QUICK runs contradicted so on a p99)
-        runs = [run_row("a", rep, window_cpu_us_per_req=v) for rep, v in ((1, 100), (2, 100))]
-        runs += [run_row("b", rep, window_cpu_us_per_req=v) for rep, v in ((1, 114), (2, 102))]
-        f, = verdicts.judge(runs, self.NOISE, lambda s: ("window_cpu_us_per_req",))
-        self.assertEqual((f.better, f.rounds_won, f.verdict), ("a", 2, "within-noise"))
-        self.assertAlmostEqual(f.noise, 0.12 / 1.08)
+    def test_every_round_must_be_beyond_the_bound(self):
+        def verdict(b_rounds):
+            runs = [run_row("a", rep, window_cpu_us_per_req=100) for rep in (1, 2)]
+            runs += [run_row("b", rep, window_cpu_us_per_req=v) for rep, v in b_rounds]
+            f, = verdicts.judge(runs, self.NOISE, lambda s: ("window_cpu_us_per_req",))
+            self.assertAlmostEqual(f.noise, 3 / 101)   # calibration's bound, as it is
+            return (f.better, f.rounds_won, f.verdict)
+        # better in both rounds, by 1.14 and 1.02: a median of 1.08 beyond calibration's 3 %,
+        # but one round within it (two QUICK runs contradicted each other on such pairs)
+        self.assertEqual(verdict(((1, 114), (2, 102))), ("a", 2, "within-noise"))
+        # 1.05 and 1.40: both beyond 3 %, however far apart the two ratios are
+        self.assertEqual(verdict(((1, 105), (2, 140))), ("a", 2, "clear"))
 
     def test_a_p99_needs_three_rounds(self):
         def p99(rounds):

@@ -117,11 +117,13 @@ PY
 check "rounds-rotate" "$why" test -z "$why"
 check "progress-rounds" "no 'round 2/2' in the progress lines" grep -q "round 2/2  " "$tmp/r1.log"
 
-# The calibration: 3 runs at the start and 3 at the end, and its lines in env.txt.
+# The calibration: 3 runs at the start and 3 at the end, each time at saturation and then
+# at a fixed rate, and its lines in env.txt.
 calibration=$(python3 -c 'import csv,sys; print(" ".join(r["model"] + ":" + r["point"] for r in csv.DictReader(open(sys.argv[1]))))' \
 	"$r1/calibration.csv" 2>&1)
 check "calibration-runs" "calibration.csv: $calibration" \
-	test "$calibration" = "calib:start calib:start calib:start calib:end calib:end calib:end"
+	test "$calibration" = "$(printf 'calib:%s ' start start start 'start at 25%' 'start at 25%' \
+		'start at 25%' end end end 'end at 25%' 'end at 25%' 'end at 25%' | sed 's/ $//')"
 for key in "calibration start" "calibration end" "noise bound"; do
 	check "env-$key" "env.txt has no '$key:' line" grep -q "^$key: " "$r1/env.txt"
 done
@@ -240,7 +242,7 @@ reason=$(python3 -c 'import csv,sys; r=next(csv.DictReader(open(sys.argv[1]))); 
 check "invalid-flagged" "verdict: $reason" grep -qE '^0 .*(held only|connections were established)' <<<"$reason"
 check "invalid-progress" "the progress line did not say INVALID" grep -q "INVALID: " "$tmp/r2.log"
 check "invalid-report" "report.md does not list the invalid run" \
-	grep -qE "^\| 004-${models[0]}-idle-c=30-r1 .*(held only|established)" "$r2/report.md"
+	grep -qE "^\| [0-9]+-${models[0]}-idle-c=30-r1 .*(held only|established)" "$r2/report.md"
 
 # --- select refuses connections past FD_SETSIZE: recorded, and the run goes on ---------------
 if [[ -x $BIN/select ]]; then
