@@ -61,6 +61,8 @@ struct green_config {
 	size_t stack_size;           /* per green thread, without its guard page; 0: the default */
 	unsigned max_threads;        /* 0: GREEN_MAX_THREADS_DEFAULT; at least workers */
 	bool no_monitor;             /* no monitor thread: a stuck worker stays stuck (experiments) */
+	bool no_membarrier;          /* as where membarrier() is refused: a fence on each side of a
+	                              * retake instead (sched.c: keep_worker), for tests */
 };
 
 /* Starts the runtime, runs main_fn(arg) as the first green thread and returns once every

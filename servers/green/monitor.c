@@ -8,8 +8,9 @@
  * returns to the scheduler, that thread becomes a spare, as after green_blocking().
  *
  * The cheap path stays cheap: a worker pays a store before it switches to a green thread and
- * an exchange after, on a counter of its own (m->tick, Go's schedtick), and a system call
- * that returns at once pays nothing. The monitor pays the rest: it looks every 20 us while it
+ * a store and a load after, on words of its own (m->tick, Go's schedtick, and m->retake), with
+ * no fence and no locked instruction: the monitor pays for the fence, with membarrier(), when
+ * it takes a worker (sched.c: keep_worker). A system call that returns at once pays nothing. The monitor pays the rest: it looks every 20 us while it
  * finds something to do, backs off, doubling its nap to 10 ms once 50 looks in a row found
  * nothing, and sleeps outright when no green thread runs, until a worker leaves its idle
  * state (monitor_wake). An idle server costs it no CPU at all.

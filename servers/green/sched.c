@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -68,7 +69,10 @@ struct worker {
 	unsigned ncache;
 	unsigned tick;
 	uint32_t rng;
-	uint64_t spawned;            /* green threads spawned here: their numbers, without a shared counter */
+	/* Green threads spawned and exited here, written only by the thread holding the worker:
+	 * the live count without a locked instruction (see all_exited), and the spawn count
+	 * numbers them. */
+	_Atomic uint64_t spawned, exited;
 	_Atomic uint32_t wake;       /* futex word: set to 1 to end an idle sleep */
 	struct worker *idle_next;    /* under sched.lock; also links sched.orphans */
 	bool idle;                   /* under sched.lock: on the idle list */
@@ -77,23 +81,25 @@ struct worker {
 /*
  * m->tick, what the monitor watches (monitor.c): a count of the green threads m has switched
  * to (in steps of TICK_STEP), and m's state in the low bits. Only m writes it, with plain
- * stores while it holds its worker on g0; the exceptions are the monitor's retake, a CAS from
- * the RUNNING value it saw long enough ago, and m's own hold (hold_worker) that makes the
- * retake's CAS fail while m touches its worker from a green thread.
+ * stores. The monitor takes m's worker only from a RUNNING tick that has not moved for long
+ * enough, and m->retake says how far it got: see keep_worker() and take_worker().
  */
 enum {
 	TICK_SCHED = 0,              /* on g0, or in green_blocking(): nothing to take */
 	TICK_RUNNING = 1,            /* a green thread runs: the monitor may take its worker */
 	TICK_HELD = 2,               /* a green thread touches its worker: wait */
-	TICK_RETAKEN = 3,            /* the monitor took the worker; m finds out on g0 */
 	TICK_STATE = 3,
 	TICK_STEP = 4,
 };
+
+/* m->retake: written by the monitor, and set back to NONE by m once it has seen TAKEN. */
+enum { RETAKE_NONE, RETAKE_DECIDING, RETAKE_TAKEN };
 
 struct m {
 	pthread_t thread;
 	unsigned id;                 /* in [0, max_threads): green_thread_id() */
 	_Atomic uint32_t tick;       /* see above */
+	_Atomic uint32_t retake;     /* RETAKE_*: see above */
 	uint32_t ticks;              /* m's own copy of the count */
 	pid_t tid;                   /* the kernel's id of the thread, for the monitor... */
 	clockid_t cpu_clock;         /* ...and its CPU time */
@@ -130,7 +136,10 @@ static struct {
 	struct worker *workers;
 	unsigned nworkers;
 	size_t stack_size;
-	_Atomic size_t live;                 /* green threads spawned and not yet exited */
+	/* Green threads spawned and exited by threads without a worker (the workers count their
+	 * own): see all_exited(). */
+	_Atomic uint64_t spawned_outside, exited_outside;
+	bool asymmetric;                     /* membarrier() works: see keep_worker() */
 	_Atomic bool stopping;
 	_Atomic bool running;
 } sched = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -138,6 +147,7 @@ static struct {
 static __thread struct m *tls_m;
 
 static void schedule(struct m *m);
+static void stop_all(void);
 
 /* ---- small helpers ---- */
 
@@ -290,6 +300,35 @@ static bool work_visible(void)
 	return false;
 }
 
+/* ---- counting green threads: the runtime stops when the last one has exited ---- */
+
+/* Adds one to a counter that only the caller writes: no locked instruction. Returns the old
+ * value. */
+static uint64_t count_up(_Atomic uint64_t *c)
+{
+	uint64_t v = atomic_load_explicit(c, memory_order_relaxed);
+	atomic_store_explicit(c, v + 1, memory_order_release);
+	return v;
+}
+
+/*
+ * True when every green thread spawned has exited. The exits are read before the spawns, and
+ * each green thread's spawn happened before its exit (and before the spawns it made), so an
+ * exit read has its spawn read too, and the sums are equal only if nothing is left: of a live
+ * green thread, its spawn or that of an ancestor still alive is read and its exit is not. The
+ * check runs where a worker finds nothing to do, which the last exit always leads to.
+ */
+static bool all_exited(void)
+{
+	uint64_t exited = atomic_load(&sched.exited_outside);
+	for (unsigned i = 0; i < sched.nworkers; i++)
+		exited += atomic_load_explicit(&sched.workers[i].exited, memory_order_acquire);
+	uint64_t spawned = atomic_load(&sched.spawned_outside);
+	for (unsigned i = 0; i < sched.nworkers; i++)
+		spawned += atomic_load_explicit(&sched.workers[i].spawned, memory_order_acquire);
+	return spawned == exited;
+}
+
 /* ---- waking idle workers ---- */
 
 /* Someone just made work runnable: make sure a worker will look at it. mine: the worker the
@@ -367,6 +406,10 @@ static struct green *poll_ready(void)
  */
 static struct green *idle(struct worker *w, uint64_t now)
 {
+	if (all_exited()) {
+		stop_all();
+		return NULL;
+	}
 	if (!atomic_exchange(&sched.polling, 1)) {
 		if (work_visible() || atomic_load(&sched.stopping)) {
 			atomic_store(&sched.polling, 0);
@@ -517,8 +560,6 @@ static void green_main(void *arg)
 	die("exited green thread #%llu resumed", (unsigned long long)g->id);
 }
 
-static void stop_all(void);
-
 static void finish_exit(struct worker *w, struct green *g)
 {
 	fiber_destroy(&g->fiber);
@@ -529,25 +570,70 @@ static void finish_exit(struct worker *w, struct green *g)
 		green_unmap(g);
 	else
 		cache_put(w, g);
-	if (atomic_fetch_sub(&sched.live, 1) == 1)
-		stop_all();
+	if (w)
+		count_up(&w->exited);
+	else if (atomic_fetch_add(&sched.exited_outside, 1), all_exited())
+		stop_all();              /* no worker here to find nothing to do */
 }
 
 static uint64_t sleep_fire(struct timer *t, uint64_t now);
 
 /*
+ * Who holds m's worker: m, or the monitor that takes it away (retake). Dekker's pattern: m
+ * stores its tick, then reads m->retake; the monitor stores m->retake, then reads the tick
+ * (take_worker). Each needs a full fence between its store and its load, or both could read
+ * the old values. A fence, or a locked instruction, on every switch is the cost this avoids:
+ * the monitor's membarrier() runs a full fence on every CPU that runs one of our threads,
+ * which is as good as m having run one itself, so m's side is a compiler barrier only (an
+ * asymmetric fence). Where membarrier() is refused, both sides are sequentially consistent.
+ *
+ * keep_worker() stores m's new tick (no longer RUNNING) and says whether m still holds its
+ * worker. A retake in progress is decided within a few instructions of the monitor's: wait.
+ */
+static bool keep_worker(struct m *m, uint32_t tick)
+{
+	uint32_t r;
+	if (sched.asymmetric) {
+		atomic_store_explicit(&m->tick, tick, memory_order_release);
+		atomic_signal_fence(memory_order_seq_cst);
+		r = atomic_load_explicit(&m->retake, memory_order_acquire);
+	} else {
+		atomic_store(&m->tick, tick);
+		r = atomic_load(&m->retake);
+	}
+	while (r == RETAKE_DECIDING) {
+		sched_yield();
+		r = atomic_load_explicit(&m->retake, memory_order_acquire);
+	}
+	return r == RETAKE_NONE;
+}
+
+/* The monitor's side: takes m's worker if m's tick still reads `seen`. */
+static struct worker *take_worker(struct m *m, uint32_t seen)
+{
+	atomic_store(&m->retake, RETAKE_DECIDING);
+	if (sched.asymmetric && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) < 0)
+		die("membarrier: %s", strerror(errno));
+	if (atomic_load(&m->tick) != seen) {
+		atomic_store_explicit(&m->retake, RETAKE_NONE, memory_order_release);
+		return NULL;             /* it moved on, or holds its worker: look again later */
+	}
+	/* m cannot change it now: it waits for the decision. */
+	struct worker *w = m->w;
+	atomic_store_explicit(&m->retake, RETAKE_TAKEN, memory_order_release);
+	return w;
+}
+
+/*
  * The worker of the calling thread, held: until put_worker(), the monitor cannot hand it to
- * another thread. On g0 a worker is never taken, so there is nothing to hold; on a green
- * thread, one CAS on m->tick. NULL when m has no worker, or the monitor took it: then the
- * caller uses the global queue and cache.
+ * another thread. On g0 a worker is never taken, so there is nothing to hold. NULL when m has
+ * no worker, or the monitor took it: then the caller uses the global queue and cache.
  */
 static struct worker *hold_worker(struct m *m)
 {
 	if (!m || !m->g)
 		return m ? m->w : NULL;
-	uint32_t t = atomic_load_explicit(&m->tick, memory_order_relaxed);
-	if ((t & TICK_STATE) != TICK_RUNNING ||
-	    !atomic_compare_exchange_strong(&m->tick, &t, (t & ~TICK_STATE) | TICK_HELD))
+	if (!m->w || !keep_worker(m, m->ticks | TICK_HELD))
 		return NULL;
 	return m->w;
 }
@@ -574,7 +660,7 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 	g->next = NULL;
 	g->fn = fn;
 	g->arg = arg;
-	g->id = w ? w->spawned++ * sched.nworkers + w->id + 1 : 0;
+	g->id = w ? count_up(&w->spawned) * sched.nworkers + w->id + 1 : 0;
 	g->name = NULL;
 	g->sleep_timer = (struct timer){ .fire = sleep_fire };
 	/* g is nobody else's until put_runnable() publishes it (a release, or the queue's lock):
@@ -583,7 +669,8 @@ struct green *green_spawn(void (*fn)(void *), void *arg)
 	g->unmap_on_exit = false;
 	fiber_create(&g->fiber, lo, (size_t)((char *)g - lo), green_main, g);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	atomic_fetch_add(&sched.live, 1);
+	if (!w)
+		atomic_fetch_add(&sched.spawned_outside, 1);
 	put_runnable(w, g);
 	wakep(w);
 	put_worker(m, w);
@@ -622,19 +709,22 @@ void green_yield(void)
 static void execute(struct m *m, struct green *g)
 {
 	for (;;) {
-		int expect = G_RUNNABLE;
-		if (!atomic_compare_exchange_strong(&g->status, &expect, G_RUNNING))
+		/* No CAS: g came out of a run queue, which hands it over with an acquire, and only
+		 * make_runnable()'s CAS puts a green thread in one. The check catches a bug. */
+		int was = atomic_load_explicit(&g->status, memory_order_relaxed);
+		if (was != G_RUNNABLE)
 			die("green thread #%llu scheduled while not runnable (status %d)",
-			    (unsigned long long)g->id, expect);
+			    (unsigned long long)g->id, was);
+		atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 		m->g = g;
 		m->ticks += TICK_STEP;
 		atomic_store_explicit(&m->tick, m->ticks | TICK_RUNNING, memory_order_release);
 		fiber_switch(&m->g0, &g->fiber, false);
 		m->g = NULL;
-		/* An exchange, not a store: the monitor may have taken the worker meanwhile. */
-		uint32_t was = atomic_exchange(&m->tick, m->ticks | TICK_SCHED);
-		if ((was & TICK_STATE) == TICK_RETAKEN)
+		if (!keep_worker(m, m->ticks | TICK_SCHED)) {
 			m->w = NULL;         /* another thread runs it now; m becomes a spare */
+			atomic_store_explicit(&m->retake, RETAKE_NONE, memory_order_release);
+		}
 		enum after after = m->after;
 		m->after = AFTER_NONE;
 		switch (after) {
@@ -866,6 +956,8 @@ static bool worker_needed(void)
 static bool retake(struct m *m, uint64_t now, bool *moved)
 {
 	uint32_t t = atomic_load_explicit(&m->tick, memory_order_acquire);
+	if (atomic_load_explicit(&m->retake, memory_order_acquire) != RETAKE_NONE)
+		return false;            /* taken already; m has not come back to find out */
 	if (t != m->seen_tick) {
 		*moved = true;
 		m->seen_tick = t;
@@ -883,10 +975,9 @@ static bool retake(struct m *m, uint64_t now, bool *moved)
 	bool computing = cpu >= RETAKE_RUNNING_NS;
 	if (!(blocked || computing) || !worker_needed())
 		return false;
-	/* Read before the CAS: m changes it only after changing its tick, which fails the CAS. */
-	struct worker *w = m->w;
-	if (!atomic_compare_exchange_strong(&m->tick, &t, (t & ~TICK_STATE) | TICK_RETAKEN))
-		return false;            /* it moved on, or holds its worker: look again later */
+	struct worker *w = take_worker(m, t);
+	if (!w)
+		return false;
 	handoff_or_orphan(w);
 	return true;
 }
@@ -1061,7 +1152,10 @@ int green_run(const struct green_config *cfg, void (*main_fn)(void *), void *arg
 		sched.stack_size = GREEN_STACK_MIN;
 	atomic_store(&sched.stopping, false);
 	atomic_store(&sched.polling, 0);
-	atomic_store(&sched.live, 0);
+	atomic_store(&sched.spawned_outside, 0);
+	atomic_store(&sched.exited_outside, 0);
+	sched.asymmetric = !(cfg && cfg->no_membarrier) &&
+	                   syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 	timers_init();
 	sched.workers = calloc(sched.nworkers, sizeof *sched.workers);
 	if (!sched.workers || netpoll_init() < 0) {

@@ -68,10 +68,12 @@ static void *nop_thread(void *arg)
 }
 
 static bool monitor_off;         /* the next run()s without the runtime's monitor thread */
+static bool membarrier_off;      /* ...or with the retake's fallback fences */
 
 static bool run(unsigned workers, void (*fn)(void *), void *arg)
 {
-	struct green_config cfg = { .workers = workers, .no_monitor = monitor_off };
+	struct green_config cfg = { .workers = workers, .no_monitor = monitor_off,
+	                            .no_membarrier = membarrier_off };
 	pthread_t t;
 	/* TSan starts its background thread with the first pthread_create: have it now. */
 	if (pthread_create(&t, NULL, nop_thread, NULL) == 0)
@@ -602,6 +604,79 @@ static bool long_computation_stalls_without_monitor(void)
 	return stuck_case(true, false);
 }
 
+static bool unwrapped_blocking_retaken_with_fences(void)
+{
+	membarrier_off = true;
+	bool ok = stuck_case(false, true);
+	membarrier_off = false;
+	return ok;
+}
+
+/*
+ * The retake against the switch: green threads on the only worker sleep for a tenth of a
+ * millisecond unwrapped (long enough for the monitor to start taking the worker), then spawn
+ * and yield, so that a thread coming back to its scheduler, or holding its worker to spawn,
+ * often meets the monitor in the middle of a retake. A worker owned twice, or lost, shows as
+ * a crash ("scheduled while not runnable"), a hang, or a child that never ran.
+ */
+enum { NAPPERS = 4 };
+static unsigned nap_rounds;
+static _Atomic unsigned children_ran, moves;
+
+static void child(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&children_ran, 1);
+}
+
+static void napper(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < nap_rounds; i++) {
+		struct timespec ts = { 0, 100000 };
+		unsigned before = green_thread_id();
+		nanosleep(&ts, NULL);
+		if (!green_spawn(child, NULL))
+			return;
+		green_yield();
+		if (green_thread_id() != before)
+			atomic_fetch_add(&moves, 1);   /* the worker went on without it */
+	}
+}
+
+static void nappers_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NAPPERS; i++)
+		green_spawn(napper, NULL);
+}
+
+static bool retake_races_switch(bool fences)
+{
+	nap_rounds = scaled(1000);
+	atomic_store(&children_ran, 0);
+	atomic_store(&moves, 0);
+	membarrier_off = fences;
+	bool ran = run(1, nappers_main, NULL);
+	membarrier_off = false;
+	EXPECT(ran, "the runtime to run");
+	unsigned want = NAPPERS * nap_rounds, got = atomic_load(&children_ran);
+	EXPECT(got == want, "every child spawned to run once: %u of %u did", got, want);
+	printf("  (%u of %u naps ended on another OS thread, their worker retaken: "
+	       "information)\n", atomic_load(&moves), want);
+	return true;
+}
+
+static bool retake_races_switch_membarrier(void)
+{
+	return retake_races_switch(false);
+}
+
+static bool retake_races_switch_fences(void)
+{
+	return retake_races_switch(true);
+}
+
 /* ---- the monitor costs nothing while nothing runs ----
  * The monitor naps, backs off to 10 ms naps, and sleeps outright once no green thread runs.
  * With the only green thread in a blocking call (its worker idle in the poller), it must sleep
@@ -953,6 +1028,9 @@ int main(int argc, char **argv)
 		{ "unwrapped-blocking-call-retaken", unwrapped_blocking_retaken },
 		{ "unwrapped-blocking-call-stalls-without-monitor",
 		  unwrapped_blocking_stalls_without_monitor },
+		{ "unwrapped-blocking-call-retaken-with-fences", unwrapped_blocking_retaken_with_fences },
+		{ "retake-races-switch-membarrier", retake_races_switch_membarrier },
+		{ "retake-races-switch-fences", retake_races_switch_fences },
 		{ "long-computation-retaken", long_computation_retaken },
 		{ "long-computation-stalls-without-monitor", long_computation_stalls_without_monitor },
 		{ "monitor-sleeps-when-idle", monitor_sleeps_when_idle },
