@@ -472,7 +472,16 @@ static _Atomic unsigned ticks_during_block;
 static _Atomic bool block_over;
 
 static _Atomic uint64_t longest_stall_ns;
-static bool spin_instead;        /* blocker_main computes for 200 ms instead of sleeping */
+static bool spin_instead;        /* blocker_main computes for spin_ms() instead of sleeping */
+
+/* 200 ms of CPU time, or GREEN_TEST_SPIN_MS: under Valgrind, which runs one thread at a time,
+ * the monitor's retake comes some 130 ms into the computation, and a loaded machine left the
+ * ticker no time after it. */
+static unsigned spin_ms(void)
+{
+	const char *s = getenv("GREEN_TEST_SPIN_MS");
+	return s && atoi(s) > 0 ? (unsigned)atoi(s) : 200;
+}
 
 static void real_sleep(void *arg)
 {
@@ -523,7 +532,7 @@ static void blocker_main(void *arg)
 	if (wrapped)
 		green_blocking(real_sleep, (void *)(uintptr_t)300);
 	else if (spin_instead)
-		spin(200);
+		spin(spin_ms());
 	else
 		real_sleep((void *)(uintptr_t)300);
 	atomic_store(&block_over, true);
@@ -565,7 +574,9 @@ static bool blocking_call_workers2(void)
  */
 static bool stuck_case(bool spin, bool monitor)
 {
-	const char *what = spin ? "a 200 ms computation" : "an unwrapped 300 ms nanosleep";
+	char computation[64];
+	snprintf(computation, sizeof computation, "a %u ms computation", spin_ms());
+	const char *what = spin ? computation : "an unwrapped 300 ms nanosleep";
 	spin_instead = spin;
 	monitor_off = !monitor;
 	bool ran = blocking_case(1, false);

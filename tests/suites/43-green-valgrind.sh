@@ -16,6 +16,7 @@ if ! command -v valgrind >/dev/null; then
 	finish
 fi
 export GREEN_TEST_SCALE=0.02     # Valgrind runs one thread at a time, slowly
+export GREEN_TEST_SPIN_MS=1000   # the retake comes ~130 ms into a computation: leave time after it
 # --fair-sched=yes: Valgrind's default lock between threads is unfair, and a thread computing
 # without a blocking call can take it back every time it lets go, so the monitor thread never
 # ran during the 200 ms computation it must retake (long-computation-retaken failed 1 run in 3).
