@@ -139,6 +139,7 @@ static struct {
 	/* Green threads spawned and exited by threads without a worker (the workers count their
 	 * own): see all_exited(). */
 	_Atomic uint64_t spawned_outside, exited_outside;
+	_Atomic uint64_t exit_check;         /* the fence of all_exited(): its value means nothing */
 	bool asymmetric;                     /* membarrier() works: see keep_worker() */
 	_Atomic bool stopping;
 	_Atomic bool running;
@@ -317,9 +318,17 @@ static uint64_t count_up(_Atomic uint64_t *c)
  * exit read has its spawn read too, and the sums are equal only if nothing is left: of a live
  * green thread, its spawn or that of an ancestor still alive is read and its exit is not. The
  * check runs where a worker finds nothing to do, which the last exit always leads to.
+ *
+ * Two last exits at once, on two threads, are the store-buffer pattern: each stores its own
+ * count and then reads the other's, and without a full fence between the two both could read
+ * the other's old count, both go to sleep and the runtime never stops. Every caller goes
+ * through one read-modify-write on the same word first, so the later of the two sees the
+ * earlier's exit. (An RMW, not atomic_thread_fence(), which ThreadSanitizer cannot follow;
+ * it costs a locked instruction per idle spell, not per exit.)
  */
 static bool all_exited(void)
 {
+	atomic_fetch_add(&sched.exit_check, 1);
 	uint64_t exited = atomic_load(&sched.exited_outside);
 	for (unsigned i = 0; i < sched.nworkers; i++)
 		exited += atomic_load_explicit(&sched.workers[i].exited, memory_order_acquire);
@@ -618,7 +627,8 @@ static struct worker *take_worker(struct m *m, uint32_t seen)
 		atomic_store_explicit(&m->retake, RETAKE_NONE, memory_order_release);
 		return NULL;             /* it moved on, or holds its worker: look again later */
 	}
-	/* m cannot change it now: it waits for the decision. */
+	/* m cannot change it now: the fence above ordered our DECIDING before any tick m stores
+	 * next, so its keep_worker() reads DECIDING and waits for the decision. */
 	struct worker *w = m->w;
 	atomic_store_explicit(&m->retake, RETAKE_TAKEN, memory_order_release);
 	return w;
@@ -1079,7 +1089,8 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-/* The last green thread exited: every thread leaves its scheduler loop. */
+/* The last green thread exited: every thread leaves its scheduler loop. Two threads may both
+ * see it and call this at once: the second finds the lists empty. */
 static void stop_all(void)
 {
 	atomic_store(&sched.stopping, true);

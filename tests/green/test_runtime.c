@@ -688,6 +688,40 @@ static bool retake_races_switch_fences(void)
 	return retake_races_switch(true);
 }
 
+/* ---- the stop: two last exits at once ---- */
+
+static _Atomic unsigned at_gate;
+
+/* Both children wait here until both run, each on its own worker if the other stole it, so
+ * that they exit together: the runtime must still see that nothing is left and stop. On x86
+ * the locked instructions on the way from an exit to idle() hide a missing fence in
+ * all_exited(); a weaker machine, or a leaner path to idle(), would hang here. */
+static void exit_together(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&at_gate, 1);
+	while (atomic_load(&at_gate) < 2)
+		green_yield();
+}
+
+static void two_exits_main(void *arg)
+{
+	(void)arg;
+	green_spawn(exit_together, NULL);
+	green_spawn(exit_together, NULL);
+}
+
+static bool last_exits_race(void)
+{
+	unsigned runs = scaled(2000);
+	for (unsigned i = 0; i < runs; i++) {
+		atomic_store(&at_gate, 0);
+		/* a hang here is the failure: check.h's watchdog turns it into one */
+		EXPECT(run(2, two_exits_main, NULL), "run %u of %u to stop", i + 1, runs);
+	}
+	return true;
+}
+
 /* ---- the monitor costs nothing while nothing runs ----
  * The monitor naps, backs off to 10 ms naps, and sleeps outright once no green thread runs.
  * With the only green thread in a blocking call (its worker idle in the poller), it must sleep
@@ -1042,6 +1076,7 @@ int main(int argc, char **argv)
 		{ "unwrapped-blocking-call-retaken-with-fences", unwrapped_blocking_retaken_with_fences },
 		{ "retake-races-switch-membarrier", retake_races_switch_membarrier },
 		{ "retake-races-switch-fences", retake_races_switch_fences },
+		{ "last-exits-race-the-stop", last_exits_race },
 		{ "long-computation-retaken", long_computation_retaken },
 		{ "long-computation-stalls-without-monitor", long_computation_stalls_without_monitor },
 		{ "monitor-sleeps-when-idle", monitor_sleeps_when_idle },
