@@ -480,7 +480,8 @@ static bool spin_instead;        /* blocker_main computes for spin_ms() instead 
 static unsigned spin_ms(void)
 {
 	const char *s = getenv("GREEN_TEST_SPIN_MS");
-	return s && atoi(s) > 0 ? (unsigned)atoi(s) : 200;
+	int ms = s ? atoi(s) : 0;
+	return ms > 0 ? (unsigned)ms : 200;
 }
 
 static void real_sleep(void *arg)
