@@ -69,6 +69,20 @@ def step(what):
         raise Fail(f"{what}: {e}") from None
 
 
+def until_conclusive(ctx, attempt_once, attempts=3):
+    """Runs attempt_once() until it concludes, at most `attempts` times. It returns None when
+    the case passed and raises Fail when the server is at fault; it returns why its attempt
+    proves nothing when the client itself was late (a loaded machine's doing, not the
+    server's), which is noted, and the attempt runs again."""
+    for attempt in range(1, attempts + 1):
+        why = attempt_once()
+        if why is None:
+            return
+        ctx.note(f"attempt {attempt}: {why}")
+    raise Fail(f"inconclusive: {attempts} times the client itself was late (the machine is too "
+               f"loaded); last: {why}")
+
+
 class Context:
     """What a case runs with: the binary, its protocol, and the servers it started."""
 

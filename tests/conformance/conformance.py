@@ -89,7 +89,11 @@ def run_case(case, ctx, out=None):
             if srv.death_note():
                 died.append((srv, srv.death_note(), srv.death_note(quote_stderr=False)))
             elif reason is None and not srv.signalled:
-                wait_while_processes_end(srv)
+                # Busy, not stuck, while it still ends the processes the case left: under a
+                # sanitizer each of fork's 1000 children checks for leaks as it exits, more
+                # than a minute's work for two cores, and a fresh connection's child waits
+                # behind them. (Bounded: a spinning child is the next check's to catch.)
+                srv.wait_while_processes_end(10 * fixture.BOUND["io"])
                 reason = serves_again(srv)
     finally:
         for srv in ctx.servers:
@@ -105,23 +109,6 @@ def run_case(case, ctx, out=None):
             reason = join(reason, report)
         reason += f"; full report in {log}"
     return reason, time.monotonic() - started, ctx.notes
-
-
-def ending(srv):
-    """The server's descendants still running, stopped by a tracer, or not yet reaped."""
-    return sum(fixture.state(p) in ("R", "D", "t", "Z")
-               for p, _ in fixture.descendants(srv.proc.pid))
-
-
-def wait_while_processes_end(srv):
-    """A server still ending the processes a case left is busy, not stuck: under a sanitizer
-    each of fork's 1000 children checks for leaks as it exits, more than a minute's work for
-    two cores, and a fresh connection's child waits its turn behind them. Whether the server
-    still serves is judged once none of them runs (bounded: a spinning child is the next
-    check's to catch)."""
-    deadline = time.monotonic() + 10 * fixture.BOUND["io"]
-    while ending(srv) and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 def join(reason, more):

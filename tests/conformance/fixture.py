@@ -347,6 +347,14 @@ class Server:
     def descendants(self):
         return descendants(self.pid)
 
+    def wait_while_processes_end(self, bound):
+        """Waits, at most bound seconds, while a process below the server still runs, is
+        stopped by a tracer (a sanitizer's leak check) or is not yet reaped."""
+        deadline = time.monotonic() + bound
+        while (any(state(p) in ("R", "D", "t", "Z") for p, _ in self.descendants()) and
+               time.monotonic() < deadline):
+            time.sleep(0.2)
+
     def rss_kib(self):
         """Resident memory of the server and every process it forked."""
         return rss_kib(self.pid) + sum(rss_kib(p) for p, _ in self.descendants())
