@@ -7,8 +7,15 @@
  * publishes its WAIT, to see whether its deadline has passed, so the wrapper can act inside
  * that window (make epoll report an edge) and then say that time has jumped past the
  * deadline. Everything runs on one worker, so nothing else runs meanwhile.
+ *
+ * Other threads read the clock too: the monitor does, every few microseconds while a worker
+ * runs. The trap springs only on the thread that set it. Sprung by the monitor, it could
+ * ready nothing (the WAIT may have become the parked thread meanwhile, and the wake-up it
+ * collects is dropped) or write to a socket the case had already closed (an abort, seen
+ * under qemu, where the window is wide).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -23,6 +30,7 @@ static const uint64_t HOUR_NS = 3600ull * 1000000000u;
 
 static struct {
 	struct pd *pd;               /* the fd whose wait the trap is set in */
+	pthread_t owner;             /* the OS thread running the case: only it springs the trap */
 	int peer;                    /* the other end of its socketpair */
 	_Atomic bool armed, sprung;
 	_Atomic uint64_t skew;       /* added to the clock once the trap has sprung */
@@ -33,7 +41,8 @@ static struct {
 uint64_t __wrap_mono_ns(void)
 {
 	uint64_t now = __real_mono_ns() + atomic_load(&trap.skew);
-	if (!atomic_load(&trap.armed) || atomic_load(&trap.pd->slot[GREEN_IN]) != PD_WAIT)
+	if (!atomic_load(&trap.armed) || !pthread_equal(pthread_self(), trap.owner) ||
+	    atomic_load(&trap.pd->slot[GREEN_IN]) != PD_WAIT)
 		return now;
 	/* pd_wait() has published WAIT and asks whether its deadline has passed. Now data
 	 * arrives and a poller sees the edge, then the clock says: long past. */
@@ -66,6 +75,7 @@ static void edge_at_deadline_main(void *arg)
 	green_fd_timeout(pair[0], 1000);         /* registers it; every wait gets a deadline */
 	trap.pd = pd_acquire(pair[0]);
 	trap.peer = pair[1];
+	trap.owner = pthread_self();             /* one worker, no park before the wait: it stays */
 	atomic_store(&trap.armed, true);
 	ssize_t n = green_read(pair[0], &c, 1);  /* EAGAIN, then the wait the trap is set in */
 	atomic_store(&first_errno, n < 0 ? errno : 0);
