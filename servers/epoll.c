@@ -72,7 +72,7 @@ static unsigned readiness_of(uint32_t events)
 /* Events taken per epoll_wait(): more are simply reported next turn. */
 enum { EVENTS_PER_TURN = 256 };
 
-/* An epoll set watching the listening socket and the stop pipe: made before the start-up
+/* An epoll set watching the listening socket and the stop fd: made before the start-up
  * line, so that "listening" is true of every worker. Returns the fd, or -1. */
 static int epoll_set_for(const struct server *srv)
 {

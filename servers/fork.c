@@ -84,7 +84,7 @@ static void accept_one(struct server *srv, struct children *k)
 		server_refuse(srv, fd, "at --max-conns; refusing new connections");
 		return;
 	}
-	pid_t pid = server_fork();   /* the stop signals wait until the child can take them */
+	pid_t pid = fork();
 	if (pid == 0)
 		serve_in_child(srv, fd);
 	if (pid < 0) {

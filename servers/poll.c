@@ -24,7 +24,7 @@
 #include "loop.h"
 #include "server.h"
 
-/* The array poll() is handed, kept between turns: the listener, the stop pipe, then one
+/* The array poll() is handed, kept between turns: the listener, the stop fd, then one
  * entry per connection (c->slot), in no particular order. */
 enum { LISTEN_SLOT, STOP_SLOT, FIRST_CONN_SLOT };
 

@@ -75,7 +75,7 @@ static _Noreturn void work(struct pool *p, unsigned slot)
 
 static bool start_worker(struct pool *p, unsigned slot)
 {
-	pid_t pid = server_fork();
+	pid_t pid = fork();
 	if (pid == 0)
 		work(p, slot);
 	p->pids[slot] = pid > 0 ? pid : 0;

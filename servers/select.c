@@ -100,7 +100,7 @@ static int select_run(struct server *srv)
 	int rc = 0;   /* 1 if the loop itself failed, rather than being told to stop */
 	for (;;) {
 		/* The connections with the highest fds may have closed, or stopped waiting on their
-		 * sockets; the listener and the stop pipe stay in want_rd, so this ends. */
+		 * sockets; the listener and the stop fd stay in want_rd, so this ends. */
 		while (!FD_ISSET(s.max_fd, &s.want_rd) && !FD_ISSET(s.max_fd, &s.want_wr))
 			s.max_fd--;
 		int nfds = s.max_fd + 1;   /* select() takes the highest fd plus one */
@@ -133,7 +133,7 @@ static const struct model select_model = {
 	.max_workers = 1,
 	.help_notes = "select() watches fds below FD_SETSIZE (" XSTR(FD_SETSIZE) ") only. A connection with a\n"
 	              "higher fd is refused, so a few fewer than " XSTR(FD_SETSIZE) " are served at once: the\n"
-	              "server's own fds (stdio, the stop pipe, the listener, a spare) come first.",
+	              "server's own fds (stdio, the stop fd, the listener, a spare) come first.",
 	.run = select_run,
 };
 

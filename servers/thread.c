@@ -78,7 +78,7 @@ static int thread_run(struct server *srv)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, THREAD_STACK_KIB * 1024);
 
-	/* The main thread only accepts. It waits on the stop pipe too, so a signal that arrives
+	/* The main thread only accepts. It waits on the stop fd too, so a signal that arrives
 	 * at any moment ends the loop; the process exit then ends every connection's thread. */
 	for (;;) {
 		struct pollfd fds[2] = { { srv->listen_fd, POLLIN, 0 }, { srv->stop_fd, POLLIN, 0 } };

@@ -112,7 +112,7 @@ void loop_woke(struct loop *l);
  * ones; each is served, or refused (at --max-conns, out of memory, or by the backend). */
 void loop_accept(struct loop *l);
 
-/* The connection on fd, or NULL (the listener, the stop pipe, a closed fd). */
+/* The connection on fd, or NULL (the listener, the stop fd, a closed fd). */
 struct conn *loop_conn(const struct loop *l, int fd);
 
 /* The kernel reported readiness (enum readiness) for c's socket: noted, and c is driven if

@@ -10,7 +10,7 @@
  * them): on purpose, each file declares its own model, whole, where a reader finds it.
  *
  * server_main() parses the options (a bad one: a one-line error, the usage, exit 2), opens
- * the listening socket, installs the signal handlers, prints "listening on ADDR:PORT" and
+ * the listening socket, blocks SIGINT and SIGTERM into stop_fd, prints "listening on ADDR:PORT" and
  * calls run(). run() serves until srv->stop_fd becomes readable (SIGINT or SIGTERM), then
  * releases what it holds and returns; server_main() returns run()'s exit code.
  */
@@ -73,11 +73,6 @@ int server_main(int argc, char **argv, const struct model *m);
 
 /* True once SIGINT or SIGTERM has arrived (a non-blocking look at stop_fd). */
 bool server_stopping(const struct server *srv);
-
-/* fork(), with SIGINT and SIGTERM held back until the child has called server_child_init()
- * or server_worker_init(), which give it its own dispositions and then every signal again.
- * Returns what fork() does (errno kept for the caller on failure). */
-pid_t server_fork(void);
 
 /* For a forked child that serves one connection: default signal dispositions, the listening
  * and stop fds closed, and death when the parent dies, so no child outlives the server. */

@@ -37,7 +37,7 @@ struct conn {
 
 struct loop {
 	struct server *srv;
-	struct pollfd *fds;          /* the listener, the stop pipe, then one entry per connection */
+	struct pollfd *fds;          /* the listener, the stop fd, then one entry per connection */
 	struct conn **conns;         /* conns[i] is the connection of fds[i] (none for the first two) */
 	size_t len, cap;
 	uint64_t now;                /* ms, read once per turn of the loop */
@@ -196,7 +196,7 @@ static int poll_run(struct server *srv)
 	if (!add_slot(&l, srv->listen_fd, NULL) || !add_slot(&l, srv->stop_fd, NULL))
 		return 1;
 	for (;;) {
-		/* TODO 4: one wait for everything: the listener, the stop pipe, every connection in
+		/* TODO 4: one wait for everything: the listener, the stop fd, every connection in
 		 * the direction it waits for, and the earliest deadline. */
 		l.now = now_ms();
 		int n = poll(l.fds, l.len, deadline_timeout_ms(&l.deadlines, l.now));
