@@ -138,17 +138,38 @@ if run burst --port "$HTTP" --idle -c 2000 -d 0.001 --warmup 0; then
 	expect "--idle -c 2000 for 1 ms: the connects made before the run ended count as established" \
 		"$tmp/burst.json" "d['connections']['established'] == 2000"
 fi
-# A burst of 10,000 connects overflows the backlog and some SYNs are sent again after 1 s, then
-# 3 s more: the warm-up leaves time for both on a loaded machine.
-# Once under a CPU hog and three other suites, 256 of 10,000 were established and no connect
-# failed: what the machine did is printed with the failure, for the next look.
-nstat -n 2>/dev/null
-if run idle10k --port "$HTTP" --idle -c 10000 -d 1 --warmup 6; then
+# A burst of 10,000 connects overflows the server's accept queue (somaxconn: 4,096 here) whenever
+# the server accepts more slowly than the SYNs arrive, and the kernel drops the SYNs it has no
+# room for. A dropped SYN is sent again after 1 s; loadgen gives up on a connect after 2 s
+# (--timeout) and opens it again. Under a CPU hog, 72 of 10,000 still had their SYNs dropped
+# when the 7 s run ended. So a shortfall that the kernel's own drop count covers is the
+# machine's doing: the run goes again, with a 16 s warm-up. Connections lost with no drop to
+# show for them fail at once, and so does a second shortfall.
+listen_drops() {   # SYNs the kernel dropped at a full listen queue, since boot
+	awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["ListenDrops"] }' \
+		/proc/net/netstat
+}
+idle10k() {   # idle10k WARMUP: DROPPED says so when the kernel's drops cover a shortfall
+	local drops
+	drops=$(listen_drops)
+	DROPPED=
+	run idle10k --port "$HTTP" --idle -c 10000 -d 1 --warmup "$1" || return 1
+	DROPPED=$(python3 - "$tmp/idle10k.json" "$(($(listen_drops) - drops))" <<'PY'
+import json, sys
+d, drops = json.load(open(sys.argv[1])), int(sys.argv[2])
+short = d["connections"]["asked"] - d["connections"]["established"]
+if 0 < short <= drops:
+    print(short, "short,", drops, "SYNs dropped")
+PY
+	)
+}
+if idle10k 6 && { [[ -z $DROPPED ]] ||
+	{ echo "    --idle -c 10000: $DROPPED at a full listen queue; again with a 16 s warm-up" && idle10k 16; }; }; then
 	before=$fail
 	expect "--idle -c 10000: ten thousand connections from one process" "$tmp/idle10k.json" \
 		"d['connections']['established'] == 10000 and d['connections']['open_at_end'] == 10000"
 	((fail == before)) || echo "    the machine meanwhile: load $(cut -d' ' -f1-3 /proc/loadavg);" \
-		"$(nstat -z 2>/dev/null | awk '/ListenOverflows|ListenDrops|TCPTimeWaitOverflow|TCPSynRetrans/ { printf "%s %s ", $1, $2 }')" \
+		"kernel: ${DROPPED:-no drops to explain it};" \
 		"TIME-WAIT sockets: $(ss -Htn state time-wait | wc -l); server fds: $(ls /proc/"${pids[0]}"/fd 2>/dev/null | wc -l)"
 fi
 
