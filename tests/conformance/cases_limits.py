@@ -435,11 +435,11 @@ def readable_within(sock, seconds):
         return bool(sel.select(seconds))
 
 
-def trickle(c, data):
+def trickle(c, data, since=None):
     """Sends data a byte every TRICKLE_EVERY s until the server answers or closes. Returns
-    (bytes sent, seconds from the first byte until the server spoke), (len, None) if it never
-    did."""
-    first = time.monotonic()
+    (bytes sent, seconds from `since` (default: the first byte) until the server spoke),
+    (len, None) if it never did."""
+    first = since or time.monotonic()
     for i in range(len(data)):
         try:
             c.sock.sendall(data[i:i + 1])
@@ -450,10 +450,12 @@ def trickle(c, data):
     return len(data), None
 
 
-def timed_out_408(c, data, what):
+def timed_out_408(c, data, what, since=None):
     """Trickles data (it never completes the request) to a server with --header-timeout 1:
-    it must answer 408 and close, after the time-out, long before the bytes run out."""
-    sent, took = trickle(c, data)
+    it must answer 408 and close, after the time-out, long before the bytes run out. `since`:
+    when the client began what the server times (before the send, never after: a thread can
+    wait for the CPU between a send and its next look at the clock)."""
+    sent, took = trickle(c, data, since)
     expect(took is not None, f"{what}: a byte every {TRICKLE_EVERY} s for {sent} bytes, no answer "
                              f"with --header-timeout 1")
     r = c.read_response()
@@ -482,8 +484,9 @@ def header_timeout_trickled_body(ctx):
     the same bound. An /echo whose answer has begun can only be cut short."""
     srv = ctx.server("--header-timeout", "1")
     with Conn.to(srv) as c:
+        head_sent = time.monotonic()   # the server's clock starts with the head
         c.send(b"GET /json HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
-        timed_out_408(c, b"b" * 200, "a GET's body trickled a byte every 0.3 s")
+        timed_out_408(c, b"b" * 200, "a GET's body trickled a byte every 0.3 s", head_sent)
     with Conn.to(srv) as c:
         c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
         expect_eq(c.read_head().status, 200, "an /echo's answer, its body yet to come")
