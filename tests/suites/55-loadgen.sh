@@ -163,8 +163,15 @@ if 0 < short <= drops:
 PY
 	)
 }
-if idle10k 6 && { [[ -z $DROPPED ]] ||
-	{ echo "    --idle -c 10000: $DROPPED at a full listen queue; again with a 16 s warm-up" && idle10k 16; }; }; then
+ran=false
+if idle10k 6; then
+	ran=true
+	if [[ -n $DROPPED ]]; then
+		echo "    --idle -c 10000: $DROPPED at a full listen queue; again with a 16 s warm-up"
+		idle10k 16 || ran=false
+	fi
+fi
+if $ran; then
 	before=$fail
 	expect "--idle -c 10000: ten thousand connections from one process" "$tmp/idle10k.json" \
 		"d['connections']['established'] == 10000 and d['connections']['open_at_end'] == 10000"
