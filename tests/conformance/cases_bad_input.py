@@ -439,7 +439,7 @@ def silent_and_half_sent(ctx):
         s.close()
 
 
-@case("bad-input", "many-slow-clients")
+@case("bad-input", "many-slow-clients", heavy=True)
 def many_slow_clients(ctx):
     srv = ctx.server()
     slow = []

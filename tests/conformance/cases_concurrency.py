@@ -107,7 +107,7 @@ def sleep_does_not_stop_others(ctx):
                "expected the 20 s sleeps still pending when the others were served")
 
 
-@case("concurrency", "many-sleeping")
+@case("concurrency", "many-sleeping", heavy=True)
 def many_sleeping(ctx):
     srv = ctx.server()
     socks = open_many(srv, 200)

@@ -28,7 +28,11 @@ class Case:
         self.name = name
         self.proto = proto          # "http", "echo", or None for the command line
         self.func = func
-        self.heavy = heavy          # many connections or processes: one such case at a time
+        # Many connections or processes (200 or more at once): one such case at a time. A
+        # fork server under ASan makes a process per connection, and each runs LeakSanitizer
+        # as it ends (30 ms of CPU): beside a heavy case's thousands, many-slow-clients took
+        # twice as long here, and in CI its request went unanswered for 30 s.
+        self.heavy = heavy
         # Other cases (GROUP/NAME, and the hint to give) whose failure can make this one fail
         # too: when one of them fails, this one's failure points at it.
         self.suspects = dict(suspects)
